@@ -1,0 +1,1 @@
+"""opsbot's domain: config, storage, detectors, alert engine, metrics. Never imports aiogram."""

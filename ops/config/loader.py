@@ -1,0 +1,164 @@
+"""Load and validate the YAML config; every error says file, detector and field."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ops.config.models import DETECTOR_KINDS, DetectorBase, OpsConfig
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """Every problem found in one config file, one line each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> OpsConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    return parse_config(text, name=str(path), base_dir=path.parent, env=env)
+
+
+def parse_config(
+    text: str,
+    *,
+    name: str = "opsbot.yaml",
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> OpsConfig:
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{name}{where}: not valid YAML: {problem}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{name}: expected a mapping with targets and detectors at the top"])
+
+    errors: list[str] = []
+    raw = _expand(raw, env, [], errors, name, raw)
+    detectors_raw = raw.pop("detectors", None) or []
+    top: OpsConfig | None = None
+    try:
+        top = OpsConfig.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(_format(name, [], exc))
+    if not isinstance(detectors_raw, list):
+        errors.append(f"{name}: detectors: expected a list")
+        detectors_raw = []
+
+    targets = top.targets if top else {}
+    detectors: list[DetectorBase] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(detectors_raw):
+        label = _detector_label(index, item)
+        if not isinstance(item, dict):
+            errors.append(f"{name}: {label}: expected a mapping")
+            continue
+        kind = item.get("kind")
+        model = DETECTOR_KINDS.get(str(kind))
+        if model is None:
+            kinds = ", ".join(DETECTOR_KINDS)
+            errors.append(f"{name}: {label}.kind: unknown kind {kind!r} (expected one of {kinds})")
+            continue
+        try:
+            detector = model.model_validate(item)
+        except ValidationError as exc:
+            errors.extend(_format(name, [label], exc))
+            continue
+        if detector.name in seen:
+            errors.append(
+                f"{name}: {label}.name: {detector.name!r} is already used by detectors[{seen[detector.name]}]"
+            )
+        seen.setdefault(detector.name, index)
+        target = getattr(detector, "target", None)
+        if target is not None and target not in targets:
+            known = ", ".join(sorted(targets)) or "none defined"
+            errors.append(f"{name}: {label}.target: unknown target {target!r} (targets: {known})")
+        if detector.runbook:
+            runbook = Path(detector.runbook)
+            if not runbook.is_absolute() and base_dir is not None:
+                runbook = base_dir / runbook
+            if not runbook.is_file():
+                errors.append(f"{name}: {label}.runbook: file not found: {detector.runbook}")
+            else:
+                detector = detector.model_copy(update={"runbook": str(runbook.resolve())})
+        detectors.append(detector)
+
+    if errors or top is None:
+        raise ConfigError(errors)
+    return top.model_copy(update={"detectors": detectors})
+
+
+def _detector_label(index: int, item: object) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"detectors[{index}] ({name})" if name else f"detectors[{index}]"
+
+
+def _expand(value: Any, env: Mapping[str, str], path: list[Any], errors: list[str], name: str, root: Any) -> Any:
+    """Replace `${VAR}` in every string; a missing variable is an error at its place."""
+    if isinstance(value, dict):
+        return {k: _expand(v, env, [*path, k], errors, name, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, [*path, i], errors, name, root) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def substitute(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in env:
+                errors.append(f"{name}: {_where(path, root)}: environment variable {var} is not set")
+                return match.group(0)
+            return env[var]
+
+        expanded = _VAR.sub(substitute, value)
+        whole = _VAR.fullmatch(value.strip())
+        if whole and whole.group(1) in env:
+            return yaml.safe_load(expanded) if expanded.strip() else expanded
+        return expanded
+    return value
+
+
+def _where(path: list[Any], root: Any) -> str:
+    if len(path) >= 2 and path[0] == "detectors" and isinstance(path[1], int):
+        items = root.get("detectors") or []
+        item = items[path[1]] if path[1] < len(items) else None
+        return ".".join([_detector_label(path[1], item), *map(str, path[2:])])
+    return ".".join(map(str, path))
+
+
+def _format(name: str, prefix: list[str], exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = [("for" if part == "for_" else str(part)) for part in err["loc"]]
+        where = ".".join([*prefix, *loc]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"{name}: {where}: {msg}")
+    return lines
+
+
+def model_fields_doc(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)

@@ -1,0 +1,139 @@
+"""Plain types the whole domain shares: severities, check results, incidents."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2, Severity.critical: 3}
+
+
+class CheckStatus(str, Enum):
+    ok = "ok"
+    fail = "fail"
+    error = "error"  # the detector could not measure (exception, timeout, bad data)
+    no_data = "no_data"
+
+
+class IncidentStatus(str, Enum):
+    firing = "firing"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+def fingerprint(detector: str, key: str) -> str:
+    """Stable identity of one alert: the detector plus the key it checked."""
+    return hashlib.sha256(f"{detector}\x00{key}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    detector: str
+    key: str
+    status: CheckStatus
+    severity: Severity
+    message: str
+    value: float | None = None
+    threshold: str | None = None
+    duration_ms: float = 0.0
+    error: str | None = None
+    alert_on_no_data: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the check counts as passing for the alert engine."""
+        if self.status is CheckStatus.no_data:
+            return not self.alert_on_no_data
+        return self.status is CheckStatus.ok
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.detector, self.key)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector,
+            "key": self.key,
+            "ok": self.ok,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a Telegram user, or the system (`check`, `scheduler`, `cli`)."""
+
+    id: int | None
+    name: str
+
+    @property
+    def label(self) -> str:
+        return self.name if self.id is None else f"{self.name} ({self.id})"
+
+
+SYSTEM = Actor(None, "system")
+
+
+@dataclass
+class Incident:
+    id: int
+    fingerprint: str
+    source: str
+    key: str
+    severity: Severity
+    message: str
+    status: IncidentStatus
+    opened_at: datetime
+    last_notified_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    notification_count: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint[:8]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not IncidentStatus.resolved

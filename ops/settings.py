@@ -1,0 +1,73 @@
+"""Process settings from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ops.model import Severity
+
+IdList = Annotated[list[int], NoDecode]
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    bot_token: str = Field("", repr=False)
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    database_url: str = "sqlite+aiosqlite:///./opsbot.db"
+    opsbot_config: str = "./opsbot.yaml"
+    alert_chat_ids: IdList = []
+    admin_chat_ids: IdList = []
+    admin_user_ids: IdList = []
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    sweep_interval_sec: int = Field(300, ge=1)
+    check_retention_days: int = Field(90, ge=1)
+
+    alert_dedup_window_sec: int = Field(300, ge=0)
+    alert_min_severity: Severity = Severity.warning
+    alert_repeat_interval_sec: int = Field(14400, ge=0)
+    slo_api_latency_p95_ms: float = Field(1200, gt=0)
+    slo_ingest_success_rate_pct: float = Field(99.0, ge=0, le=100)
+    slo_scheduler_on_time_pct: float = Field(98.0, ge=0, le=100)
+    auto_remediation_enabled: bool = True
+    auto_remediation_max_retries: int = Field(3, ge=0)
+    cf_negative_balance_alert_threshold: float = -10000
+
+    @field_validator("alert_chat_ids", "admin_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError("expected comma-separated integer ids, e.g. -1001234,5678") from None
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """A bad environment value, explained in one line that names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        msg = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"bad setting {name}: {msg}") from None

@@ -1,0 +1,1 @@
+"""Database: tables, engine setup, migrations, and the queries the domain needs."""

@@ -1,0 +1,129 @@
+"""Table definitions (SQLAlchemy Core). The Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+check_results = Table(
+    "ops_check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", DateTime, nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("key", String(200), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),  # ok | fail | error | no_data
+    Column("ok", Boolean, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("duration_ms", Float, nullable=False, server_default="0"),
+    Column("error", Text, nullable=True),
+    Index("ix_ops_check_results_detector_ts", "detector", "key", "ts"),
+    Index("ix_ops_check_results_ts", "ts"),
+)
+
+# Alert state per fingerprint: what the engine must remember between checks and restarts.
+alert_state = Table(
+    "ops_alert_state",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("detector", String(64), nullable=False),
+    Column("key", String(200), nullable=False, server_default=""),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("last_status", String(16), nullable=True),
+    Column("last_check_at", DateTime, nullable=True),
+    Column("incident_id", Integer, nullable=True),  # the open incident, if any
+    Column("last_incident_id", Integer, nullable=True),
+    Column("last_resolved_at", DateTime, nullable=True),
+)
+
+alerts_history = Table(
+    "ops_alerts_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),  # when it first fired
+    Column("fingerprint", String(32), nullable=False),
+    Column("source", String(64), nullable=False),  # detector name
+    Column("key", String(200), nullable=False, server_default=""),
+    Column("severity", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("extras_json", Text, nullable=False, server_default="{}"),
+    Column("status", String(16), nullable=False),  # firing | acknowledged | resolved
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("last_notified_at", DateTime, nullable=True),
+    Column("acknowledged_at", DateTime, nullable=True),
+    Column("acknowledged_by", String(128), nullable=True),
+    Column("resolved_at", DateTime, nullable=True),
+    Column("resolved_by", String(128), nullable=True),
+    Column("notification_count", Integer, nullable=False, server_default="0"),
+    Index("ix_ops_alerts_created", "created_at"),
+    Index("ix_ops_alerts_fingerprint", "fingerprint"),
+    Index("ix_ops_alerts_status", "status"),
+)
+
+alert_events = Table(
+    "ops_alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", DateTime, nullable=False),
+    Column("incident_id", Integer, ForeignKey("ops_alerts_history.id"), nullable=True),
+    Column("fingerprint", String(32), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("actor_id", BigInteger, nullable=True),
+    Column("actor", String(128), nullable=True),
+    Column("chat_id", BigInteger, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_ops_alert_events_incident", "incident_id"),
+    Index("ix_ops_alert_events_ts", "ts"),
+)
+
+remediation_history = Table(
+    "ops_remediation_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("triggered_at", DateTime, nullable=False),
+    Column("alert_id", Integer, ForeignKey("ops_alerts_history.id"), nullable=True),
+    Column("action_name", String(64), nullable=False),
+    Column("target", String(64), nullable=True),
+    Column("trigger", String(64), nullable=False),  # auto | api | a Telegram user id
+    Column("status", String(16), nullable=False),  # success | failed | skipped
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("duration_ms", Float, nullable=True),
+    Column("output", Text, nullable=True),
+    Column("details", Text, nullable=True),
+    Index("ix_ops_remed_triggered", "triggered_at"),
+)
+
+outbox = Table(
+    "ops_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # alert | reminder | resolved | refresh | raised
+    Column("incident_id", Integer, ForeignKey("ops_alerts_history.id"), nullable=True),
+    Column("payload_json", Text, nullable=False, server_default="{}"),
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", DateTime, nullable=True),
+    Column("message_ids", Text, nullable=True),  # JSON list: one id per part of a split text
+    Index("ix_ops_outbox_pending", "status", "chat_id", "id"),
+    Index("ix_ops_outbox_incident", "incident_id", "chat_id"),
+)
