@@ -39,7 +39,7 @@ class Condition:
     def parse(cls, raw: object, *, sizes: bool = False) -> Condition:
         match = _CONDITION.match(str(raw)) if isinstance(raw, str) else None
         if not match:
-            raise ValueError("expected an operator and a number, e.g. \"< -10000\"")
+            raise ValueError('expected an operator and a number, e.g. "< -10000"')
         op, number = match.groups()
         try:
             threshold = parse_size(number) if sizes else float(number)

@@ -1,0 +1,105 @@
+"""What every detector kind shares: the protocol, the registry of kinds, and the safe runner.
+
+`run_detector` is the only way a detector is run: it enforces the timeout, turns any exception
+into an `error` result that names the detector, and records metrics. A detector never pretends OK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+from ops.config.models import DbSizeDetector, DetectorBase, FreshnessDetector, SqlDetector
+from ops.detectors.targets import QueryTimeout, TargetPool
+from ops.metrics import Metrics
+from ops.model import CheckResult, CheckStatus, Severity
+
+log = logging.getLogger(__name__)
+
+
+class Detector(Protocol):
+    config: DetectorBase
+
+    async def check(self) -> list[CheckResult]:
+        """One measurement: a result per key. May raise; `run_detector` turns that into an error."""
+        ...
+
+
+def build_detector(config: DetectorBase, targets: TargetPool) -> Detector:
+    from ops.detectors.db_size import DbSizeCheck
+    from ops.detectors.freshness import FreshnessCheck
+    from ops.detectors.sql import SqlCheck
+
+    if isinstance(config, SqlDetector):
+        return SqlCheck(config, targets)
+    if isinstance(config, FreshnessDetector):
+        return FreshnessCheck(config, targets)
+    if isinstance(config, DbSizeDetector):
+        return DbSizeCheck(config, targets)
+    raise TypeError(f"no detector for kind {type(config).__name__}")
+
+
+def result(
+    config: DetectorBase,
+    key: str,
+    status: CheckStatus,
+    message: str,
+    value: float | None = None,
+    threshold: str | None = None,
+) -> CheckResult:
+    return CheckResult(
+        detector=config.name,
+        key=key,
+        status=status,
+        severity=config.severity if status is not CheckStatus.error else Severity.error,
+        message=message,
+        value=value,
+        threshold=threshold,
+        alert_on_no_data=config.no_data == "alert",
+    )
+
+
+def error_result(config: DetectorBase, message: str, duration_ms: float = 0.0) -> CheckResult:
+    return CheckResult(
+        detector=config.name,
+        key="",
+        status=CheckStatus.error,
+        severity=Severity.error,
+        message=f"{config.name}: {message}",
+        duration_ms=duration_ms,
+        error=message,
+    )
+
+
+async def run_detector(detector: Detector, metrics: Metrics | None = None) -> list[CheckResult]:
+    config = detector.config
+    started = time.perf_counter()
+    try:
+        results = await asyncio.wait_for(detector.check(), timeout=config.timeout + 1)
+    except (TimeoutError, QueryTimeout):
+        results = [error_result(config, f"timed out after {config.timeout:g}s")]
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # any failure to measure becomes a visible error result
+        log.warning("detector %s failed: %s", config.name, _describe(exc))
+        results = [error_result(config, _describe(exc))]
+    duration_ms = (time.perf_counter() - started) * 1000
+    results = [
+        CheckResult(**{**r.__dict__, "duration_ms": duration_ms}) if not r.duration_ms else r for r in results
+    ]
+    if metrics is not None:
+        metrics.detector_check_duration_seconds.labels(config.name).observe(duration_ms / 1000)
+        for r in results:
+            metrics.detector_checks_total.labels(config.name, r.status.value).inc()
+    return results
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free description: the exception's own first line, never a traceback."""
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(orig if orig is not None else exc).__name__
+    return f"{name}: {first}"[:300] if first else name

@@ -1,0 +1,33 @@
+"""`db_size`: bytes used by a target database (SQLite page_count × page_size, PostgreSQL pg_database_size)."""
+
+from __future__ import annotations
+
+from ops.config.models import DbSizeDetector
+from ops.detectors.base import result
+from ops.detectors.targets import TargetPool
+from ops.model import CheckResult, CheckStatus
+from ops.timeutil import format_size
+
+_SIZE_QUERY = {
+    "sqlite": "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+    "postgresql": "SELECT pg_database_size(current_database())",
+}
+
+
+class DbSizeCheck:
+    def __init__(self, config: DbSizeDetector, targets: TargetPool) -> None:
+        self.config = config
+        self.targets = targets
+
+    async def check(self) -> list[CheckResult]:
+        cfg = self.config
+        dialect = self.targets.dialect(cfg.target)
+        query = _SIZE_QUERY.get(dialect)
+        if query is None:
+            return [result(cfg, "", CheckStatus.error, f"db_size does not support {dialect} targets")]
+        _, rows = await self.targets.fetch(cfg.target, query, cfg.timeout)
+        size = float(rows[0][0])
+        failed = cfg.alert_if.fails(size)
+        message = f"{cfg.target} database is {format_size(size)} (alert if {cfg.alert_if.text})"
+        status = CheckStatus.fail if failed else CheckStatus.ok
+        return [result(cfg, "", status, message, value=size, threshold=cfg.alert_if.text)]

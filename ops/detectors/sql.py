@@ -1,0 +1,85 @@
+"""`sql`: the query returns one number, or rows of (key, number) each checked on its own."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ops.config.models import SqlDetector
+from ops.detectors.base import result
+from ops.detectors.targets import TargetPool
+from ops.model import CheckResult, CheckStatus
+
+
+class SqlCheck:
+    def __init__(self, config: SqlDetector, targets: TargetPool) -> None:
+        self.config = config
+        self.targets = targets
+
+    async def check(self) -> list[CheckResult]:
+        cfg = self.config
+        columns, rows = await self.targets.fetch(cfg.target, cfg.query, cfg.timeout)
+        if len(columns) == 1:
+            if len(rows) > 1:
+                return [
+                    result(
+                        cfg,
+                        "",
+                        CheckStatus.error,
+                        f"query returned {len(rows)} rows of one column; "
+                        "return one value, or (key, value) rows",
+                    )
+                ]
+            return [self._evaluate("", rows[0][0] if rows else None)]
+        if len(columns) == 2:
+            if not rows:
+                return [self._evaluate("", None)]
+            return [self._evaluate(str(key), value) for key, value in rows]
+        return [
+            result(
+                cfg,
+                "",
+                CheckStatus.error,
+                f"query returned {len(columns)} columns; expected one value or (key, value) rows",
+            )
+        ]
+
+    def _evaluate(self, key: str, raw: Any) -> CheckResult:
+        cfg = self.config
+        cond = cfg.alert_if
+        where = f"{cfg.name}[{key}]" if key else cfg.name
+        if raw is None:
+            return result(cfg, key, CheckStatus.no_data, f"{where}: no data", threshold=cond.text)
+        value = to_number(raw)
+        if value is None:
+            return result(
+                cfg,
+                key,
+                CheckStatus.error,
+                f"{where}: value {raw!r} is not a number",
+                threshold=cond.text,
+            )
+        failed = cond.fails(value)
+        verdict = f"alert if {cond.text}"
+        message = f"{where} = {format_number(value)} ({verdict})"
+        status = CheckStatus.fail if failed else CheckStatus.ok
+        return result(cfg, key, status, message, value=value, threshold=cond.text)
+
+
+def to_number(raw: Any) -> float | None:
+    if isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, int | float | Decimal):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def format_number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"

@@ -1,0 +1,11 @@
+"""The alert engine: check results in, incidents and outbox rows out.
+
+The stages, in order: evaluate (`for` failing checks in a row) → severity gate → dedup (an open or
+just-resolved incident for the fingerprint absorbs the result) → route (which chats) → outbox.
+Everything one detector run changes is written in one transaction.
+"""
+
+from ops.engine.engine import AlertEngine, EngineReport
+from ops.engine.incidents import AckOutcome, IncidentService
+
+__all__ = ["AckOutcome", "AlertEngine", "EngineReport", "IncidentService"]

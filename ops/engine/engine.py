@@ -1,0 +1,393 @@
+"""AlertEngine.process: one detector run's results → state per fingerprint → incidents → outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ops.config.models import DetectorBase
+from ops.engine.incidents import enqueue_for_alert_chats, load_incident, record_event
+from ops.engine.routing import Router
+from ops.metrics import Metrics
+from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus
+from ops.settings import Settings
+from ops.storage.outbox import enqueue
+from ops.storage.tables import alert_state, alerts_history, check_results
+from ops.timeutil import Clock, utcnow
+
+
+@dataclass
+class EngineReport:
+    fired: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+    raised: list[int] = field(default_factory=list)
+    deduplicated: int = 0
+    notifications: int = 0
+
+
+@dataclass
+class _State:
+    fingerprint: str
+    detector: str
+    key: str
+    consecutive_failures: int = 0
+    last_status: str | None = None
+    last_check_at: datetime | None = None
+    incident_id: int | None = None
+    last_incident_id: int | None = None
+    last_resolved_at: datetime | None = None
+    exists: bool = False
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector,
+            "key": self.key,
+            "consecutive_failures": self.consecutive_failures,
+            "last_status": self.last_status,
+            "last_check_at": self.last_check_at,
+            "incident_id": self.incident_id,
+            "last_incident_id": self.last_incident_id,
+            "last_resolved_at": self.last_resolved_at,
+        }
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        clock: Clock = utcnow,
+        router: Router | None = None,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.router = router or Router(settings)
+        self.on_enqueue = on_enqueue
+
+    async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
+        now = self.clock()
+        report = EngineReport()
+        async with self.db.begin() as conn:
+            if results:
+                await conn.execute(insert(check_results), [_check_row(r, now) for r in results])
+            states = await self._states(conn, detector.name)
+            seen: set[str] = set()
+            for result in results:
+                seen.add(result.fingerprint)
+                state = states.get(result.fingerprint) or _State(
+                    result.fingerprint, result.detector, result.key
+                )
+                states[result.fingerprint] = state
+                await self._transition(conn, detector, state, result, now, report)
+                await self._save(conn, state)
+            # A key that a successful run no longer reports has recovered (as Alertmanager resolves
+            # alerts that stop arriving). A run that errored says nothing about its keys.
+            measured = not any(r.status is CheckStatus.error and r.key == "" for r in results)
+            if measured:
+                for state in states.values():
+                    if state.fingerprint not in seen and state.incident_id is not None:
+                        await self._resolve(conn, state, now, "no longer reported", report)
+                        state.consecutive_failures = 0
+                        await self._save(conn, state)
+        self._count(report, detector.name)
+        return report
+
+    async def _states(self, conn: AsyncConnection, detector: str) -> dict[str, _State]:
+        rows = await conn.execute(select(alert_state).where(alert_state.c.detector == detector))
+        return {
+            r.fingerprint: _State(
+                fingerprint=r.fingerprint,
+                detector=r.detector,
+                key=r.key,
+                consecutive_failures=r.consecutive_failures,
+                last_status=r.last_status,
+                last_check_at=r.last_check_at,
+                incident_id=r.incident_id,
+                last_incident_id=r.last_incident_id,
+                last_resolved_at=r.last_resolved_at,
+                exists=True,
+            )
+            for r in rows
+        }
+
+    async def _save(self, conn: AsyncConnection, state: _State) -> None:
+        if state.exists:
+            await conn.execute(
+                update(alert_state)
+                .where(alert_state.c.fingerprint == state.fingerprint)
+                .values(**state.values())
+            )
+        else:
+            await conn.execute(insert(alert_state).values(fingerprint=state.fingerprint, **state.values()))
+            state.exists = True
+
+    async def _transition(
+        self,
+        conn: AsyncConnection,
+        detector: DetectorBase,
+        state: _State,
+        result: CheckResult,
+        now: datetime,
+        report: EngineReport,
+    ) -> None:
+        state.last_status = result.status.value
+        state.last_check_at = now
+        if result.ok:
+            state.consecutive_failures = 0
+            if state.incident_id is not None:
+                await self._resolve(conn, state, now, result.message, report)
+            return
+
+        state.consecutive_failures += 1
+        if state.incident_id is not None:
+            incident = await load_incident(conn, state.incident_id)
+            if incident is not None:
+                await self._still_failing(conn, incident, result, now, report)
+                return
+            state.incident_id = None  # the row is gone (pruned by hand): start afresh
+        if state.consecutive_failures < detector.for_:
+            return
+        if result.severity < self.settings.alert_min_severity:
+            return
+        if self._within_dedup(state, now):
+            await self._reopen(conn, state, result, now, report)
+            return
+        await self._fire(conn, detector, state, result, now, report)
+
+    def _within_dedup(self, state: _State, now: datetime) -> bool:
+        window = timedelta(seconds=self.settings.alert_dedup_window_sec)
+        return (
+            state.last_incident_id is not None
+            and state.last_resolved_at is not None
+            and now - state.last_resolved_at < window
+        )
+
+    async def _fire(
+        self,
+        conn: AsyncConnection,
+        detector: DetectorBase,
+        state: _State,
+        result: CheckResult,
+        now: datetime,
+        report: EngineReport,
+    ) -> None:
+        chats = self.router.chats_for(result)
+        extras = {
+            "value": result.value,
+            "threshold": result.threshold,
+            "key": result.key,
+            "labels": detector.labels,
+            "runbook": bool(detector.runbook),
+            "status": result.status.value,
+        }
+        res = await conn.execute(
+            insert(alerts_history).values(
+                created_at=now,
+                fingerprint=state.fingerprint,
+                source=result.detector,
+                key=result.key,
+                severity=result.severity.value,
+                message=result.message,
+                extras_json=json.dumps(extras),
+                status="firing",
+                last_seen_at=now,
+                last_notified_at=now if chats else None,
+                notification_count=1 if chats else 0,
+            )
+        )
+        incident_id = int(res.inserted_primary_key[0])
+        state.incident_id = incident_id
+        for chat_id in chats:
+            await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=incident_id)
+        await record_event(
+            conn,
+            "fired",
+            now,
+            incident_id=incident_id,
+            fingerprint=state.fingerprint,
+            detail=f"notified {len(chats)} chat(s)",
+        )
+        self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
+        report.fired.append(incident_id)
+        report.notifications += len(chats)
+
+    async def _still_failing(
+        self,
+        conn: AsyncConnection,
+        incident: Incident,
+        result: CheckResult,
+        now: datetime,
+        report: EngineReport,
+    ) -> None:
+        extras = {**incident.extras, "value": result.value, "threshold": result.threshold}
+        values: dict[str, Any] = {
+            "last_seen_at": now,
+            "message": result.message,
+            "extras_json": json.dumps(extras),
+        }
+        if result.severity > incident.severity:
+            # A rise in severity is news: it notifies at once, past any dedup.
+            values.update(
+                severity=result.severity.value,
+                last_notified_at=now,
+                notification_count=incident.notification_count + 1,
+            )
+            await conn.execute(
+                update(alerts_history).where(alerts_history.c.id == incident.id).values(**values)
+            )
+            payload = {"from": incident.severity.value, "to": result.severity.value}
+            report.notifications += await enqueue_for_alert_chats(conn, incident.id, "raised", now, payload)
+            await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
+            await record_event(
+                conn,
+                "severity_raised",
+                now,
+                incident_id=incident.id,
+                fingerprint=incident.fingerprint,
+                detail=f"{incident.severity.value} → {result.severity.value}",
+            )
+            report.raised.append(incident.id)
+            return
+        await conn.execute(update(alerts_history).where(alerts_history.c.id == incident.id).values(**values))
+        report.deduplicated += 1
+
+    async def _reopen(
+        self,
+        conn: AsyncConnection,
+        state: _State,
+        result: CheckResult,
+        now: datetime,
+        report: EngineReport,
+    ) -> None:
+        """Fire → resolve → fire within the dedup window: the same incident, back to firing, no new page."""
+        incident_id = state.last_incident_id
+        assert incident_id is not None
+        await conn.execute(
+            update(alerts_history)
+            .where(alerts_history.c.id == incident_id)
+            .values(
+                status="firing",
+                resolved_at=None,
+                resolved_by=None,
+                last_seen_at=now,
+                message=result.message,
+                acknowledged_at=None,
+                acknowledged_by=None,
+            )
+        )
+        state.incident_id = incident_id
+        await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
+        await record_event(
+            conn,
+            "deduplicated",
+            now,
+            incident_id=incident_id,
+            fingerprint=state.fingerprint,
+            detail="fired again within the dedup window: reopened without a new notification",
+        )
+        report.reopened.append(incident_id)
+        report.deduplicated += 1
+
+    async def _resolve(
+        self,
+        conn: AsyncConnection,
+        state: _State,
+        now: datetime,
+        message: str,
+        report: EngineReport,
+    ) -> None:
+        incident_id = state.incident_id
+        assert incident_id is not None
+        await conn.execute(
+            update(alerts_history)
+            .where(alerts_history.c.id == incident_id)
+            .values(status="resolved", resolved_at=now, resolved_by="check", last_seen_at=now)
+        )
+        state.incident_id = None
+        state.last_incident_id = incident_id
+        state.last_resolved_at = now
+        report.notifications += await enqueue_for_alert_chats(
+            conn, incident_id, "resolved", now, {"message": message}
+        )
+        await record_event(
+            conn,
+            "resolved",
+            now,
+            incident_id=incident_id,
+            fingerprint=state.fingerprint,
+            detail=message[:500],
+        )
+        report.resolved.append(incident_id)
+
+    def _count(self, report: EngineReport, detector: str) -> None:
+        if report.deduplicated:
+            self.metrics.alerts_deduplicated_total.labels(detector).inc(report.deduplicated)
+        if report.notifications or report.reopened or report.raised or report.resolved:
+            if self.on_enqueue is not None:
+                self.on_enqueue()
+
+    async def send_reminders(self) -> list[int]:
+        """Firing, unacknowledged incidents whose last notification is older than the repeat interval."""
+        interval = self.settings.alert_repeat_interval_sec
+        if interval <= 0:
+            return []
+        now = self.clock()
+        due = now - timedelta(seconds=max(interval, self.settings.alert_dedup_window_sec))
+        reminded: list[int] = []
+        async with self.db.begin() as conn:
+            rows = await conn.execute(
+                select(
+                    alerts_history.c.id,
+                    alerts_history.c.fingerprint,
+                    alerts_history.c.notification_count,
+                ).where(
+                    alerts_history.c.status == IncidentStatus.firing.value,
+                    alerts_history.c.last_notified_at <= due,
+                )
+            )
+            for row in rows.all():
+                sent = await enqueue_for_alert_chats(conn, row.id, "reminder", now)
+                await conn.execute(
+                    update(alerts_history)
+                    .where(alerts_history.c.id == row.id)
+                    .values(last_notified_at=now, notification_count=row.notification_count + 1)
+                )
+                await record_event(
+                    conn,
+                    "reminded",
+                    now,
+                    incident_id=row.id,
+                    fingerprint=row.fingerprint,
+                    detail=f"{sent} chat(s)",
+                )
+                reminded.append(row.id)
+        if reminded and self.on_enqueue is not None:
+            self.on_enqueue()
+        return reminded
+
+
+def _check_row(r: CheckResult, now: datetime) -> dict[str, Any]:
+    return {
+        "ts": now,
+        "detector": r.detector,
+        "key": r.key,
+        "status": r.status.value,
+        "ok": r.ok,
+        "severity": r.severity.value,
+        "value": r.value,
+        "message": r.message[:2000],
+        "duration_ms": r.duration_ms,
+        "error": r.error,
+    }

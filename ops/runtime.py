@@ -1,0 +1,88 @@
+"""Wiring of the domain: one `OpsCore` holds every service a process needs, built from settings + config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.config.models import OpsConfig
+from ops.detectors import TargetPool
+from ops.engine import AlertEngine, IncidentService
+from ops.metrics import Metrics
+from ops.services import OpsServices
+from ops.settings import Settings
+from ops.storage.db import create_engine, migrate
+from ops.storage.outbox import OutboxStore
+from ops.sweeper import Sweeper
+from ops.timeutil import Clock, utcnow
+
+
+class _Wakeup:
+    """Called when rows enter the outbox; the sender subscribes to deliver at once."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+
+    def __call__(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+@dataclass
+class OpsCore:
+    settings: Settings
+    config: OpsConfig
+    db: AsyncEngine
+    metrics: Metrics
+    targets: TargetPool
+    engine: AlertEngine
+    incidents: IncidentService
+    outbox: OutboxStore
+    sweeper: Sweeper
+    services: OpsServices
+    wakeup: _Wakeup
+    clock: Clock
+
+    @classmethod
+    def build(
+        cls, settings: Settings, config: OpsConfig, *, metrics: Metrics | None = None, clock: Clock = utcnow
+    ) -> OpsCore:
+        db = create_engine(settings.database_url)
+        metrics = metrics or Metrics()
+        wakeup = _Wakeup()
+        targets = TargetPool(config.targets)
+        engine = AlertEngine(db, settings, metrics, clock=clock, on_enqueue=wakeup)
+        incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
+        outbox = OutboxStore(db)
+        sweeper = Sweeper(config, targets, engine, metrics)
+        services = OpsServices(db, settings, config, sweeper, incidents, outbox, clock=clock)
+        return cls(
+            settings,
+            config,
+            db,
+            metrics,
+            targets,
+            engine,
+            incidents,
+            outbox,
+            sweeper,
+            services,
+            wakeup,
+            clock,
+        )
+
+    async def migrate(self) -> None:
+        await migrate(self.db)
+
+    async def probe(self) -> dict[str, Any]:
+        async with self.db.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
+
+    async def close(self) -> None:
+        await self.targets.dispose()
+        await self.db.dispose()

@@ -1,0 +1,94 @@
+"""APScheduler 3.11 jobs: every detector on its own interval, plus reminders and pruning."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import delete
+
+from ops.config.models import DetectorBase
+from ops.engine import AlertEngine
+from ops.metrics import Metrics
+from ops.settings import Settings
+from ops.storage.outbox import OutboxStore
+from ops.storage.tables import check_results
+from ops.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(
+    settings: Settings,
+    sweeper: Sweeper,
+    engine: AlertEngine,
+    outbox: OutboxStore,
+    metrics: Metrics,
+    *,
+    housekeeping_every: float = 15.0,
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    now = datetime.now().astimezone()
+    for index, detector in enumerate(sweeper.config.detectors):
+        scheduler.add_job(
+            _run_detector,
+            "interval",
+            seconds=detector.interval(settings.sweep_interval_sec),
+            args=[sweeper, detector],
+            id=f"detector:{detector.name}",
+            name=f"detector {detector.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            # first runs spread over a couple of seconds instead of all at once
+            next_run_time=now + timedelta(seconds=min(index * 0.05, 2.0)),
+        )
+    scheduler.add_job(
+        _housekeeping,
+        "interval",
+        seconds=housekeeping_every,
+        args=[engine, outbox, metrics],
+        id="housekeeping",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        prune_checks,
+        "interval",
+        hours=6,
+        args=[engine, settings.check_retention_days],
+        id="prune",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=now,
+    )
+    return scheduler
+
+
+async def _run_detector(sweeper: Sweeper, detector: DetectorBase) -> None:
+    try:
+        await sweeper.run_one(detector)
+    except Exception:  # the loop must live: log and try again next interval
+        log.exception("detector %s: the engine could not store its results", detector.name)
+
+
+async def _housekeeping(engine: AlertEngine, outbox: OutboxStore, metrics: Metrics) -> None:
+    try:
+        await engine.send_reminders()
+        metrics.outbox_depth.set(await outbox.depth())
+    except Exception:
+        log.exception("housekeeping failed")
+
+
+async def prune_checks(engine: AlertEngine, retention_days: int) -> int:
+    """Delete check results older than CHECK_RETENTION_DAYS. Incidents and events are kept."""
+    cutoff = engine.clock() - timedelta(days=retention_days)
+    async with engine.db.begin() as conn:
+        res = await conn.execute(delete(check_results).where(check_results.c.ts < cutoff))
+    if res.rowcount:
+        log.info("pruned %d check results older than %d days", res.rowcount, retention_days)
+    return res.rowcount

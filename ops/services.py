@@ -1,0 +1,306 @@
+"""What the bot (and the CLI) ask of the domain: health, alert history, SLO compliance, sweeps, acks.
+
+Read models are plain dataclasses; rendering them for Telegram is the bot's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.config.models import DetectorBase, OpsConfig
+from ops.engine.incidents import AckResult, IncidentService, incident_from_row
+from ops.model import Actor, Incident, Severity
+from ops.settings import Settings
+from ops.storage.outbox import OutboxStore
+from ops.storage.tables import alerts_history, check_results, outbox
+from ops.sweeper import Sweeper, SweepReport
+from ops.timeutil import Clock, utcnow
+
+
+@dataclass(frozen=True)
+class LastCheck:
+    key: str
+    status: str
+    ok: bool
+    message: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class DetectorHealth:
+    config: DetectorBase
+    last: list[LastCheck]
+    open_incidents: list[Incident]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    now: datetime
+    detectors: list[DetectorHealth]
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    incidents: list[Incident]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class SloDay:
+    day: str
+    checks: int
+    good: int
+    errors_total: int
+    critical_total: int
+    incidents: int
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.good / self.checks if self.checks else None
+
+
+@dataclass(frozen=True)
+class SloDetector:
+    name: str
+    checks: int
+    good: int
+    objective: float | None
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.good / self.checks if self.checks else None
+
+    @property
+    def meets(self) -> bool | None:
+        if self.objective is None or self.pct is None:
+            return None
+        return self.pct >= self.objective
+
+
+@dataclass(frozen=True)
+class SloReport:
+    days: int
+    since: date
+    daily: list[SloDay] = field(default_factory=list)
+    detectors: list[SloDetector] = field(default_factory=list)
+
+
+class OpsServices:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        settings: Settings,
+        config: OpsConfig,
+        sweeper: Sweeper,
+        incidents: IncidentService,
+        outbox_store: OutboxStore,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.config = config
+        self.sweeper = sweeper
+        self.incidents = incidents
+        self.outbox = outbox_store
+        self.clock = clock
+
+    # -- who may see what --------------------------------------------------------------
+    def is_alert_chat(self, chat_id: int) -> bool:
+        return chat_id in self.settings.alert_chat_ids
+
+    def is_admin_chat(self, chat_id: int) -> bool:
+        return chat_id in self.settings.admin_chat_ids
+
+    def is_admin_user(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_user_ids
+
+    def sees_everything(self, chat_id: int, user_id: int | None, private: bool) -> bool:
+        return self.is_admin_chat(chat_id) or (private and self.is_admin_user(user_id))
+
+    async def incident_visible(self, incident_id: int, chat_id: int, sees_all: bool) -> bool:
+        if sees_all:
+            return True
+        async with self.db.connect() as conn:
+            n = await conn.scalar(
+                select(func.count())
+                .select_from(outbox)
+                .where(
+                    outbox.c.incident_id == incident_id, outbox.c.chat_id == chat_id, outbox.c.kind == "alert"
+                )
+            )
+        return bool(n)
+
+    # -- incidents ---------------------------------------------------------------------
+    async def acknowledge(self, incident_id: int, actor: Actor, chat_id: int | None) -> AckResult:
+        return await self.incidents.acknowledge(incident_id, actor, chat_id)
+
+    async def unacknowledge(self, incident_id: int, actor: Actor, chat_id: int | None) -> AckResult:
+        return await self.incidents.unacknowledge(incident_id, actor, chat_id)
+
+    async def record(self, event: str, actor: Actor, **kw: Any) -> None:
+        await self.incidents.record(event, actor, **kw)
+
+    async def resolve_reference(self, ref: str) -> Incident | None:
+        """`17` (incident id) or `#a1b2c3d4` (fingerprint prefix)."""
+        ref = ref.strip()
+        if ref.startswith("#"):
+            prefix = ref[1:].lower()
+            if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
+                return None
+            return await self.incidents.find_by_fingerprint(prefix)
+        if ref.isdigit() and len(ref) < 12:
+            return await self.incidents.get(int(ref))
+        return None
+
+    async def alerts(
+        self,
+        *,
+        chat_id: int | None,
+        severity: Severity | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> AlertPage:
+        """Incidents newest first; `chat_id` limits them to those sent to that chat (None: all)."""
+        conds = []
+        if chat_id is not None:
+            sent_here = select(outbox.c.incident_id).where(
+                outbox.c.chat_id == chat_id, outbox.c.kind == "alert"
+            )
+            conds.append(alerts_history.c.id.in_(sent_here))
+        if severity is not None:
+            conds.append(alerts_history.c.severity == severity.value)
+        where = and_(*conds) if conds else None
+        query: Select[Any] = (
+            select(alerts_history).order_by(alerts_history.c.id.desc()).limit(limit).offset(offset)
+        )
+        count_q: Select[Any] = select(func.count()).select_from(alerts_history)
+        if where is not None:
+            query = query.where(where)
+            count_q = count_q.where(where)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            total = int(await conn.scalar(count_q) or 0)
+        return AlertPage([incident_from_row(r) for r in rows], total, offset, limit)
+
+    # -- health ------------------------------------------------------------------------
+    async def health(self) -> HealthReport:
+        latest = (
+            select(check_results.c.detector, func.max(check_results.c.ts).label("ts"))
+            .group_by(check_results.c.detector)
+            .subquery()
+        )
+        last_q = (
+            select(check_results)
+            .join(
+                latest, and_(latest.c.detector == check_results.c.detector, latest.c.ts == check_results.c.ts)
+            )
+            .order_by(check_results.c.detector, check_results.c.key)
+        )
+        open_q = (
+            select(alerts_history).where(alerts_history.c.status != "resolved").order_by(alerts_history.c.id)
+        )
+        async with self.db.connect() as conn:
+            last_rows = (await conn.execute(last_q)).all()
+            open_rows = (await conn.execute(open_q)).all()
+            counts_row = (await conn.execute(text("SELECT * FROM vw_ops_health"))).mappings().first()
+        by_detector: dict[str, list[LastCheck]] = {}
+        for r in last_rows:
+            by_detector.setdefault(r.detector, []).append(
+                LastCheck(r.key, r.status, bool(r.ok), r.message, r.ts)
+            )
+        open_by: dict[str, list[Incident]] = {}
+        for r in open_rows:
+            open_by.setdefault(r.source, []).append(incident_from_row(r))
+        detectors = [
+            DetectorHealth(d, by_detector.get(d.name, []), open_by.get(d.name, []))
+            for d in self.config.detectors
+        ]
+        counts = {k: int(v or 0) for k, v in (counts_row or {}).items()}
+        return HealthReport(self.clock(), detectors, counts)
+
+    # -- SLO ---------------------------------------------------------------------------
+    def objective_for(self, detector: str) -> float | None:
+        if detector.startswith("ingest_success"):
+            return self.settings.slo_ingest_success_rate_pct
+        if detector.startswith("scheduler_on_time"):
+            return self.settings.slo_scheduler_on_time_pct
+        return None
+
+    async def slo(self, days: int = 7) -> SloReport:
+        """Compliance per day (one aggregate query over check results, plus `vw_slo_daily`)."""
+        now = self.clock()
+        since_day = (now - timedelta(days=days - 1)).date()
+        since = datetime(since_day.year, since_day.month, since_day.day)
+        good = func.count().filter(check_results.c.ok.is_(True))
+        day = func.date(check_results.c.ts)
+        daily_q = (
+            select(day.label("d"), func.count().label("total"), good.label("good"))
+            .where(check_results.c.ts >= since)
+            .group_by(day)
+        )
+        per_detector_q = (
+            select(check_results.c.detector, func.count().label("total"), good.label("good"))
+            .where(check_results.c.ts >= since)
+            .group_by(check_results.c.detector)
+        )
+        incidents_q = (
+            select(func.date(alerts_history.c.created_at).label("d"), func.count().label("n"))
+            .where(alerts_history.c.created_at >= since)
+            .group_by(func.date(alerts_history.c.created_at))
+        )
+        async with self.db.connect() as conn:
+            daily_rows = (await conn.execute(daily_q)).all()
+            detector_rows = (await conn.execute(per_detector_q)).all()
+            incident_rows = (await conn.execute(incidents_q)).all()
+            view_rows = (
+                (
+                    await conn.execute(
+                        text("SELECT * FROM vw_slo_daily ORDER BY d DESC LIMIT :n"), {"n": days + 1}
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        checks = {str(r.d): (int(r.total), int(r.good)) for r in daily_rows}
+        incidents = {str(r.d): int(r.n) for r in incident_rows}
+        view = {str(r["d"]): r for r in view_rows}
+        daily = []
+        for i in range(days):
+            d = str(since_day + timedelta(days=i))
+            total, ok = checks.get(d, (0, 0))
+            v = view.get(d) or {}
+            daily.append(
+                SloDay(
+                    d,
+                    total,
+                    ok,
+                    int(v.get("errors_total") or 0),
+                    int(v.get("critical_total") or 0),
+                    incidents.get(d, 0),
+                )
+            )
+        stats = {r.detector: (int(r.total), int(r.good)) for r in detector_rows}
+        detectors = [
+            SloDetector(d.name, *stats.get(d.name, (0, 0)), self.objective_for(d.name))
+            for d in self.config.detectors
+        ]
+        return SloReport(days, since_day, list(reversed(daily)), detectors)
+
+    # -- detectors ---------------------------------------------------------------------
+    async def sweep(self) -> SweepReport:
+        return await self.sweeper.sweep()
+
+    def detectors(self) -> list[DetectorBase]:
+        return list(self.config.detectors)

@@ -1,0 +1,222 @@
+"""The outbox: notifications waiting for delivery, claimed one row at a time.
+
+Rows are delivered per chat in id order. A row is `sending` only while one call is in flight; a
+restart turns `sending` back into `pending`, so at most that one message can be sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ops.storage.tables import outbox
+
+KINDS = ("alert", "reminder", "resolved", "refresh", "raised")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    created_at: datetime
+    chat_id: int
+    kind: str
+    incident_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    message_ids: list[int]
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        id=r.id,
+        created_at=r.created_at,
+        chat_id=r.chat_id,
+        kind=r.kind,
+        incident_id=r.incident_id,
+        payload=json.loads(r.payload_json or "{}"),
+        attempts=r.attempts,
+        message_ids=json.loads(r.message_ids) if r.message_ids else [],
+    )
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    chat_id: int,
+    kind: str,
+    now: datetime,
+    incident_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        insert(outbox).values(
+            created_at=now,
+            chat_id=chat_id,
+            kind=kind,
+            incident_id=incident_id,
+            payload_json=json.dumps(payload or {}),
+            status="pending",
+            next_attempt_at=now,
+        )
+    )
+
+
+async def chats_with_alert(conn: AsyncConnection, incident_id: int) -> list[int]:
+    """Chats that were sent (or are about to be sent) this incident's alert card."""
+    rows = await conn.execute(
+        select(outbox.c.chat_id)
+        .where(
+            outbox.c.incident_id == incident_id,
+            outbox.c.kind == "alert",
+            outbox.c.status != "failed",
+        )
+        .group_by(outbox.c.chat_id)
+        .order_by(func.min(outbox.c.id))
+    )
+    return [r.chat_id for r in rows]
+
+
+class OutboxStore:
+    def __init__(self, db: AsyncEngine) -> None:
+        self.db = db
+
+    async def heads(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """The oldest pending row of each chat, if it is due. Later rows of a chat wait their turn."""
+        first = (
+            select(outbox.c.chat_id, func.min(outbox.c.id).label("first_id"))
+            .where(outbox.c.status.in_(("pending", "sending")))
+            .group_by(outbox.c.chat_id)
+            .subquery()
+        )
+        query = (
+            select(outbox)
+            .join(first, first.c.first_id == outbox.c.id)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        async with self.db.connect() as conn:
+            return [_row(r) for r in await conn.execute(query)]
+
+    async def next_due(self) -> datetime | None:
+        async with self.db.connect() as conn:
+            return await conn.scalar(
+                select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
+            )
+
+    async def claim(self, row_id: int) -> bool:
+        async with self.db.begin() as conn:
+            res = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.status == "pending")
+                .values(status="sending", attempts=outbox.c.attempts + 1)
+            )
+            return res.rowcount == 1
+
+    async def save_progress(self, row_id: int, message_ids: list[int]) -> None:
+        """Parts of a split text already accepted by Telegram, so a retry does not resend them."""
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id == row_id).values(message_ids=json.dumps(message_ids))
+            )
+
+    async def mark_sent(self, row_id: int, now: datetime, message_ids: list[int]) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(status="sent", sent_at=now, message_ids=json.dumps(message_ids), last_error=None)
+            )
+
+    async def mark_retry(self, row_id: int, at: datetime, error: str, *, count: bool = True) -> None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "next_attempt_at": at,
+            "last_error": error[:500],
+        }
+        if not count:  # a 429 is Telegram pacing us, not a failed attempt
+            values["attempts"] = outbox.c.attempts - 1
+        async with self.db.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+    async def mark_failed(self, row_id: int, now: datetime, reason: str) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(status="failed", sent_at=now, last_error=reason[:500])
+            )
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its undelivered rows follow it to the new id."""
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.chat_id == old_chat_id, outbox.c.status.in_(("pending", "sending")))
+                .values(chat_id=new_chat_id)
+            )
+
+    async def reset_in_flight(self) -> int:
+        """At start-up: a row left `sending` by a crash may or may not have arrived; send it again."""
+        async with self.db.begin() as conn:
+            res = await conn.execute(
+                update(outbox).where(outbox.c.status == "sending").values(status="pending")
+            )
+            return res.rowcount
+
+    async def alert_message_ids(self, incident_id: int, chat_id: int) -> list[int]:
+        async with self.db.connect() as conn:
+            raw = await conn.scalar(
+                select(outbox.c.message_ids)
+                .where(
+                    outbox.c.incident_id == incident_id,
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.kind == "alert",
+                    outbox.c.status == "sent",
+                )
+                .order_by(outbox.c.id)
+                .limit(1)
+            )
+        return json.loads(raw) if raw else []
+
+    async def alert_pending(self, incident_id: int, chat_id: int) -> bool:
+        async with self.db.connect() as conn:
+            n = await conn.scalar(
+                select(func.count())
+                .select_from(outbox)
+                .where(
+                    and_(
+                        outbox.c.incident_id == incident_id,
+                        outbox.c.chat_id == chat_id,
+                        outbox.c.kind == "alert",
+                        outbox.c.status.in_(("pending", "sending")),
+                    )
+                )
+            )
+        return bool(n)
+
+    async def depth(self) -> int:
+        async with self.db.connect() as conn:
+            return int(
+                await conn.scalar(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.status.in_(("pending", "sending")))
+                )
+                or 0
+            )
+
+    async def sent_since(self, since: datetime) -> list[tuple[int, datetime]]:
+        """(chat_id, sent_at) of recent deliveries: the rate limiter starts from them after a restart."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.chat_id, outbox.c.sent_at).where(
+                    outbox.c.status == "sent", outbox.c.sent_at >= since
+                )
+            )
+            return [(r.chat_id, r.sent_at) for r in rows]

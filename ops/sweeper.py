@@ -1,0 +1,55 @@
+"""Run detectors and feed their results to the engine: one detector, or all of them at once."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ops.config.models import DetectorBase, OpsConfig
+from ops.detectors import TargetPool, build_detector, run_detector
+from ops.engine import AlertEngine, EngineReport
+from ops.metrics import Metrics
+from ops.model import CheckResult
+
+
+@dataclass
+class SweepReport:
+    results: list[CheckResult] = field(default_factory=list)
+    engine: list[EngineReport] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def all_ok(self) -> bool:
+        return not self.failing
+
+
+class Sweeper:
+    def __init__(self, config: OpsConfig, targets: TargetPool, engine: AlertEngine, metrics: Metrics) -> None:
+        self.config = config
+        self.targets = targets
+        self.engine = engine
+        self.metrics = metrics
+        self._detectors = {d.name: build_detector(d, targets) for d in config.detectors}
+
+    async def run_one(self, config: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
+        results = await run_detector(self._detectors[config.name], self.metrics)
+        report = await self.engine.process(config, results)
+        return results, report
+
+    async def sweep(self, concurrency: int = 8) -> SweepReport:
+        """Every detector once, a few at a time; results in config order."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(cfg: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
+            async with limit:
+                return await self.run_one(cfg)
+
+        outcomes = await asyncio.gather(*(one(d) for d in self.config.detectors))
+        report = SweepReport()
+        for results, engine_report in outcomes:
+            report.results.extend(results)
+            report.engine.append(engine_report)
+        return report
