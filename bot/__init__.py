@@ -1,0 +1,1 @@
+"""Everything Telegram: handlers, keyboards, rendering, delivery, the Bot API emulator, the CLI."""

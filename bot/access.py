@@ -1,0 +1,80 @@
+"""Who is asking, and what they may see: computed once per update by an outer middleware.
+
+Commands are answered in ALERT_CHAT_IDS and ADMIN_CHAT_IDS, and in private chats with users in
+ADMIN_USER_IDS. Anywhere else the bot reveals nothing (`/start` alone says how to configure it).
+Admin actions are for users in ADMIN_USER_IDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+
+from ops.model import Actor
+from ops.services import OpsServices
+
+
+@dataclass(frozen=True)
+class Access:
+    chat_id: int
+    user_id: int | None
+    private: bool
+    configured: bool
+    sees_all: bool
+    admin: bool
+
+
+def actor_of(user: User | None) -> Actor:
+    if user is None:
+        return Actor(None, "unknown")
+    return Actor(user.id, f"@{user.username}" if user.username else user.full_name)
+
+
+class AccessMiddleware(BaseMiddleware):
+    def __init__(self, services: OpsServices) -> None:
+        self.services = services
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        chat = None
+        user = getattr(event, "from_user", None)
+        if isinstance(event, Message):
+            chat = event.chat
+        elif isinstance(event, CallbackQuery) and event.message is not None:
+            chat = event.message.chat
+        if chat is None:
+            if isinstance(event, CallbackQuery):
+                await event.answer()
+            return None
+        s = self.services
+        private = chat.type == "private"
+        user_id = user.id if user else None
+        admin_private = private and s.is_admin_user(user_id)
+        configured = s.is_alert_chat(chat.id) or s.is_admin_chat(chat.id) or admin_private
+        access = Access(
+            chat_id=chat.id,
+            user_id=user_id,
+            private=private,
+            configured=configured,
+            sees_all=s.sees_everything(chat.id, user_id, private),
+            admin=configured and s.is_admin_user(user_id),
+        )
+        if not configured:
+            if isinstance(event, CallbackQuery):
+                await event.answer()  # stop the spinner, say nothing
+                return None
+            if not (
+                isinstance(event, Message) and (event.text or "").split("@")[0].split(" ")[0] == "/start"
+            ):
+                return None
+        data["access"] = access
+        data["actor"] = actor_of(user)
+        return await handler(event, data)

@@ -1,0 +1,27 @@
+"""Button payloads: versioned CallbackData factories, each well under Telegram's 64 bytes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class AlertAction(str, Enum):
+    ack = "ack"
+    unack = "unack"
+    runbook = "rb"
+    check = "chk"
+
+
+class AlertCb(CallbackData, prefix="a1"):
+    """A press on an alert's button; refers to the incident by id, nothing else."""
+
+    action: AlertAction
+    incident_id: int
+
+
+class AlertsPageCb(CallbackData, prefix="p1"):
+    severity: str  # "" for all
+    offset: int
+    size: int

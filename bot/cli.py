@@ -1,0 +1,135 @@
+"""`opsbot`: run, migrate, sweep --once, demo, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ops.config import ConfigError, OpsConfig, load_config
+from ops.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILING, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsbot", description="A Telegram bot that is a small team's ops console."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run detectors, the alert engine, HTTP and (with BOT_TOKEN) the Telegram bot")
+    sub.add_parser("migrate", help="bring the database (DATABASE_URL) to the latest schema")
+    sweep = sub.add_parser("sweep", help="run every detector once and print the results")
+    sweep.add_argument(
+        "--once", action="store_true", help="run once and exit (the only mode; for cron and CI)"
+    )
+    sweep.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    demo = sub.add_parser(
+        "demo", help="play opsbot end to end against a local Telegram emulator (no token needed)"
+    )
+    demo.add_argument("--interactive", action="store_true", help="keep running; type commands, press buttons")
+    demo.add_argument(
+        "--dir", default="./opsbot-demo", help="where the demo writes its files (default ./opsbot-demo)"
+    )
+    check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
+    check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    from bot import redact
+
+    redact.install(settings.bot_token)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo(directory=args.dir, interactive=args.interactive)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    config_path = getattr(args, "path", None) or settings.opsbot_config
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "check-config":
+        print(f"{config_path}: ok — {len(config.detectors)} detector(s), {len(config.targets)} target(s)")
+        return EXIT_OK
+    if args.command == "sweep":
+        return asyncio.run(_sweep(settings, config, as_json=args.json))
+    return _run(settings, config)
+
+
+async def _migrate(settings: Settings) -> int:
+    from ops.storage.db import create_engine, current_revision, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        print(f"database at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+    return EXIT_OK
+
+
+async def _sweep(settings: Settings, config: OpsConfig, *, as_json: bool) -> int:
+    from ops.runtime import OpsCore
+
+    core = OpsCore.build(settings, config)
+    try:
+        await core.migrate()
+        report = await core.sweeper.sweep()
+    finally:
+        await core.close()
+    if as_json:
+        print(json.dumps([r.as_dict() for r in report.results], indent=2))
+    else:
+        print(_table(report.results))
+    return EXIT_OK if report.all_ok else EXIT_FAILING
+
+
+def _table(results: list) -> str:
+    rows = [("DETECTOR", "KEY", "OK", "SEVERITY", "VALUE", "MESSAGE")]
+    for r in results:
+        value = "" if r.value is None else f"{r.value:g}"
+        rows.append((r.detector, r.key, "yes" if r.ok else "NO", r.severity.value, value, r.message))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + str(row[5])
+        for row in rows
+    )
+
+
+def _run(settings: Settings, config: OpsConfig) -> int:
+    from bot.app import OpsBotApp
+
+    app = OpsBotApp(settings, config)
+    if app.headless:
+        print(
+            "BOT_TOKEN is not set: running headless — detectors and alerts run, notifications wait in the outbox."
+        )
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await app.run_forever(stop)
+
+    asyncio.run(serve())
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

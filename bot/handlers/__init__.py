@@ -1,0 +1,12 @@
+"""One Router per topic, built fresh for each app; `build_router` nests them in match order."""
+
+from aiogram import Router
+
+from bot.handlers import alerts, fallback, health, start, sweep
+
+
+def build_router() -> Router:
+    root = Router(name="opsbot")
+    for module in (start, health, alerts, sweep, fallback):
+        root.include_router(module.build_router())
+    return root

@@ -1,0 +1,174 @@
+"""/alerts, /ack and the buttons on alert cards (Ack, Unack, Check now, Runbook), plus paging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.access import Access
+from bot.callbacks import AlertAction, AlertCb, AlertsPageCb
+from bot.handlers.replies import answer_long, args_of
+from bot.keyboards import pager
+from bot.render.markdown import markdown_to_html
+from bot.render.texts import alerts_text, title
+from ops.engine.incidents import AckOutcome
+from ops.model import Actor, Severity
+from ops.services import OpsServices
+
+ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
+ACK_USAGE = "Usage: /ack <id|#fingerprint> — e.g. /ack 17 or /ack #a1b2c3d4"
+ADMIN_ONLY = "Only admins can do that."
+
+
+def parse_alerts_args(args: list[str]) -> tuple[str, int] | None:
+    severity, size = "", 10
+    if len(args) > 2:
+        return None
+    for arg in args:
+        low = arg.lower()
+        if low in Severity.__members__ and not severity:
+            severity = low
+        elif arg.isdigit() and 1 <= int(arg) <= 50 and len(arg) <= 2:
+            size = int(arg)
+        else:
+            return None
+    return severity, size
+
+
+async def _alerts_page(services: OpsServices, access: Access, severity: str, offset: int, size: int):
+    page = await services.alerts(
+        chat_id=None if access.sees_all else access.chat_id,
+        severity=Severity(severity) if severity else None,
+        limit=size,
+        offset=offset,
+    )
+    return alerts_text(page, severity, services.clock()), pager(severity, offset, size, page.total)
+
+
+async def alerts(message: Message, services: OpsServices, access: Access) -> None:
+    parsed = parse_alerts_args(args_of(message))
+    if parsed is None:
+        await message.answer(ALERTS_USAGE)
+        return
+    severity, size = parsed
+    text, markup = await _alerts_page(services, access, severity, 0, size)
+    await answer_long(message, text, markup)
+
+
+async def alerts_page(
+    query: CallbackQuery, callback_data: AlertsPageCb, services: OpsServices, access: Access
+) -> None:
+    severity = callback_data.severity if callback_data.severity in Severity.__members__ else ""
+    size = min(max(callback_data.size, 1), 50)
+    offset = max(callback_data.offset, 0)
+    text, markup = await _alerts_page(services, access, severity, offset, size)
+    if isinstance(query.message, Message):
+        if len(text) <= 4096:
+            await query.message.edit_text(text, reply_markup=markup)
+        else:
+            await answer_long(query.message, text, markup)
+    await query.answer()
+
+
+async def ack_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+    args = args_of(message)
+    if len(args) != 1:
+        await message.answer(ACK_USAGE)
+        return
+    incident = await services.resolve_reference(args[0])
+    if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
+        await message.answer(f"No incident {args[0][:20]} here. {ACK_USAGE}")
+        return
+    result = await services.acknowledge(incident.id, actor, access.chat_id)
+    await message.answer(
+        _ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None)
+        + f" · {title(incident)}"
+    )
+
+
+def _ack_answer(outcome: AckOutcome, by: str | None) -> str:
+    return {
+        AckOutcome.done: "Acknowledged",
+        AckOutcome.already: f"Already acknowledged by {by or '?'}",
+        AckOutcome.resolved: "Already resolved",
+        AckOutcome.not_found: "No such incident",
+        AckOutcome.not_acknowledged: "Not acknowledged",
+    }[outcome]
+
+
+async def alert_button(
+    query: CallbackQuery, callback_data: AlertCb, services: OpsServices, access: Access, actor: Actor
+) -> None:
+    incident_id = callback_data.incident_id
+    action = callback_data.action
+    visible = await services.incident_visible(incident_id, access.chat_id, access.sees_all)
+    incident = await services.incidents.get(incident_id) if visible else None
+    if incident is None:
+        await services.record(
+            "refused", actor, chat_id=access.chat_id, detail=f"{action.value}: unknown incident"
+        )
+        await query.answer("This alert is not known here.", show_alert=True)
+        return
+    await services.record(f"pressed:{action.value}", actor, incident_id=incident_id, chat_id=access.chat_id)
+    if action is AlertAction.ack:
+        result = await services.acknowledge(incident_id, actor, access.chat_id)
+        await query.answer(
+            _ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None)
+        )
+    elif action is AlertAction.unack:
+        result = await services.unacknowledge(incident_id, actor, access.chat_id)
+        answer = (
+            "Unacknowledged: reminders resume"
+            if result.outcome is AckOutcome.done
+            else _ack_answer(result.outcome, None)
+        )
+        await query.answer(answer)
+    elif action is AlertAction.check:
+        if not access.admin:
+            await services.record(
+                "refused",
+                actor,
+                incident_id=incident_id,
+                chat_id=access.chat_id,
+                detail="check: not an admin",
+            )
+            await query.answer(ADMIN_ONLY, show_alert=True)
+            return
+        config = services.config.detector(incident.source)
+        if config is None:
+            await query.answer("Its detector is no longer configured.", show_alert=True)
+            return
+        results, _ = await services.sweeper.run_one(config)
+        mine = [r for r in results if r.key == incident.key] or results
+        verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
+        await query.answer(
+            f"{incident.source}: {verdict}. {mine[0].message if mine else ''}"[:200], show_alert=True
+        )
+    elif action is AlertAction.runbook:
+        config = services.config.detector(incident.source)
+        if config is None or not config.runbook or not Path(config.runbook).is_file():
+            await query.answer("No runbook for this detector.", show_alert=True)
+            return
+        await query.answer()
+        if isinstance(query.message, Message):
+            text = Path(config.runbook).read_text(encoding="utf-8")
+            await answer_long(query.message, markdown_to_html(text))
+
+
+async def stale_button(query: CallbackQuery, actor: Actor, services: OpsServices, access: Access) -> None:
+    """Anything else (an old or forged payload) changes nothing."""
+    await services.record("refused", actor, chat_id=access.chat_id, detail="unknown button")
+    await query.answer("This button no longer works.", show_alert=False)
+
+
+def build_router() -> Router:
+    router = Router(name="alerts")
+    router.message.register(alerts, Command("alerts"))
+    router.callback_query.register(alerts_page, AlertsPageCb.filter())
+    router.message.register(ack_command, Command("ack"))
+    router.callback_query.register(alert_button, AlertCb.filter())
+    router.callback_query.register(stale_button, F.data)
+    return router

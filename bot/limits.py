@@ -1,0 +1,129 @@
+"""Telegram's rate limits, kept by design: every call that posts into a chat passes `RateLimiter`.
+
+About 1 message/s per chat, 20/min per group, 30/s overall (Telegram's FAQ). A 429 blocks the chat
+for its `retry_after`. The limiter is installed as an aiogram request middleware, so command
+answers and the outbox sender share one budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+LIMITED_METHODS = {
+    "sendMessage",
+    "sendPhoto",
+    "sendDocument",
+    "sendMediaGroup",
+    "sendAnimation",
+    "sendVideo",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "editMessageCaption",
+    "copyMessage",
+    "forwardMessage",
+}
+# The outbox sender handles a 429 itself (it reschedules the row and moves on to other chats).
+RETRY_ON_429: contextvars.ContextVar[bool] = contextvars.ContextVar("retry_on_429", default=True)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        global_per_second: int = 30,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_chat_interval = per_chat_interval
+        self.group_per_minute = group_per_minute
+        self.global_per_second = global_per_second
+        self.clock = clock
+        self._last: dict[int, float] = {}
+        self._group: dict[int, deque[float]] = {}
+        self._global: deque[float] = deque()
+        self._blocked: dict[int, float] = {}
+        self.on_retry_after: Callable[[], None] | None = None
+
+    def ready_in(self, chat_id: int) -> float:
+        """Seconds until a message to this chat is allowed (0 when it is allowed now)."""
+        now = self.clock()
+        waits = [self._blocked.get(chat_id, 0.0) - now]
+        if chat_id in self._last:
+            waits.append(self._last[chat_id] + self.per_chat_interval - now)
+        if chat_id < 0:
+            window = self._trim(self._group.get(chat_id), now - 60.0)
+            if window is not None and len(window) >= self.group_per_minute:
+                waits.append(window[0] + 60.0 - now)
+        self._trim(self._global, now - 1.0)
+        if len(self._global) >= self.global_per_second:
+            waits.append(self._global[0] + 1.0 - now)
+        return max(0.0, *waits)
+
+    async def acquire(self, chat_id: int) -> None:
+        while (wait := self.ready_in(chat_id)) > 0:
+            await asyncio.sleep(wait)
+        self.record(chat_id, self.clock())
+
+    def record(self, chat_id: int, at: float) -> None:
+        self._last[chat_id] = max(self._last.get(chat_id, at), at)
+        if chat_id < 0:
+            self._group.setdefault(chat_id, deque()).append(at)
+        self._global.append(at)
+
+    def block(self, chat_id: int, seconds: float) -> None:
+        self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self.clock() + seconds)
+        if self.on_retry_after is not None:
+            self.on_retry_after()
+
+    def prime(self, sent: list[tuple[int, float]]) -> None:
+        """Deliveries made before a restart (seconds ago) still count against the windows."""
+        now = self.clock()
+        for chat_id, ago in sorted(sent, key=lambda s: -s[1]):
+            at = now - ago
+            self._last[chat_id] = max(self._last.get(chat_id, at), at)
+            if chat_id < 0:
+                self._group.setdefault(chat_id, deque()).append(at)
+
+    @staticmethod
+    def _trim(window: deque[float] | None, before: float) -> deque[float] | None:
+        if window is None:
+            return None
+        while window and window[0] <= before:
+            window.popleft()
+        return window
+
+
+class RateLimitMiddleware(BaseRequestMiddleware):
+    def __init__(self, limiter: RateLimiter, max_retries: int = 3) -> None:
+        self.limiter = limiter
+        self.max_retries = max_retries
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Any,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        chat_id = getattr(method, "chat_id", None)
+        if method.__api_method__ not in LIMITED_METHODS or not isinstance(chat_id, int):
+            return await make_request(bot, method)
+        retries = 0
+        while True:
+            await self.limiter.acquire(chat_id)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                self.limiter.block(chat_id, exc.retry_after)
+                if not RETRY_ON_429.get() or retries >= self.max_retries:
+                    raise
+                retries += 1

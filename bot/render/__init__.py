@@ -1,0 +1,1 @@
+"""HTML texts for Telegram, and safe splitting under its 4096-character limit."""

@@ -1,0 +1,250 @@
+"""Every text the bot sends, as Telegram HTML. Values from outside are always escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from ops.model import Incident, IncidentStatus, Severity
+from ops.services import AlertPage, HealthReport, SloReport
+from ops.sweeper import SweepReport
+from ops.timeutil import format_duration
+
+SEVERITY_ICON = {Severity.info: "🔵", Severity.warning: "🟡", Severity.error: "🟠", Severity.critical: "🔴"}
+CARD_MESSAGE_LIMIT = 2500  # longer messages continue in replies, so the card itself never splits
+COMMANDS = [
+    ("start", "What this bot does"),
+    ("help", "Commands"),
+    ("health", "Every detector: last result, firing or not"),
+    ("alerts", "Recent incidents: /alerts [severity] [N]"),
+    ("slo", "Compliance per day: /slo [days]"),
+    ("ack", "Acknowledge: /ack <id|#fingerprint>"),
+    ("detectors", "Configured detectors"),
+    ("sweep", "Run every detector now (admins)"),
+]
+
+
+def hhmm(ts: datetime) -> str:
+    return ts.strftime("%H:%M UTC")
+
+
+def when(ts: datetime, now: datetime) -> str:
+    return (
+        ts.strftime("%H:%M UTC")
+        if (now - ts).total_seconds() < 20 * 3600
+        else ts.strftime("%Y-%m-%d %H:%M UTC")
+    )
+
+
+def title(incident: Incident) -> str:
+    key = f"[{incident.key}]" if incident.key else ""
+    return f"{incident.source}{key}"
+
+
+# -- alert cards -------------------------------------------------------------------------
+def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
+    """The card (one message, with buttons) and, for a very long message, its continuation text."""
+    icon = "✅" if incident.status is IncidentStatus.resolved else SEVERITY_ICON[incident.severity]
+    message = incident.message
+    rest = ""
+    if len(message) > CARD_MESSAGE_LIMIT:
+        cut = message.rfind("\n", 0, CARD_MESSAGE_LIMIT)
+        cut = cut if cut > CARD_MESSAGE_LIMIT // 2 else CARD_MESSAGE_LIMIT
+        message, rest = message[:cut] + " …", message[cut:]
+    lines = [
+        f"{icon} <b>{incident.severity.value.upper()} · {escape(incident.source)}</b>",
+        escape(message),
+        "",
+    ]
+    details = _details(incident)
+    lines += details + ([""] if details else [])
+    lines.append(
+        f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since {when(incident.opened_at, now)}"
+    )
+    if incident.status is IncidentStatus.acknowledged and incident.acknowledged_at:
+        lines.append(
+            f"👀 Acknowledged by {escape(incident.acknowledged_by or '?')} at {hhmm(incident.acknowledged_at)}"
+        )
+    if incident.status is IncidentStatus.resolved and incident.resolved_at:
+        took = format_duration((incident.resolved_at - incident.opened_at).total_seconds())
+        lines.append(f"✅ Resolved after {took}")
+    continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest)}"] if rest else []
+    return "\n".join(lines), continuation
+
+
+def _details(incident: Incident) -> list[str]:
+    extras = incident.extras
+    out = []
+    if extras.get("value") is not None:
+        out.append(f"<b>value</b>: {escape(_num(extras['value']))}")
+    if extras.get("threshold"):
+        out.append(f"<b>threshold</b>: {escape(str(extras['threshold']))}")
+    if incident.key:
+        out.append(f"<b>key</b>: {escape(incident.key)}")
+    labels = extras.get("labels") or {}
+    if labels:
+        text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        out.append(f"<b>labels</b>: {escape(text[:500])}")
+    return out
+
+
+def _num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def reminder_text(incident: Incident, now: datetime) -> str:
+    firing_for = format_duration((now - incident.opened_at).total_seconds())
+    icon = SEVERITY_ICON[incident.severity]
+    return (
+        f"⏰ {icon} <b>{escape(title(incident))}</b> still firing for {firing_for} "
+        f"· not acknowledged · <code>#{incident.short_fingerprint}</code>"
+    )
+
+
+def resolved_text(incident: Incident, message: str) -> str:
+    took = format_duration(
+        ((incident.resolved_at or incident.opened_at) - incident.opened_at).total_seconds()
+    )
+    return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{escape(message[:1000])}"
+
+
+def raised_text(incident: Incident, previous: str) -> str:
+    icon = SEVERITY_ICON[incident.severity]
+    return (
+        f"⬆️ {icon} <b>{escape(title(incident))}</b> is now {incident.severity.value.upper()} "
+        f"(was {escape(previous)})\n{escape(incident.message[:1000])}"
+    )
+
+
+# -- command answers ---------------------------------------------------------------------
+def help_text() -> str:
+    lines = ["<b>opsbot</b> runs this team's health checks and brings their alerts here, with buttons.", ""]
+    lines += [f"/{name} — {escape(desc)}" for name, desc in COMMANDS]
+    lines += ["", "Buttons on an alert: ✅ Ack stops reminders, 🔁 Check now re-runs its detector (admins)."]
+    return "\n".join(lines)
+
+
+def unconfigured_text(chat_id: int, private: bool) -> str:
+    setting = (
+        "ADMIN_USER_IDS (your user id, for a private console)"
+        if private
+        else "ALERT_CHAT_IDS or ADMIN_CHAT_IDS"
+    )
+    return f"This chat is not configured. Chat id: <code>{chat_id}</code>\nAdd it to {setting}."
+
+
+def health_text(report: HealthReport) -> str:
+    firing = sum(1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.firing)
+    acked = sum(
+        1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.acknowledged
+    )
+    head = f"🩺 <b>Health</b> · {len(report.detectors)} detectors · {firing} firing · {acked} acknowledged"
+    lines = [head, ""]
+    for d in report.detectors:
+        name = f"<b>{escape(d.name)}</b>"
+        if not d.last:
+            lines.append(f"⏳ {name} · not run yet")
+            continue
+        age = format_duration((report.now - max(c.ts for c in d.last)).total_seconds())
+        failing = [c for c in d.last if not c.ok]
+        if d.open_incidents:
+            worst = max(d.open_incidents, key=lambda i: i.severity.rank)
+            icon = SEVERITY_ICON[worst.severity]
+            state = (
+                "acknowledged"
+                if all(i.status is IncidentStatus.acknowledged for i in d.open_incidents)
+                else "FIRING"
+            )
+            lines.append(f"{icon} {name} · {state} · {age} ago")
+        elif any(c.status == "error" for c in d.last):
+            lines.append(f"⚠️ {name} · error · {age} ago")
+        elif failing:
+            lines.append(f"🟡 {name} · failing ({len(failing)} of {len(d.last)}) · {age} ago")
+        else:
+            keys = f" · {len(d.last)} keys" if len(d.last) > 1 else ""
+            lines.append(f"✅ {name} · ok{keys} · {age} ago")
+        for incident in d.open_incidents:
+            acked_by = (
+                f" · acked by {escape(incident.acknowledged_by or '?')}" if incident.acknowledged_by else ""
+            )
+            lines.append(
+                f"   └ {escape(incident.message[:200])} · <code>#{incident.short_fingerprint}</code>{acked_by}"
+            )
+        for check in failing:
+            if not any(i.key == check.key for i in d.open_incidents):
+                lines.append(f"   └ {escape(check.message[:200])}")
+    c = report.counts
+    lines += [
+        "",
+        f"<i>Alerts last hour: {c.get('alerts_last_hour', 0)} · critical (24h): {c.get('critical_last_24h', 0)} · "
+        f"remediations (1h): {c.get('remediations_last_hour', 0)} · "
+        f"remediation failures (24h): {c.get('remediation_failures_24h', 0)}</i>",
+    ]
+    return "\n".join(lines)
+
+
+def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
+    scope = f" · {severity}" if severity else ""
+    if not page.incidents:
+        return f"📋 <b>Alerts</b>{scope}: none."
+    last = page.offset + len(page.incidents)
+    lines = [f"📋 <b>Alerts</b>{scope} · {page.offset + 1}–{last} of {page.total}, newest first", ""]
+    for i in page.incidents:
+        icon = SEVERITY_ICON[i.severity]
+        if i.status is IncidentStatus.resolved and i.resolved_at:
+            state = f"✅ resolved after {format_duration((i.resolved_at - i.opened_at).total_seconds())}"
+        elif i.status is IncidentStatus.acknowledged:
+            state = f"👀 acked by {escape(i.acknowledged_by or '?')}"
+        else:
+            state = f"🔥 firing for {format_duration((now - i.opened_at).total_seconds())}"
+        lines.append(
+            f"{icon} <b>{i.id}</b> · {escape(title(i))} · {when(i.opened_at, now)} · {state} "
+            f"· <code>#{i.short_fingerprint}</code>"
+        )
+    return "\n".join(lines)
+
+
+def slo_text(report: SloReport) -> str:
+    lines = [f"🎯 <b>SLO</b> · last {report.days} day(s), checks passing per day", ""]
+    lines.append("<pre>day         checks   ok %  incidents  crit</pre>")
+    rows = []
+    for d in report.daily:
+        pct = f"{d.pct:6.2f}" if d.pct is not None else "     —"
+        rows.append(f"{d.day}  {d.checks:6d}  {pct}  {d.incidents:9d}  {d.critical_total:4d}")
+    lines.append("<pre>" + "\n".join(rows) + "</pre>")
+    lines.append("")
+    lines.append("<b>Per detector</b>")
+    for det in report.detectors:
+        if det.pct is None:
+            lines.append(f"⏳ {escape(det.name)}: no checks in this window")
+            continue
+        target = ""
+        icon = "•"
+        if det.objective is not None:
+            icon = "✅" if det.meets else "🔥"
+            target = f" (objective {det.objective:g}%)"
+        lines.append(f"{icon} {escape(det.name)}: {det.pct:.2f}% of {det.checks} checks{target}")
+    return "\n".join(lines)
+
+
+def detectors_text(configs: list, default_every: float) -> str:
+    lines = [f"🔎 <b>Detectors</b> · {len(configs)}", ""]
+    for d in configs:
+        every = format_duration(d.interval(default_every))
+        extra = f" · for {d.for_}" if d.for_ > 1 else ""
+        lines.append(
+            f"{SEVERITY_ICON[d.severity]} <b>{escape(d.name)}</b> · {d.kind} · every {every}{extra}"
+            + (f"\n   {escape(d.description)}" if d.description else "")
+        )
+    return "\n".join(lines)
+
+
+def sweep_text(report: SweepReport) -> str:
+    failing = report.failing
+    head = f"🧹 <b>Sweep</b>: {len(report.results)} checks, {len(failing)} failing"
+    lines = [head]
+    for r in failing:
+        lines.append(f"{SEVERITY_ICON[r.severity]} {escape(r.message[:300])}")
+    if not failing:
+        lines.append("All detectors pass.")
+    return "\n".join(lines)

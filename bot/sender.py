@@ -1,0 +1,242 @@
+"""Drains the outbox into Telegram, within Telegram's limits, one call in flight at a time.
+
+Per chat, rows go in id order; a chat waiting on a 429 or a backoff holds up only itself. Errors
+are classified here and nowhere else (as healthchecks' transports do):
+- 429: wait `retry_after`, retry the same row (not counted as a failed attempt);
+- 5xx, network errors, timeouts, 401: transient — retry with exponential backoff, never dropped;
+- 403, 400 (chat not found, …): permanent — the row is marked failed with Telegram's reason;
+- a group that became a supergroup: its rows move to the new chat id.
+A row is marked sent only after Telegram accepted it; only one row is ever `sending`, so a crash
+can repeat at most that one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+
+from bot.keyboards import alert_keyboard
+from bot.limits import RETRY_ON_429, RateLimiter
+from bot.redact import redact
+from bot.render.split import split_html
+from bot.render.texts import alert_card, raised_text, reminder_text, resolved_text
+from ops.model import Incident
+from ops.runtime import OpsCore
+from ops.storage.outbox import OutboxRow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0
+REQUEST_TIMEOUT = 20
+
+
+class PermanentError(Exception):
+    """This row can never be delivered (Telegram said so, or its original message is gone)."""
+
+
+class Sender:
+    def __init__(self, bot: Bot, core: OpsCore, limiter: RateLimiter, *, idle_poll: float = 0.25) -> None:
+        self.bot = bot
+        self.core = core
+        self.outbox = core.outbox
+        self.limiter = limiter
+        self.idle_poll = idle_poll
+        self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
+        self._wake = asyncio.Event()
+        core.wakeup.listeners.append(self._wake.set)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Before the first delivery: rows left in flight by a crash go back to the queue."""
+        reset = await self.outbox.reset_in_flight()
+        if reset:
+            log.info("outbox: %d row(s) were in flight at the last stop; delivering again", reset)
+        now = self.core.clock()
+        recent = await self.outbox.sent_since(now - timedelta(seconds=60))
+        self.limiter.prime([(chat, (now - at).total_seconds()) for chat, at in recent])
+
+    async def run(self) -> None:
+        await self.start()
+        while True:
+            try:
+                delivered = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is busy or down: keep the loop alive
+                log.exception("outbox: drain failed; retrying")
+                delivered = 0
+            if delivered:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> int:
+        """Deliver every row that may go now; returns how many were attempted."""
+        attempted = 0
+        while True:
+            heads = await self.outbox.heads(self.core.clock())
+            ready = [row for row in heads if self.limiter.ready_in(row.chat_id) <= 0]
+            if not ready:
+                return attempted
+            for row in ready:
+                if self.limiter.ready_in(row.chat_id) > 0:
+                    continue
+                if await self.outbox.claim(row.id):
+                    await self.deliver(row)
+                    attempted += 1
+
+    async def deliver(self, row: OutboxRow) -> None:
+        token = RETRY_ON_429.set(False)
+        now = self.core.clock
+        try:
+            ids = await self._send(row)
+        except TelegramRetryAfter as exc:
+            self.core.metrics.telegram_retry_after_total.inc()
+            self.limiter.block(row.chat_id, exc.retry_after)
+            await self.outbox.mark_retry(
+                row.id,
+                now() + timedelta(seconds=exc.retry_after),
+                f"429 retry after {exc.retry_after}s",
+                count=False,
+            )
+        except TelegramMigrateToChat as exc:
+            log.info("chat %s moved to %s; following it", row.chat_id, exc.migrate_to_chat_id)
+            await self.outbox.move_chat(row.chat_id, exc.migrate_to_chat_id)
+            await self.outbox.mark_retry(row.id, now(), "chat migrated", count=False)
+        except (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError, TimeoutError) as exc:
+            backoff = min(MAX_BACKOFF, self.backoff_base * 2.0 ** max(0, row.attempts - 1))
+            reason = self._reason(exc)
+            log.warning(
+                "outbox row %s to chat %s: %s; retrying in %.0fs", row.id, row.chat_id, reason, backoff
+            )
+            await self.outbox.mark_retry(row.id, now() + timedelta(seconds=backoff), reason)
+        except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, PermanentError) as exc:
+            reason = self._reason(exc)
+            log.warning("outbox row %s to chat %s failed for good: %s", row.id, row.chat_id, reason)
+            await self.outbox.mark_failed(row.id, now(), reason)
+            self.core.metrics.outbox_delivered_total.labels("failed").inc()
+        except Exception as exc:  # a bug must not lose the row, nor loop on it forever
+            reason = self._reason(exc)
+            log.exception("outbox row %s: unexpected error", row.id)
+            if row.attempts >= 5:
+                await self.outbox.mark_failed(
+                    row.id, now(), f"gave up after {row.attempts} attempts: {reason}"
+                )
+            else:
+                await self.outbox.mark_retry(row.id, now() + timedelta(seconds=5 * row.attempts), reason)
+        else:
+            await self.outbox.mark_sent(row.id, now(), ids)
+            self.core.metrics.outbox_delivered_total.labels("sent").inc()
+        finally:
+            RETRY_ON_429.reset(token)
+
+    def _reason(self, exc: BaseException) -> str:
+        text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return redact(f"{type(exc).__name__}: {text}", self.bot.token)[:500]
+
+    # -- one row -------------------------------------------------------------------------
+    async def _send(self, row: OutboxRow) -> list[int]:
+        incident = await self.core.incidents.get(row.incident_id) if row.incident_id else None
+        if incident is None:
+            raise PermanentError(f"incident {row.incident_id} does not exist")
+        now = self.core.clock()
+        if row.kind == "alert":
+            return await self._send_alert(row, incident, now)
+        if row.kind == "refresh":
+            await self._refresh(row.chat_id, incident, now, required=True)
+            return []
+        original = await self._original(row.chat_id, incident)
+        if row.kind == "resolved":
+            await self._refresh(row.chat_id, incident, now, required=False)
+            text = resolved_text(incident, str(row.payload.get("message") or incident.message))
+        elif row.kind == "reminder":
+            if incident.status.value != "firing":  # acknowledged or resolved since it was queued
+                return []
+            text = reminder_text(incident, now)
+        elif row.kind == "raised":
+            text = raised_text(incident, str(row.payload.get("from") or "?"))
+        else:
+            raise PermanentError(f"unknown outbox kind {row.kind!r}")
+        return await self._send_text(row, text, reply_to=original)
+
+    async def _send_alert(self, row: OutboxRow, incident: Incident, now: datetime) -> list[int]:
+        card, continuation = alert_card(incident, now)
+        ids = list(row.message_ids)  # parts already accepted before a retry
+        if not ids:
+            msg = await self.bot.send_message(
+                row.chat_id, card, reply_markup=alert_keyboard(incident), request_timeout=REQUEST_TIMEOUT
+            )
+            ids.append(msg.message_id)
+            if continuation:
+                await self.outbox.save_progress(row.id, ids)
+        parts = [p for text in continuation for p in split_html(text)]
+        for part in parts[len(ids) - 1 :]:
+            msg = await self.bot.send_message(
+                row.chat_id, part, reply_parameters=self._reply(ids[0]), request_timeout=REQUEST_TIMEOUT
+            )
+            ids.append(msg.message_id)
+            await self.outbox.save_progress(row.id, ids)
+        return ids
+
+    async def _send_text(self, row: OutboxRow, text: str, reply_to: int | None) -> list[int]:
+        ids = list(row.message_ids)
+        for part in split_html(text)[len(ids) :]:
+            msg = await self.bot.send_message(
+                row.chat_id,
+                part,
+                reply_parameters=self._reply(reply_to) if reply_to else None,
+                request_timeout=REQUEST_TIMEOUT,
+            )
+            ids.append(msg.message_id)
+            await self.outbox.save_progress(row.id, ids)
+        return ids
+
+    async def _original(self, chat_id: int, incident: Incident) -> int | None:
+        ids = await self.outbox.alert_message_ids(incident.id, chat_id)
+        return ids[0] if ids else None
+
+    async def _refresh(self, chat_id: int, incident: Incident, now: datetime, *, required: bool) -> None:
+        """Edit the alert card in this chat to show the incident as it is now."""
+        original = await self._original(chat_id, incident)
+        if original is None:
+            if required:
+                raise PermanentError("the original alert was never delivered to this chat")
+            return
+        card, _ = alert_card(incident, now)
+        markup = alert_keyboard(incident) or InlineKeyboardMarkup(inline_keyboard=[])
+        try:
+            await self.bot.edit_message_text(
+                text=card,
+                chat_id=chat_id,
+                message_id=original,
+                reply_markup=markup,
+                request_timeout=REQUEST_TIMEOUT,
+            )
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return
+            if "message to edit not found" in exc.message and not required:
+                return  # somebody deleted the card; the reply still tells the news
+            raise
+
+    @staticmethod
+    def _reply(message_id: int) -> ReplyParameters:
+        return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

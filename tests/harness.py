@@ -1,0 +1,82 @@
+"""Constants and the Harness for end-to-end tests through the emulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.app import OpsBotApp
+from bot.emulator import BotApiEmulator, ChatMessage
+from helpers import sql
+
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
+ALERT_CHATS = (-1001, -1002)
+ADMIN_CHAT = -1009
+ADMIN = 42
+STRANGER_CHAT = -1500
+
+SHOP = """
+CREATE TABLE balances (marketplace TEXT, balance REAL);
+INSERT INTO balances VALUES ('wb', 500), ('ozon', 700);
+"""
+
+
+def config_text(shop_url: str, runbook: Path) -> str:
+    return f"""
+targets:
+  shop: "{shop_url}"
+detectors:
+  - name: cash_balance
+    kind: sql
+    target: shop
+    query: SELECT marketplace, balance FROM balances ORDER BY marketplace
+    alert_if: "< -10000"
+    severity: critical
+    runbook: {runbook}
+    labels: {{team: finance}}
+  - name: shop_size
+    kind: db_size
+    target: shop
+    alert_if: "> 5GB"
+"""
+
+
+@dataclass
+class Harness:
+    emulator: BotApiEmulator
+    app: OpsBotApp
+    shop: Path
+
+    def set_balance(self, marketplace: str, balance: float) -> None:
+        sql(self.shop, "UPDATE balances SET balance = ? WHERE marketplace = ?", (balance, marketplace))
+
+    async def sweep(self) -> Any:
+        return await self.app.core.sweeper.sweep()
+
+    def cards(self, chat_id: int) -> list[ChatMessage]:
+        return [
+            m
+            for m in self.emulator.bot_messages(chat_id)
+            if "#" in m.text and m.reply_to is None and m.buttons
+        ]
+
+    async def wait_cards(self, chat_id: int, n: int, timeout: float = 10) -> list[ChatMessage]:
+        await self.emulator.wait_for(lambda: len(self.cards(chat_id)) >= n, timeout)
+        return self.cards(chat_id)
+
+    async def command(
+        self, chat_id: int, text: str, user_id: int = 1001, username: str | None = "alice"
+    ) -> ChatMessage:
+        """Send a command and return the bot's first answer to it."""
+        before = len(self.emulator.bot_messages(chat_id))
+        self.emulator.send_text(chat_id, text, user_id=user_id, username=username)
+        await self.emulator.wait_for(lambda: len(self.emulator.bot_messages(chat_id)) > before)
+        return self.emulator.bot_messages(chat_id)[before]
+
+    async def press(
+        self, msg: ChatMessage, label: str, user_id: int = 1001, username: str | None = "alice"
+    ) -> dict:
+        query_id = self.emulator.press_button(msg, label, user_id=user_id, username=username)
+        await self.emulator.wait_for(lambda: query_id in self.emulator.callback_answers)
+        return self.emulator.callback_answers[query_id]
