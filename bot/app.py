@@ -122,7 +122,7 @@ class OpsBotApp:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.dp is not None:
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError):  # not polling (yet): nothing to stop
                 await self.dp.stop_polling()
         for task in self._tasks:
             task.cancel()

@@ -54,6 +54,7 @@ class Sender:
         self.outbox = core.outbox
         self.limiter = limiter
         self.idle_poll = idle_poll
+        self.request_timeout = REQUEST_TIMEOUT  # a call slower than this counts as transient
         self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
         self._wake = asyncio.Event()
         core.wakeup.listeners.append(self._wake.set)
@@ -125,7 +126,7 @@ class Sender:
             backoff = min(MAX_BACKOFF, self.backoff_base * 2.0 ** max(0, row.attempts - 1))
             reason = self._reason(exc)
             log.warning(
-                "outbox row %s to chat %s: %s; retrying in %.0fs", row.id, row.chat_id, reason, backoff
+                "outbox row %s to chat %s: %s; retrying in %.1fs", row.id, row.chat_id, reason, backoff
             )
             await self.outbox.mark_retry(row.id, now() + timedelta(seconds=backoff), reason)
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, PermanentError) as exc:
@@ -182,7 +183,7 @@ class Sender:
         ids = list(row.message_ids)  # parts already accepted before a retry
         if not ids:
             msg = await self.bot.send_message(
-                row.chat_id, card, reply_markup=alert_keyboard(incident), request_timeout=REQUEST_TIMEOUT
+                row.chat_id, card, reply_markup=alert_keyboard(incident), request_timeout=self.request_timeout
             )
             ids.append(msg.message_id)
             if continuation:
@@ -190,7 +191,7 @@ class Sender:
         parts = [p for text in continuation for p in split_html(text)]
         for part in parts[len(ids) - 1 :]:
             msg = await self.bot.send_message(
-                row.chat_id, part, reply_parameters=self._reply(ids[0]), request_timeout=REQUEST_TIMEOUT
+                row.chat_id, part, reply_parameters=self._reply(ids[0]), request_timeout=self.request_timeout
             )
             ids.append(msg.message_id)
             await self.outbox.save_progress(row.id, ids)
@@ -203,7 +204,7 @@ class Sender:
                 row.chat_id,
                 part,
                 reply_parameters=self._reply(reply_to) if reply_to else None,
-                request_timeout=REQUEST_TIMEOUT,
+                request_timeout=self.request_timeout,
             )
             ids.append(msg.message_id)
             await self.outbox.save_progress(row.id, ids)
@@ -228,7 +229,7 @@ class Sender:
                 chat_id=chat_id,
                 message_id=original,
                 reply_markup=markup,
-                request_timeout=REQUEST_TIMEOUT,
+                request_timeout=self.request_timeout,
             )
         except TelegramBadRequest as exc:
             if "message is not modified" in exc.message:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from bot.app import OpsBotApp
 from bot.emulator import BotApiEmulator, ChatMessage
 from helpers import sql
 
+CARD = re.compile(r"· incident \d+ · since")
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
 ALERT_CHATS = (-1001, -1002)
 ADMIN_CHAT = -1009
@@ -68,11 +71,27 @@ class Harness:
     async def command(
         self, chat_id: int, text: str, user_id: int = 1001, username: str | None = "alice"
     ) -> ChatMessage:
-        """Send a command and return the bot's first answer to it."""
-        before = len(self.emulator.bot_messages(chat_id))
+        """Send a command and return the bot's first answer to it (alert cards and their replies skipped)."""
+        before = {m.message_id for m in self.emulator.bot_messages(chat_id)}
         self.emulator.send_text(chat_id, text, user_id=user_id, username=username)
-        await self.emulator.wait_for(lambda: len(self.emulator.bot_messages(chat_id)) > before)
-        return self.emulator.bot_messages(chat_id)[before]
+
+        def answers() -> list[ChatMessage]:
+            return [
+                m
+                for m in self.emulator.bot_messages(chat_id)
+                if m.message_id not in before and m.reply_to is None and not CARD.search(m.text)
+            ]
+
+        await self.emulator.wait_for(answers)
+        return answers()[0]
+
+    async def delivered(self, timeout: float = 20) -> None:
+        """Wait until the outbox is empty: every row sent or failed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.app.core.outbox.depth():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("outbox not drained")
+            await asyncio.sleep(0.05)
 
     async def press(
         self, msg: ChatMessage, label: str, user_id: int = 1001, username: str | None = "alice"

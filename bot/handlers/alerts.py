@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from aiogram import F, Router
@@ -19,7 +20,7 @@ from ops.model import Actor, Severity
 from ops.services import OpsServices
 
 ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
-ACK_USAGE = "Usage: /ack <id|#fingerprint> — e.g. /ack 17 or /ack #a1b2c3d4"
+ACK_USAGE = "Usage: /ack &lt;id|#fingerprint&gt; — e.g. /ack 17 or /ack #a1b2c3d4"
 ADMIN_ONLY = "Only admins can do that."
 
 
@@ -80,12 +81,12 @@ async def ack_command(message: Message, services: OpsServices, access: Access, a
         return
     incident = await services.resolve_reference(args[0])
     if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
-        await message.answer(f"No incident {args[0][:20]} here. {ACK_USAGE}")
+        await message.answer(f"No incident {escape(args[0][:20])} here. {ACK_USAGE}")
         return
     result = await services.acknowledge(incident.id, actor, access.chat_id)
     await message.answer(
         _ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None)
-        + f" · {title(incident)}"
+        + f" · {escape(title(incident))}"
     )
 
 
