@@ -71,9 +71,7 @@ class AccessMiddleware(BaseMiddleware):
             if isinstance(event, CallbackQuery):
                 await event.answer()  # stop the spinner, say nothing
                 return None
-            if not (
-                isinstance(event, Message) and (event.text or "").split("@")[0].split(" ")[0] == "/start"
-            ):
+            if not (isinstance(event, Message) and (event.text or "").split("@")[0].split(" ")[0] == "/start"):
                 return None
         data["access"] = access
         data["actor"] = actor_of(user)

@@ -107,6 +107,21 @@ class OpsBotApp:
                 self.settings, self.core.sweeper, self.core.engine, self.core.outbox, self.core.metrics
             )
             self.scheduler.start()
+        telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"
+        log.info(
+            "opsbot running: %d detector(s), HTTP on %s:%s, %s",
+            len(self.core.config.detectors),
+            self.settings.http_host,
+            self.http_port,
+            telegram,
+        )
+
+    @property
+    def http_port(self) -> int:
+        """The bound port (HTTP_PORT=0 picks a free one)."""
+        if self._http is None or not self._http.addresses:
+            return self.settings.http_port
+        return int(self._http.addresses[0][1])
 
     async def _poll(self) -> None:
         assert self.dp is not None and self.bot is not None

@@ -17,24 +17,16 @@ EXIT_OK, EXIT_FAILING, EXIT_CONFIG = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="opsbot", description="A Telegram bot that is a small team's ops console."
-    )
+    parser = argparse.ArgumentParser(prog="opsbot", description="A Telegram bot that is a small team's ops console.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="run detectors, the alert engine, HTTP and (with BOT_TOKEN) the Telegram bot")
     sub.add_parser("migrate", help="bring the database (DATABASE_URL) to the latest schema")
     sweep = sub.add_parser("sweep", help="run every detector once and print the results")
-    sweep.add_argument(
-        "--once", action="store_true", help="run once and exit (the only mode; for cron and CI)"
-    )
+    sweep.add_argument("--once", action="store_true", help="run once and exit (the only mode; for cron and CI)")
     sweep.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    demo = sub.add_parser(
-        "demo", help="play opsbot end to end against a local Telegram emulator (no token needed)"
-    )
+    demo = sub.add_parser("demo", help="play opsbot end to end against a local Telegram emulator (no token needed)")
     demo.add_argument("--interactive", action="store_true", help="keep running; type commands, press buttons")
-    demo.add_argument(
-        "--dir", default="./opsbot-demo", help="where the demo writes its files (default ./opsbot-demo)"
-    )
+    demo.add_argument("--dir", default="./opsbot-demo", help="where the demo writes its files (default ./opsbot-demo)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
     return parser
@@ -43,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "apscheduler", "aiogram.event"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -106,8 +100,7 @@ def _table(results: list) -> str:
         rows.append((r.detector, r.key, "yes" if r.ok else "NO", r.severity.value, value, r.message))
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
     return "\n".join(
-        "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + str(row[5])
-        for row in rows
+        "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + str(row[5]) for row in rows
     )
 
 
@@ -116,9 +109,7 @@ def _run(settings: Settings, config: OpsConfig) -> int:
 
     app = OpsBotApp(settings, config)
     if app.headless:
-        print(
-            "BOT_TOKEN is not set: running headless — detectors and alerts run, notifications wait in the outbox."
-        )
+        print("BOT_TOKEN is not set: running headless — detectors and alerts run, notifications wait in the outbox.")
 
     async def serve() -> None:
         stop = asyncio.Event()

@@ -19,14 +19,10 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
         return None
 
     def button(label: str, action: AlertAction) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            text=label, callback_data=AlertCb(action=action, incident_id=incident.id).pack()
-        )
+        return InlineKeyboardButton(text=label, callback_data=AlertCb(action=action, incident_id=incident.id).pack())
 
     first = (
-        button(ACK, AlertAction.ack)
-        if incident.status is IncidentStatus.firing
-        else button(UNACK, AlertAction.unack)
+        button(ACK, AlertAction.ack) if incident.status is IncidentStatus.firing else button(UNACK, AlertAction.unack)
     )
     rows = [[first, button(CHECK, AlertAction.check)]]
     if incident.extras.get("runbook"):

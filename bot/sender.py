@@ -125,9 +125,7 @@ class Sender:
         except (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError, TimeoutError) as exc:
             backoff = min(MAX_BACKOFF, self.backoff_base * 2.0 ** max(0, row.attempts - 1))
             reason = self._reason(exc)
-            log.warning(
-                "outbox row %s to chat %s: %s; retrying in %.1fs", row.id, row.chat_id, reason, backoff
-            )
+            log.warning("outbox row %s to chat %s: %s; retrying in %.1fs", row.id, row.chat_id, reason, backoff)
             await self.outbox.mark_retry(row.id, now() + timedelta(seconds=backoff), reason)
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, PermanentError) as exc:
             reason = self._reason(exc)
@@ -138,9 +136,7 @@ class Sender:
             reason = self._reason(exc)
             log.exception("outbox row %s: unexpected error", row.id)
             if row.attempts >= 5:
-                await self.outbox.mark_failed(
-                    row.id, now(), f"gave up after {row.attempts} attempts: {reason}"
-                )
+                await self.outbox.mark_failed(row.id, now(), f"gave up after {row.attempts} attempts: {reason}")
             else:
                 await self.outbox.mark_retry(row.id, now() + timedelta(seconds=5 * row.attempts), reason)
         else:

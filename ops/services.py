@@ -136,9 +136,7 @@ class OpsServices:
             n = await conn.scalar(
                 select(func.count())
                 .select_from(outbox)
-                .where(
-                    outbox.c.incident_id == incident_id, outbox.c.chat_id == chat_id, outbox.c.kind == "alert"
-                )
+                .where(outbox.c.incident_id == incident_id, outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
             )
         return bool(n)
 
@@ -175,16 +173,12 @@ class OpsServices:
         """Incidents newest first; `chat_id` limits them to those sent to that chat (None: all)."""
         conds = []
         if chat_id is not None:
-            sent_here = select(outbox.c.incident_id).where(
-                outbox.c.chat_id == chat_id, outbox.c.kind == "alert"
-            )
+            sent_here = select(outbox.c.incident_id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
             conds.append(alerts_history.c.id.in_(sent_here))
         if severity is not None:
             conds.append(alerts_history.c.severity == severity.value)
         where = and_(*conds) if conds else None
-        query: Select[Any] = (
-            select(alerts_history).order_by(alerts_history.c.id.desc()).limit(limit).offset(offset)
-        )
+        query: Select[Any] = select(alerts_history).order_by(alerts_history.c.id.desc()).limit(limit).offset(offset)
         count_q: Select[Any] = select(func.count()).select_from(alerts_history)
         if where is not None:
             query = query.where(where)
@@ -203,29 +197,22 @@ class OpsServices:
         )
         last_q = (
             select(check_results)
-            .join(
-                latest, and_(latest.c.detector == check_results.c.detector, latest.c.ts == check_results.c.ts)
-            )
+            .join(latest, and_(latest.c.detector == check_results.c.detector, latest.c.ts == check_results.c.ts))
             .order_by(check_results.c.detector, check_results.c.key)
         )
-        open_q = (
-            select(alerts_history).where(alerts_history.c.status != "resolved").order_by(alerts_history.c.id)
-        )
+        open_q = select(alerts_history).where(alerts_history.c.status != "resolved").order_by(alerts_history.c.id)
         async with self.db.connect() as conn:
             last_rows = (await conn.execute(last_q)).all()
             open_rows = (await conn.execute(open_q)).all()
             counts_row = (await conn.execute(text("SELECT * FROM vw_ops_health"))).mappings().first()
         by_detector: dict[str, list[LastCheck]] = {}
         for r in last_rows:
-            by_detector.setdefault(r.detector, []).append(
-                LastCheck(r.key, r.status, bool(r.ok), r.message, r.ts)
-            )
+            by_detector.setdefault(r.detector, []).append(LastCheck(r.key, r.status, bool(r.ok), r.message, r.ts))
         open_by: dict[str, list[Incident]] = {}
         for r in open_rows:
             open_by.setdefault(r.source, []).append(incident_from_row(r))
         detectors = [
-            DetectorHealth(d, by_detector.get(d.name, []), open_by.get(d.name, []))
-            for d in self.config.detectors
+            DetectorHealth(d, by_detector.get(d.name, []), open_by.get(d.name, [])) for d in self.config.detectors
         ]
         counts = {k: int(v or 0) for k, v in (counts_row or {}).items()}
         return HealthReport(self.clock(), detectors, counts)
@@ -265,11 +252,7 @@ class OpsServices:
             detector_rows = (await conn.execute(per_detector_q)).all()
             incident_rows = (await conn.execute(incidents_q)).all()
             view_rows = (
-                (
-                    await conn.execute(
-                        text("SELECT * FROM vw_slo_daily ORDER BY d DESC LIMIT :n"), {"n": days + 1}
-                    )
-                )
+                (await conn.execute(text("SELECT * FROM vw_slo_daily ORDER BY d DESC LIMIT :n"), {"n": days + 1}))
                 .mappings()
                 .all()
             )
@@ -293,8 +276,7 @@ class OpsServices:
             )
         stats = {r.detector: (int(r.total), int(r.good)) for r in detector_rows}
         detectors = [
-            SloDetector(d.name, *stats.get(d.name, (0, 0)), self.objective_for(d.name))
-            for d in self.config.detectors
+            SloDetector(d.name, *stats.get(d.name, (0, 0)), self.objective_for(d.name)) for d in self.config.detectors
         ]
         return SloReport(days, since_day, list(reversed(daily)), detectors)
 

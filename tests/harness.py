@@ -58,11 +58,7 @@ class Harness:
         return await self.app.core.sweeper.sweep()
 
     def cards(self, chat_id: int) -> list[ChatMessage]:
-        return [
-            m
-            for m in self.emulator.bot_messages(chat_id)
-            if "#" in m.text and m.reply_to is None and m.buttons
-        ]
+        return [m for m in self.emulator.bot_messages(chat_id) if "#" in m.text and m.reply_to is None and m.buttons]
 
     async def wait_cards(self, chat_id: int, n: int, timeout: float = 10) -> list[ChatMessage]:
         await self.emulator.wait_for(lambda: len(self.cards(chat_id)) >= n, timeout)
@@ -93,9 +89,7 @@ class Harness:
                 raise TimeoutError("outbox not drained")
             await asyncio.sleep(0.05)
 
-    async def press(
-        self, msg: ChatMessage, label: str, user_id: int = 1001, username: str | None = "alice"
-    ) -> dict:
+    async def press(self, msg: ChatMessage, label: str, user_id: int = 1001, username: str | None = "alice") -> dict:
         query_id = self.emulator.press_button(msg, label, user_id=user_id, username=username)
         await self.emulator.wait_for(lambda: query_id in self.emulator.callback_answers)
         return self.emulator.callback_answers[query_id]

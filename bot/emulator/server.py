@@ -152,9 +152,7 @@ class BotApiEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def send_text(
-        self, chat_id: int, text: str, user_id: int = 1001, username: str | None = "alice"
-    ) -> ChatMessage:
+    def send_text(self, chat_id: int, text: str, user_id: int = 1001, username: str | None = "alice") -> ChatMessage:
         chat = self.chats.get(chat_id) or self.add_chat(chat_id)
         msg = ChatMessage(chat_id, self._next_message_id(chat_id), text, None, False, user_id)
         self.messages[(chat_id, msg.message_id)] = msg
@@ -186,9 +184,7 @@ class BotApiEmulator:
     def press_button(
         self, msg: ChatMessage, label_part: str, user_id: int = 1001, username: str | None = "alice"
     ) -> str:
-        return self.press(
-            msg.chat_id, msg.message_id, msg.button(label_part)["callback_data"], user_id, username
-        )
+        return self.press(msg.chat_id, msg.message_id, msg.button(label_part)["callback_data"], user_id, username)
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
         return sorted(
@@ -199,9 +195,7 @@ class BotApiEmulator:
     def calls_to(self, method: str, ok: bool | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == method and (ok is None or (c.status == 200) == ok)]
 
-    async def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
-    ) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -339,9 +333,7 @@ class BotApiEmulator:
         shown, html_text = self._parse_text(text, params.get("parse_mode"), _LIMITED_TEXT, "message")
         markup = self._check_markup(params.get("reply_markup"))
         reply_to = self._reply_to(chat.id, params)
-        msg = ChatMessage(
-            chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to
-        )
+        msg = ChatMessage(chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to)
         self.messages[(chat.id, msg.message_id)] = msg
         return {**self._message_json(msg, chat, self.bot_user), "__message__": msg}
 
@@ -424,9 +416,7 @@ class BotApiEmulator:
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id") or "")
         if query_id in self.callback_answers:
-            raise _ApiError(
-                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
-            )
+            raise _ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         text = params.get("text")
         if text is not None and len(str(text)) > 200:
             raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
@@ -465,9 +455,7 @@ class BotApiEmulator:
     def _reply_to(self, chat_id: int, params: dict[str, Any]) -> int | None:
         reply = params.get("reply_parameters")
         message_id = (
-            _int(reply.get("message_id"))
-            if isinstance(reply, dict)
-            else _int(params.get("reply_to_message_id"))
+            _int(reply.get("message_id")) if isinstance(reply, dict) else _int(params.get("reply_to_message_id"))
         )
         if message_id is None:
             return None

@@ -59,9 +59,7 @@ async def alerts(message: Message, services: OpsServices, access: Access) -> Non
     await answer_long(message, text, markup)
 
 
-async def alerts_page(
-    query: CallbackQuery, callback_data: AlertsPageCb, services: OpsServices, access: Access
-) -> None:
+async def alerts_page(query: CallbackQuery, callback_data: AlertsPageCb, services: OpsServices, access: Access) -> None:
     severity = callback_data.severity if callback_data.severity in Severity.__members__ else ""
     size = min(max(callback_data.size, 1), 50)
     offset = max(callback_data.offset, 0)
@@ -108,17 +106,13 @@ async def alert_button(
     visible = await services.incident_visible(incident_id, access.chat_id, access.sees_all)
     incident = await services.incidents.get(incident_id) if visible else None
     if incident is None:
-        await services.record(
-            "refused", actor, chat_id=access.chat_id, detail=f"{action.value}: unknown incident"
-        )
+        await services.record("refused", actor, chat_id=access.chat_id, detail=f"{action.value}: unknown incident")
         await query.answer("This alert is not known here.", show_alert=True)
         return
     await services.record(f"pressed:{action.value}", actor, incident_id=incident_id, chat_id=access.chat_id)
     if action is AlertAction.ack:
         result = await services.acknowledge(incident_id, actor, access.chat_id)
-        await query.answer(
-            _ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None)
-        )
+        await query.answer(_ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None))
     elif action is AlertAction.unack:
         result = await services.unacknowledge(incident_id, actor, access.chat_id)
         answer = (
@@ -145,9 +139,7 @@ async def alert_button(
         results, _ = await services.sweeper.run_one(config)
         mine = [r for r in results if r.key == incident.key] or results
         verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
-        await query.answer(
-            f"{incident.source}: {verdict}. {mine[0].message if mine else ''}"[:200], show_alert=True
-        )
+        await query.answer(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}"[:200], show_alert=True)
     elif action is AlertAction.runbook:
         config = services.config.detector(incident.source)
         if config is None or not config.runbook or not Path(config.runbook).is_file():

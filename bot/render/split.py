@@ -107,9 +107,7 @@ def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
                 continue
         # One line longer than a whole part: cut it between words (or characters), never in a tag.
         for token in _tokens(piece):
-            pieces = (
-                [token] if u16(token) < limit // 2 else list(token) if not token.startswith("<") else [token]
-            )
+            pieces = [token] if u16(token) < limit // 2 else list(token) if not token.startswith("<") else [token]
             for chunk in pieces:
                 after = [*stack]
                 _apply(after, chunk)

@@ -29,11 +29,7 @@ def hhmm(ts: datetime) -> str:
 
 
 def when(ts: datetime, now: datetime) -> str:
-    return (
-        ts.strftime("%H:%M UTC")
-        if (now - ts).total_seconds() < 20 * 3600
-        else ts.strftime("%Y-%m-%d %H:%M UTC")
-    )
+    return ts.strftime("%H:%M UTC") if (now - ts).total_seconds() < 20 * 3600 else ts.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def title(incident: Incident) -> str:
@@ -102,9 +98,7 @@ def reminder_text(incident: Incident, now: datetime) -> str:
 
 
 def resolved_text(incident: Incident, message: str) -> str:
-    took = format_duration(
-        ((incident.resolved_at or incident.opened_at) - incident.opened_at).total_seconds()
-    )
+    took = format_duration(((incident.resolved_at or incident.opened_at) - incident.opened_at).total_seconds())
     return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{escape(message[:1000])}"
 
 
@@ -125,19 +119,13 @@ def help_text() -> str:
 
 
 def unconfigured_text(chat_id: int, private: bool) -> str:
-    setting = (
-        "ADMIN_USER_IDS (your user id, for a private console)"
-        if private
-        else "ALERT_CHAT_IDS or ADMIN_CHAT_IDS"
-    )
+    setting = "ADMIN_USER_IDS (your user id, for a private console)" if private else "ALERT_CHAT_IDS or ADMIN_CHAT_IDS"
     return f"This chat is not configured. Chat id: <code>{chat_id}</code>\nAdd it to {setting}."
 
 
 def health_text(report: HealthReport) -> str:
     firing = sum(1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.firing)
-    acked = sum(
-        1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.acknowledged
-    )
+    acked = sum(1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.acknowledged)
     head = f"🩺 <b>Health</b> · {len(report.detectors)} detectors · {firing} firing · {acked} acknowledged"
     lines = [head, ""]
     for d in report.detectors:
@@ -151,9 +139,7 @@ def health_text(report: HealthReport) -> str:
             worst = max(d.open_incidents, key=lambda i: i.severity.rank)
             icon = SEVERITY_ICON[worst.severity]
             state = (
-                "acknowledged"
-                if all(i.status is IncidentStatus.acknowledged for i in d.open_incidents)
-                else "FIRING"
+                "acknowledged" if all(i.status is IncidentStatus.acknowledged for i in d.open_incidents) else "FIRING"
             )
             lines.append(f"{icon} {name} · {state} · {age} ago")
         elif any(c.status == "error" for c in d.last):
@@ -164,9 +150,7 @@ def health_text(report: HealthReport) -> str:
             keys = f" · {len(d.last)} keys" if len(d.last) > 1 else ""
             lines.append(f"✅ {name} · ok{keys} · {age} ago")
         for incident in d.open_incidents:
-            acked_by = (
-                f" · acked by {escape(incident.acknowledged_by or '?')}" if incident.acknowledged_by else ""
-            )
+            acked_by = f" · acked by {escape(incident.acknowledged_by or '?')}" if incident.acknowledged_by else ""
             lines.append(
                 f"   └ {escape(incident.message[:200])} · <code>#{incident.short_fingerprint}</code>{acked_by}"
             )

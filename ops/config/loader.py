@@ -115,9 +115,7 @@ def _detector_label(index: int, item: object) -> str:
     return f"detectors[{index}] ({name})" if name else f"detectors[{index}]"
 
 
-def _expand(
-    value: Any, env: Mapping[str, str], path: list[Any], errors: list[str], name: str, root: Any
-) -> Any:
+def _expand(value: Any, env: Mapping[str, str], path: list[Any], errors: list[str], name: str, root: Any) -> Any:
     """Replace `${VAR}` in every string; a missing variable is an error at its place."""
     if isinstance(value, dict):
         return {k: _expand(v, env, [*path, k], errors, name, root) for k, v in value.items()}

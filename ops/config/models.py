@@ -21,7 +21,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_CONDITION = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
+_CONDITION = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(.+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,16 @@ class Condition:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=48)]
+_NAME = re.compile(r"^[a-z0-9_]{1,48}$")
+
+
+def _check_name(value: object) -> object:
+    if isinstance(value, str) and not _NAME.match(value):
+        raise ValueError("use 1-48 lowercase letters, digits and _ (it appears in commands and metrics)")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_check_name)]
 
 
 class _Strict(BaseModel):

@@ -86,9 +86,7 @@ async def run_detector(detector: Detector, metrics: Metrics | None = None) -> li
         log.warning("detector %s failed: %s", config.name, _describe(exc))
         results = [error_result(config, _describe(exc))]
     duration_ms = (time.perf_counter() - started) * 1000
-    results = [
-        CheckResult(**{**r.__dict__, "duration_ms": duration_ms}) if not r.duration_ms else r for r in results
-    ]
+    results = [CheckResult(**{**r.__dict__, "duration_ms": duration_ms}) if not r.duration_ms else r for r in results]
     if metrics is not None:
         metrics.detector_check_duration_seconds.labels(config.name).observe(duration_ms / 1000)
         for r in results:

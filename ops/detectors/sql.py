@@ -26,8 +26,7 @@ class SqlCheck:
                         cfg,
                         "",
                         CheckStatus.error,
-                        f"query returned {len(rows)} rows of one column; "
-                        "return one value, or (key, value) rows",
+                        f"query returned {len(rows)} rows of one column; return one value, or (key, value) rows",
                     )
                 ]
             return [self._evaluate("", rows[0][0] if rows else None)]

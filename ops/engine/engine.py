@@ -86,9 +86,7 @@ class AlertEngine:
             seen: set[str] = set()
             for result in results:
                 seen.add(result.fingerprint)
-                state = states.get(result.fingerprint) or _State(
-                    result.fingerprint, result.detector, result.key
-                )
+                state = states.get(result.fingerprint) or _State(result.fingerprint, result.detector, result.key)
                 states[result.fingerprint] = state
                 await self._transition(conn, detector, state, result, now, report)
                 await self._save(conn, state)
@@ -125,9 +123,7 @@ class AlertEngine:
     async def _save(self, conn: AsyncConnection, state: _State) -> None:
         if state.exists:
             await conn.execute(
-                update(alert_state)
-                .where(alert_state.c.fingerprint == state.fingerprint)
-                .values(**state.values())
+                update(alert_state).where(alert_state.c.fingerprint == state.fingerprint).values(**state.values())
             )
         else:
             await conn.execute(insert(alert_state).values(fingerprint=state.fingerprint, **state.values()))
@@ -244,9 +240,7 @@ class AlertEngine:
                 last_notified_at=now,
                 notification_count=incident.notification_count + 1,
             )
-            await conn.execute(
-                update(alerts_history).where(alerts_history.c.id == incident.id).values(**values)
-            )
+            await conn.execute(update(alerts_history).where(alerts_history.c.id == incident.id).values(**values))
             payload = {"from": incident.severity.value, "to": result.severity.value}
             report.notifications += await enqueue_for_alert_chats(conn, incident.id, "raised", now, payload)
             await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
@@ -318,9 +312,7 @@ class AlertEngine:
         state.incident_id = None
         state.last_incident_id = incident_id
         state.last_resolved_at = now
-        report.notifications += await enqueue_for_alert_chats(
-            conn, incident_id, "resolved", now, {"message": message}
-        )
+        report.notifications += await enqueue_for_alert_chats(conn, incident_id, "resolved", now, {"message": message})
         await record_event(
             conn,
             "resolved",

@@ -105,9 +105,7 @@ class OutboxStore:
 
     async def next_due(self) -> datetime | None:
         async with self.db.connect() as conn:
-            return await conn.scalar(
-                select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
-            )
+            return await conn.scalar(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending"))
 
     async def claim(self, row_id: int) -> bool:
         async with self.db.begin() as conn:
@@ -121,9 +119,7 @@ class OutboxStore:
     async def save_progress(self, row_id: int, message_ids: list[int]) -> None:
         """Parts of a split text already accepted by Telegram, so a retry does not resend them."""
         async with self.db.begin() as conn:
-            await conn.execute(
-                update(outbox).where(outbox.c.id == row_id).values(message_ids=json.dumps(message_ids))
-            )
+            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(message_ids=json.dumps(message_ids)))
 
     async def mark_sent(self, row_id: int, now: datetime, message_ids: list[int]) -> None:
         async with self.db.begin() as conn:
@@ -164,9 +160,7 @@ class OutboxStore:
     async def reset_in_flight(self) -> int:
         """At start-up: a row left `sending` by a crash may or may not have arrived; send it again."""
         async with self.db.begin() as conn:
-            res = await conn.execute(
-                update(outbox).where(outbox.c.status == "sending").values(status="pending")
-            )
+            res = await conn.execute(update(outbox).where(outbox.c.status == "sending").values(status="pending"))
             return res.rowcount
 
     async def alert_message_ids(self, incident_id: int, chat_id: int) -> list[int]:
@@ -204,9 +198,7 @@ class OutboxStore:
         async with self.db.connect() as conn:
             return int(
                 await conn.scalar(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(outbox.c.status.in_(("pending", "sending")))
+                    select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending")))
                 )
                 or 0
             )
@@ -215,8 +207,6 @@ class OutboxStore:
         """(chat_id, sent_at) of recent deliveries: the rate limiter starts from them after a restart."""
         async with self.db.connect() as conn:
             rows = await conn.execute(
-                select(outbox.c.chat_id, outbox.c.sent_at).where(
-                    outbox.c.status == "sent", outbox.c.sent_at >= since
-                )
+                select(outbox.c.chat_id, outbox.c.sent_at).where(outbox.c.status == "sent", outbox.c.sent_at >= since)
             )
             return [(r.chat_id, r.sent_at) for r in rows]

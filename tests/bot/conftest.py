@@ -31,9 +31,7 @@ async def harness(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[Har
     shop = tmp_path / "shop.db"
     shop_url = make_sqlite(shop, SHOP)
     runbook = tmp_path / "cash-balance.md"
-    runbook.write_text(
-        "# Cash balance\n\n## Diagnosis\n```sql\nSELECT * FROM balances;\n```\n", encoding="utf-8"
-    )
+    runbook.write_text("# Cash balance\n\n## Diagnosis\n```sql\nSELECT * FROM balances;\n```\n", encoding="utf-8")
     settings = make_settings(
         tmp_path / "ops.db",
         bot_token=TOKEN,

@@ -92,9 +92,7 @@ async def test_alerts_paging_buttons(harness: Harness) -> None:
     await harness.emulator.wait_for(
         lambda: "4–4 of 4" in harness.emulator.messages[(ADMIN_CHAT, first.message_id)].text
     )
-    assert [b["text"] for b in harness.emulator.messages[(ADMIN_CHAT, first.message_id)].buttons] == [
-        "◀ Newer"
-    ]
+    assert [b["text"] for b in harness.emulator.messages[(ADMIN_CHAT, first.message_id)].buttons] == ["◀ Newer"]
 
 
 @pytest.mark.parametrize(
@@ -123,9 +121,7 @@ async def test_slo_reports_compliance_per_day(harness: Harness) -> None:
     await harness.sweep()
     answer = await harness.command(ALERT_CHATS[0], "/slo 3")
     assert "last 3 day(s)" in answer.text
-    assert (
-        "cash_balance: 75.00% of 4 checks" in answer.text and "shop_size: 100.00% of 2 checks" in answer.text
-    )
+    assert "cash_balance: 75.00% of 4 checks" in answer.text and "shop_size: 100.00% of 2 checks" in answer.text
 
 
 async def test_ack_command_and_sweep_is_for_admins(harness: Harness) -> None:

@@ -78,9 +78,7 @@ async def test_non_admin_check_now_is_refused_and_admin_runs_it(harness: Harness
     done = await harness.press(card, "Check now", user_id=ADMIN, username="admin")
     assert done["show_alert"] and "still failing" in done["text"]
     async with harness.app.core.db.connect() as conn:
-        refusals = (
-            await conn.execute(select(alert_events.c.actor_id).where(alert_events.c.event == "refused"))
-        ).all()
+        refusals = (await conn.execute(select(alert_events.c.actor_id).where(alert_events.c.event == "refused"))).all()
     assert refusals == [(7,)]
 
 

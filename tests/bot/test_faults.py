@@ -59,9 +59,7 @@ async def test_a_kicked_chat_fails_its_row_and_holds_up_no_other_chat(harness: H
     await harness.app.sender.drain()
     async with harness.app.core.db.connect() as conn:
         row = (
-            await conn.execute(
-                select(outbox.c.status, outbox.c.last_error).where(outbox.c.chat_id == ALERT_CHATS[0])
-            )
+            await conn.execute(select(outbox.c.status, outbox.c.last_error).where(outbox.c.chat_id == ALERT_CHATS[0]))
         ).one()
     assert row.status == "failed" and "kicked" in row.last_error
     # Later rows for the kicked chat (the resolve) fail on their own too; the other chat gets its edit.

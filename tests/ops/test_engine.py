@@ -57,9 +57,7 @@ async def core(tmp_path: Path):
 
 async def outbox_rows(core: OpsCore) -> list[tuple[int, str, int | None]]:
     async with core.db.connect() as conn:
-        rows = await conn.execute(
-            select(outbox.c.chat_id, outbox.c.kind, outbox.c.incident_id).order_by(outbox.c.id)
-        )
+        rows = await conn.execute(select(outbox.c.chat_id, outbox.c.kind, outbox.c.incident_id).order_by(outbox.c.id))
         return [tuple(r) for r in rows]
 
 
@@ -188,9 +186,7 @@ async def test_keys_alert_on_their_own_and_a_vanished_key_resolves(core: OpsCore
 async def test_detector_error_keeps_keyed_incidents_open(core: OpsCore) -> None:
     _, det = detector_config()
     await core.engine.process(det, [result(False, key="wb")])
-    err = CheckResult(
-        "cash_balance", "", CheckStatus.error, Severity.error, "cash_balance: timed out", error="x"
-    )
+    err = CheckResult("cash_balance", "", CheckStatus.error, Severity.error, "cash_balance: timed out", error="x")
     report = await core.engine.process(det, [err])
     assert report.resolved == []
 
