@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import make_sqlite, sql
 
 from bot.cli import main
+from helpers import make_sqlite, sql
 
 
 @pytest.fixture

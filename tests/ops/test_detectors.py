@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import make_sqlite
 from sqlalchemy import text
 
+from helpers import make_sqlite
 from ops.config import parse_config
 from ops.detectors import TargetPool, build_detector, run_detector
 from ops.metrics import Metrics
