@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "demo":  # the transcript is the output; only problems go to the log
+        logging.getLogger().setLevel(logging.WARNING)
     for noisy in ("alembic", "apscheduler", "aiogram.event"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -53,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     config_path = getattr(args, "path", None) or settings.opsbot_config
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, env={**settings.config_env(), **os.environ})
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

@@ -73,6 +73,7 @@ class CheckResult:
     duration_ms: float = 0.0
     error: str | None = None
     alert_on_no_data: bool = False
+    unit: str | None = None  # "s" (an age) or "bytes"; None: a plain number
 
     @property
     def ok(self) -> bool:

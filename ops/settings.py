@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    def config_env(self) -> dict[str, str]:
+        """The seeds' thresholds, so `${SLO_INGEST_SUCCESS_RATE_PCT}` in a config works unexported."""
+        names = (
+            "alert_min_severity",
+            "slo_api_latency_p95_ms",
+            "slo_ingest_success_rate_pct",
+            "slo_scheduler_on_time_pct",
+            "cf_negative_balance_alert_threshold",
+        )
+        values = {name.upper(): getattr(self, name) for name in names}
+        return {k: (v.value if hasattr(v, "value") else f"{v:g}") for k, v in values.items()}
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -8,7 +8,7 @@ from html import escape
 from ops.model import Incident, IncidentStatus, Severity
 from ops.services import AlertPage, HealthReport, SloReport
 from ops.sweeper import SweepReport
-from ops.timeutil import format_duration
+from ops.timeutil import format_duration, format_size
 
 SEVERITY_ICON = {Severity.info: "🔵", Severity.warning: "🟡", Severity.error: "🟠", Severity.critical: "🔴"}
 CARD_MESSAGE_LIMIT = 2500  # longer messages continue in replies, so the card itself never splits
@@ -40,7 +40,6 @@ def title(incident: Incident) -> str:
 # -- alert cards -------------------------------------------------------------------------
 def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
     """The card (one message, with buttons) and, for a very long message, its continuation text."""
-    icon = "✅" if incident.status is IncidentStatus.resolved else SEVERITY_ICON[incident.severity]
     message = incident.message
     rest = ""
     if len(message) > CARD_MESSAGE_LIMIT:
@@ -48,7 +47,7 @@ def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
         cut = cut if cut > CARD_MESSAGE_LIMIT // 2 else CARD_MESSAGE_LIMIT
         message, rest = message[:cut] + " …", message[cut:]
     lines = [
-        f"{icon} <b>{incident.severity.value.upper()} · {escape(incident.source)}</b>",
+        _card_head(incident),
         escape(message),
         "",
     ]
@@ -72,7 +71,7 @@ def _details(incident: Incident) -> list[str]:
     extras = incident.extras
     out = []
     if extras.get("value") is not None:
-        out.append(f"<b>value</b>: {escape(_num(extras['value']))}")
+        out.append(f"<b>value</b>: {escape(_value(extras['value'], extras.get('unit')))}")
     if extras.get("threshold"):
         out.append(f"<b>threshold</b>: {escape(str(extras['threshold']))}")
     if incident.key:
@@ -82,6 +81,21 @@ def _details(incident: Incident) -> list[str]:
         text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
         out.append(f"<b>labels</b>: {escape(text[:500])}")
     return out
+
+
+def _card_head(incident: Incident) -> str:
+    severity = incident.severity.value.upper()
+    if incident.status is IncidentStatus.resolved:
+        return f"✅ <b>RESOLVED · {escape(incident.source)}</b> · was {severity}"
+    return f"{SEVERITY_ICON[incident.severity]} <b>{severity} · {escape(incident.source)}</b>"
+
+
+def _value(value: float, unit: str | None) -> str:
+    if unit == "s":
+        return format_duration(value)
+    if unit == "bytes":
+        return format_size(value)
+    return _num(value)
 
 
 def _num(value: float) -> str:

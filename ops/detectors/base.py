@@ -48,6 +48,7 @@ def result(
     message: str,
     value: float | None = None,
     threshold: str | None = None,
+    unit: str | None = None,
 ) -> CheckResult:
     return CheckResult(
         detector=config.name,
@@ -58,6 +59,7 @@ def result(
         value=value,
         threshold=threshold,
         alert_on_no_data=config.no_data == "alert",
+        unit=unit,
     )
 
 

@@ -30,4 +30,4 @@ class DbSizeCheck:
         failed = cfg.alert_if.fails(size)
         message = f"{cfg.target} database is {format_size(size)} (alert if {cfg.alert_if.text})"
         status = CheckStatus.fail if failed else CheckStatus.ok
-        return [result(cfg, "", status, message, value=size, threshold=cfg.alert_if.text)]
+        return [result(cfg, "", status, message, value=size, threshold=cfg.alert_if.text, unit="bytes")]

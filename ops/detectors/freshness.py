@@ -53,7 +53,7 @@ class FreshnessCheck:
         age = (self.clock() - ts).total_seconds()
         status = CheckStatus.fail if age > cfg.max_age else CheckStatus.ok
         message = f"{where}: last update {format_duration(age)} ago ({limit})"
-        return result(cfg, key, status, message, value=round(age, 3), threshold=limit)
+        return result(cfg, key, status, message, value=round(age, 3), threshold=limit, unit="s")
 
 
 def parse_timestamp(raw: Any) -> datetime | None:

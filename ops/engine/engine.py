@@ -187,6 +187,7 @@ class AlertEngine:
             "labels": detector.labels,
             "runbook": bool(detector.runbook),
             "status": result.status.value,
+            "unit": result.unit,
         }
         res = await conn.execute(
             insert(alerts_history).values(

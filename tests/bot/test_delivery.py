@@ -65,7 +65,7 @@ async def test_resolve_edits_the_card_removes_buttons_and_replies(harness: Harne
 
     await harness.emulator.wait_for(resolved)
     card, reply = harness.emulator.bot_messages(chat)
-    assert card.buttons == [] and card.text.startswith("✅")
+    assert card.buttons == [] and card.text.startswith("✅ RESOLVED · cash_balance · was CRITICAL")
     assert reply.reply_to == card.message_id and "resolved after" in reply.text
 
 

@@ -1,0 +1,86 @@
+"""Prints what happens in the emulator as a chat transcript, and numbers buttons for pressing."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+from bot.emulator import BotApiEmulator, ChatMessage
+from bot.emulator.server import Call
+
+
+@dataclass(frozen=True)
+class NumberedButton:
+    chat_id: int
+    message_id: int
+    label: str
+    data: str
+
+
+class Transcript:
+    def __init__(self, emulator: BotApiEmulator, chat_names: dict[int, str], out: TextIO = sys.stdout) -> None:
+        self.emulator = emulator
+        self.chat_names = chat_names
+        self.out = out
+        self.buttons: dict[int, NumberedButton] = {}
+        self._next = 1
+        emulator.listeners.append(self._on_call)
+
+    def _chat(self, chat_id: int) -> str:
+        return self.chat_names.get(chat_id, str(chat_id))
+
+    def say(self, who: str, text: str, chat_id: int) -> None:
+        self._print(f"{who} → {self._chat(chat_id)}", text)
+
+    def note(self, text: str) -> None:
+        print(f"\n  ·· {text}", file=self.out, flush=True)
+
+    def _print(self, head: str, body: str, buttons: str = "") -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        print(f"\n[{stamp}] {head}", file=self.out)
+        for line in body.splitlines() or [""]:
+            wrapped = textwrap.wrap(line, 96) or [""]
+            for part in wrapped:
+                print(f"    {part}", file=self.out)
+        if buttons:
+            print(f"    {buttons}", file=self.out)
+        self.out.flush()
+
+    def _number(self, msg: ChatMessage) -> str:
+        shown = []
+        for button in msg.buttons:
+            n = self._next
+            self._next += 1
+            self.buttons[n] = NumberedButton(msg.chat_id, msg.message_id, button["text"], button["callback_data"])
+            shown.append(f"[{n} {button['text']}]")
+        return " ".join(shown)
+
+    def _on_call(self, call: Call, message: ChatMessage | None) -> None:
+        if call.status != 200:
+            self._print(f"Telegram refused {call.method} ({call.status})", call.description)
+            return
+        if message is None:
+            if call.method == "answerCallbackQuery" and call.params.get("text"):
+                popup = "popup" if str(call.params.get("show_alert")).lower() == "true" else "toast"
+                self._print(f"opsbot ({popup})", str(call.params["text"]))
+            return
+        chat = self._chat(message.chat_id)
+        if call.method == "editMessageText":
+            self._print(f"opsbot edited message {message.message_id} in {chat}", message.text, self._number(message))
+        elif call.method == "sendMessage":
+            reply = f" (reply to {message.reply_to})" if message.reply_to else ""
+            self._print(f"opsbot → {chat}, message {message.message_id}{reply}", message.text, self._number(message))
+        elif call.method in ("sendPhoto", "sendDocument"):
+            self._print(f"opsbot → {chat}", f"[{message.kind}: {message.filename}, {message.file_size} bytes]")
+
+    def find(self, label: str, text_part: str) -> NumberedButton:
+        """The newest numbered button with this label on a message that contains `text_part`."""
+        for n in sorted(self.buttons, reverse=True):
+            b = self.buttons[n]
+            msg = self.emulator.messages.get((b.chat_id, b.message_id))
+            if msg is not None and label in b.label and text_part in msg.text:
+                return b
+        raise KeyError(f"no {label!r} button on a message with {text_part!r}")
