@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from ops.services import OpsServices
 ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
 ACK_USAGE = "Usage: /ack &lt;id|#fingerprint&gt; — e.g. /ack 17 or /ack #a1b2c3d4"
 ADMIN_ONLY = "Only admins can do that."
+CHECK_ANSWER_WITHIN = 8.0  # seconds; Telegram drops callback answers after about 15
+_BACKGROUND: set[asyncio.Task[object]] = set()
 
 
 def parse_alerts_args(args: list[str]) -> tuple[str, int] | None:
@@ -136,7 +139,16 @@ async def alert_button(
         if config is None:
             await query.answer("Its detector is no longer configured.", show_alert=True)
             return
-        results, _ = await services.sweeper.run_one(config)
+        # A callback must be answered within seconds: a slow detector finishes in the background,
+        # and its result still reaches the card through the engine (resolve edits it).
+        task = asyncio.create_task(services.sweeper.run_one(config))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+        done, _ = await asyncio.wait({task}, timeout=CHECK_ANSWER_WITHIN)
+        if task not in done:
+            await query.answer(f"{incident.source} is still being checked; the card changes if it resolves.")
+            return
+        results, _ = task.result()
         mine = [r for r in results if r.key == incident.key] or results
         verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
         await query.answer(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}"[:200], show_alert=True)

@@ -1,0 +1,58 @@
+"""The scheduler's jobs, and pruning of old check results."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from helpers import FakeClock, make_settings
+from ops.config import parse_config
+from ops.runtime import OpsCore
+from ops.scheduler import build_scheduler, prune_checks
+from ops.storage.tables import check_results
+
+CONFIG = """
+targets: {t: "sqlite+aiosqlite:///unused.db"}
+detectors:
+  - {name: fast, kind: db_size, target: t, alert_if: "> 1GB", every: 30s}
+  - {name: default_interval, kind: db_size, target: t, alert_if: "> 1GB"}
+"""
+
+
+async def test_one_job_per_detector_at_its_interval_never_overlapping(tmp_path: Path) -> None:
+    core = OpsCore.build(make_settings(tmp_path / "ops.db", sweep_interval_sec=120), parse_config(CONFIG))
+    scheduler = build_scheduler(core.settings, core.sweeper, core.engine, core.outbox, core.metrics)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert jobs["detector:fast"].trigger.interval == timedelta(seconds=30)
+    assert jobs["detector:default_interval"].trigger.interval == timedelta(seconds=120)
+    for job in jobs.values():
+        assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time is None
+    assert {"housekeeping", "prune"} <= set(jobs)
+    await core.close()
+
+
+async def test_prune_deletes_only_results_older_than_retention(tmp_path: Path) -> None:
+    clock = FakeClock()
+    core = OpsCore.build(make_settings(tmp_path / "ops.db"), parse_config(CONFIG), clock=clock)
+    await core.migrate()
+    rows = [
+        {
+            "ts": clock.now - timedelta(days=age),
+            "detector": "fast",
+            "key": "",
+            "status": "ok",
+            "ok": True,
+            "severity": "warning",
+            "message": "",
+            "duration_ms": 1.0,
+        }
+        for age in (1, 89, 91, 400)
+    ]
+    async with core.db.begin() as conn:
+        await conn.execute(insert(check_results), rows)
+    assert await prune_checks(core.engine, 90) == 2
+    async with core.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(check_results)) == 2
+    await core.close()
