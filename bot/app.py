@@ -90,7 +90,13 @@ class OpsBotApp:
 
     async def start(self) -> None:
         await self.core.migrate()
-        http_app = build_http_app(self.core.metrics, self.core.probe)
+        http_app = build_http_app(
+            self.core.metrics,
+            self.core.probe,
+            pings=self.core.pings,
+            heartbeats=frozenset(d.name for d in self.core.config.detectors if d.kind == "heartbeat"),
+            ping_token=self.settings.ping_token,
+        )
         self._http = await start_http(http_app, self.settings.http_host, self.settings.http_port)
         if not self.headless:
             self.bot = build_bot(self.settings)

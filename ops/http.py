@@ -1,7 +1,8 @@
-"""opsbot's own HTTP server (aiohttp): /metrics for Prometheus and /healthz for load balancers."""
+"""opsbot's own HTTP server (aiohttp): /metrics, /healthz, and /ping for heartbeat detectors."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,12 +10,20 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from ops.metrics import Metrics
+from ops.pings import PingStore
 
 HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def build_http_app(metrics: Metrics, probe: HealthProbe) -> web.Application:
-    app = web.Application()
+def build_http_app(
+    metrics: Metrics,
+    probe: HealthProbe,
+    *,
+    pings: PingStore | None = None,
+    heartbeats: frozenset[str] = frozenset(),
+    ping_token: str = "",
+) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
@@ -23,8 +32,25 @@ def build_http_app(metrics: Metrics, probe: HealthProbe) -> web.Application:
             return web.json_response({"status": "error", "error": type(exc).__name__}, status=503)
         return web.json_response({"status": "ok", **body})
 
+    async def ping(request: web.Request) -> web.Response:
+        """healthchecks.io-style pings: /ping/<name>, /ping/<name>/start, /ping/<name>/fail."""
+        if ping_token:
+            given = request.query.get("token") or request.headers.get("X-Ping-Token") or ""
+            if not hmac.compare_digest(given.encode(), ping_token.encode()):
+                return web.Response(status=403, text="forbidden: wrong or missing ping token\n")
+        name = request.match_info["name"]
+        kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
+        if kind is None or name not in heartbeats or pings is None:
+            return web.Response(status=404, text="no such heartbeat\n")
+        body = (await request.text())[:1000] if request.can_read_body else ""
+        await pings.record(name, kind, body, request.remote)
+        return web.Response(text="OK\n")
+
     app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     app.router.add_get("/healthz", healthz)
+    for path in ("/ping/{name}", "/ping/{name}/{kind}"):
+        app.router.add_route("GET", path, ping)
+        app.router.add_route("POST", path, ping)
     return app
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.models import OpsConfig
-from ops.detectors import TargetPool
+from ops.detectors import DetectorContext, TargetPool
 from ops.engine import AlertEngine, IncidentService
 from ops.metrics import Metrics
+from ops.pings import PingStore
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.storage.db import create_engine, migrate
@@ -46,6 +47,7 @@ class OpsCore:
     services: OpsServices
     wakeup: _Wakeup
     clock: Clock
+    pings: PingStore
 
     @classmethod
     def build(
@@ -58,8 +60,9 @@ class OpsCore:
         engine = AlertEngine(db, settings, metrics, clock=clock, on_enqueue=wakeup)
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         outbox = OutboxStore(db)
-        sweeper = Sweeper(config, targets, engine, metrics)
+        sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
         services = OpsServices(db, settings, config, sweeper, incidents, outbox, clock=clock)
+        pings = PingStore(db, clock)
         return cls(
             settings,
             config,
@@ -73,6 +76,7 @@ class OpsCore:
             services,
             wakeup,
             clock,
+            pings,
         )
 
     async def migrate(self) -> None:

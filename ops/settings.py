@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     sweep_interval_sec: int = Field(300, ge=1)
+    ping_token: str = Field("", repr=False)
     check_retention_days: int = Field(90, ge=1)
 
     alert_dedup_window_sec: int = Field(300, ge=0)

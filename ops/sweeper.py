@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ops.config.models import DetectorBase, OpsConfig
-from ops.detectors import TargetPool, build_detector, run_detector
+from ops.detectors import DetectorContext, TargetPool, build_detector, run_detector
 from ops.engine import AlertEngine, EngineReport
 from ops.metrics import Metrics
 from ops.model import CheckResult
@@ -27,7 +27,9 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, config: OpsConfig, targets: TargetPool, engine: AlertEngine, metrics: Metrics) -> None:
+    def __init__(
+        self, config: OpsConfig, targets: TargetPool | DetectorContext, engine: AlertEngine, metrics: Metrics
+    ) -> None:
         self.config = config
         self.targets = targets
         self.engine = engine

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ops.model import Severity
 from ops.timeutil import parse_duration, parse_size
@@ -131,11 +131,141 @@ class DbSizeDetector(DetectorBase):
         return raw if isinstance(raw, Condition) else Condition.parse(raw, sizes=True)
 
 
-DetectorConfig = SqlDetector | FreshnessDetector | DbSizeDetector
+def _optional_condition(raw: object) -> Condition | None:
+    if raw is None or isinstance(raw, Condition):
+        return raw
+    return Condition.parse(raw)
+
+
+class HttpDetector(DetectorBase):
+    """`http`: one request; value = latency in ms. Fails on status, body, latency or transport errors."""
+
+    kind: Literal["http"] = "http"
+    url: str
+    method: Literal["GET", "POST", "HEAD", "PUT"] = "GET"
+    headers: dict[str, str] = {}
+    expect_status: list[int] = [200]
+    contains: str | None = None
+    max_latency: Duration | None = None
+    alert_if: Condition | None = None
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _statuses(cls, raw: object) -> object:
+        return [raw] if isinstance(raw, int) else raw
+
+    @field_validator("alert_if", mode="before")
+    @classmethod
+    def _condition(cls, raw: object) -> Condition | None:
+        return _optional_condition(raw)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+
+class HeartbeatDetector(DetectorBase):
+    """`heartbeat`: a dead man's switch. The job pings /ping/<name>; silence past the grace fails."""
+
+    kind: Literal["heartbeat"] = "heartbeat"
+    period: Duration | None = None
+    schedule: str | None = None
+    tz: str = "UTC"
+    grace: Duration = 300.0
+    max_runtime: Duration | None = None
+
+    @model_validator(mode="after")
+    def _period_or_schedule(self) -> HeartbeatDetector:
+        if (self.period is None) == (self.schedule is None):
+            raise ValueError('give exactly one of period (e.g. 1h) or schedule (cron, e.g. "0 3 * * *")')
+        if self.schedule is not None:
+            from ops.detectors.cron import parse_cron
+
+            parse_cron(self.schedule, self.tz)
+        return self
+
+
+class MetricsDetector(DetectorBase):
+    """`metrics`: scrape a Prometheus text endpoint; a gauge's value, a counter's rate, a histogram's quantile."""
+
+    kind: Literal["metrics"] = "metrics"
+    url: str
+    metric: str
+    # `labels` (from DetectorBase) filters the scraped series, and is shown on the alert as usual.
+    quantile: float | None = Field(None, gt=0, lt=1)
+    rate: bool = False
+    scale: float = 1.0  # multiplies the value: 1000 turns a histogram in seconds into milliseconds
+    alert_if: Condition
+
+    @field_validator("alert_if", mode="before")
+    @classmethod
+    def _condition(cls, raw: object) -> Condition:
+        return raw if isinstance(raw, Condition) else Condition.parse(raw)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> MetricsDetector:
+        if self.quantile is not None and self.rate:
+            raise ValueError("quantile (a histogram) and rate (a counter) exclude each other")
+        return self
+
+
+class PrometheusDetector(DetectorBase):
+    """`prometheus`: an instant PromQL query; each series of a vector is its own key."""
+
+    kind: Literal["prometheus"] = "prometheus"
+    url: str
+    query: str
+    alert_if: Condition
+
+    @field_validator("alert_if", mode="before")
+    @classmethod
+    def _condition(cls, raw: object) -> Condition:
+        return raw if isinstance(raw, Condition) else Condition.parse(raw)
+
+
+class PythonDetector(DetectorBase):
+    """`python`: `function: package.module:callable` returning a number, a bool or {ok, value, message}."""
+
+    kind: Literal["python"] = "python"
+    function: str
+    alert_if: Condition | None = None
+
+    @field_validator("function")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        from ops.detectors.python_fn import resolve_function
+
+        resolve_function(value)
+        return value
+
+    @field_validator("alert_if", mode="before")
+    @classmethod
+    def _condition(cls, raw: object) -> Condition | None:
+        return _optional_condition(raw)
+
+
+DetectorConfig = (
+    SqlDetector
+    | FreshnessDetector
+    | DbSizeDetector
+    | HttpDetector
+    | HeartbeatDetector
+    | MetricsDetector
+    | PrometheusDetector
+    | PythonDetector
+)
 DETECTOR_KINDS: dict[str, type[DetectorBase]] = {
     "sql": SqlDetector,
     "freshness": FreshnessDetector,
     "db_size": DbSizeDetector,
+    "http": HttpDetector,
+    "heartbeat": HeartbeatDetector,
+    "metrics": MetricsDetector,
+    "prometheus": PrometheusDetector,
+    "python": PythonDetector,
 }
 
 

@@ -9,12 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
-from ops.config.models import DbSizeDetector, DetectorBase, FreshnessDetector, SqlDetector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.config.models import (
+    DbSizeDetector,
+    DetectorBase,
+    FreshnessDetector,
+    HeartbeatDetector,
+    HttpDetector,
+    MetricsDetector,
+    PrometheusDetector,
+    PythonDetector,
+    SqlDetector,
+)
 from ops.detectors.targets import QueryTimeout, TargetPool
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Severity
+from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +41,43 @@ class Detector(Protocol):
         ...
 
 
-def build_detector(config: DetectorBase, targets: TargetPool) -> Detector:
+@dataclass
+class DetectorContext:
+    """What detectors may use: target databases, opsbot's own database (pings, scrape memory), a clock."""
+
+    targets: TargetPool
+    db: AsyncEngine | None = None
+    clock: Clock = utcnow
+
+
+def build_detector(config: DetectorBase, ctx: DetectorContext | TargetPool) -> Detector:
     from ops.detectors.db_size import DbSizeCheck
     from ops.detectors.freshness import FreshnessCheck
+    from ops.detectors.heartbeat import HeartbeatCheck
+    from ops.detectors.http_check import HttpCheck
+    from ops.detectors.metrics_scrape import MetricsCheck
+    from ops.detectors.prometheus import PrometheusCheck
+    from ops.detectors.python_fn import PythonCheck
     from ops.detectors.sql import SqlCheck
 
+    if isinstance(ctx, TargetPool):
+        ctx = DetectorContext(ctx)
     if isinstance(config, SqlDetector):
-        return SqlCheck(config, targets)
+        return SqlCheck(config, ctx.targets)
     if isinstance(config, FreshnessDetector):
-        return FreshnessCheck(config, targets)
+        return FreshnessCheck(config, ctx.targets, ctx.clock)
     if isinstance(config, DbSizeDetector):
-        return DbSizeCheck(config, targets)
+        return DbSizeCheck(config, ctx.targets)
+    if isinstance(config, HttpDetector):
+        return HttpCheck(config)
+    if isinstance(config, HeartbeatDetector):
+        return HeartbeatCheck(config, ctx)
+    if isinstance(config, MetricsDetector):
+        return MetricsCheck(config, ctx)
+    if isinstance(config, PrometheusDetector):
+        return PrometheusCheck(config)
+    if isinstance(config, PythonDetector):
+        return PythonCheck(config)
     raise TypeError(f"no detector for kind {type(config).__name__}")
 
 

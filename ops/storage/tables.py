@@ -127,3 +127,27 @@ outbox = Table(
     Index("ix_ops_outbox_pending", "status", "chat_id", "id"),
     Index("ix_ops_outbox_incident", "incident_id", "chat_id"),
 )
+
+# Heartbeat pings: what a monitored job told us (kind success | start | fail).
+pings = Table(
+    "ops_pings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", DateTime, nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("duration_ms", Float, nullable=True),
+    Index("ix_ops_pings_detector_ts", "detector", "ts"),
+)
+
+# What a detector must remember between runs (the previous scrape of a histogram or counter).
+detector_memory = Table(
+    "ops_detector_memory",
+    metadata,
+    Column("detector", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("ts", DateTime, nullable=False),
+    Column("state_json", Text, nullable=False),
+)

@@ -1,0 +1,80 @@
+"""Heartbeat pings: stored as they arrive, read by the heartbeat detector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.storage.tables import pings
+from ops.timeutil import Clock, utcnow
+
+KINDS = ("success", "start", "fail")
+MAX_BODY = 1000
+
+
+@dataclass(frozen=True)
+class Ping:
+    ts: datetime
+    kind: str
+    body: str | None
+    source: str | None
+    duration_ms: float | None
+
+
+class PingStore:
+    def __init__(self, db: AsyncEngine, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def record(self, detector: str, kind: str, body: str | None, source: str | None) -> Ping:
+        """Store one ping; a success or fail right after a start gets the run's duration."""
+        now = self.clock()
+        body = (body or "").strip()[:MAX_BODY] or None
+        async with self.db.begin() as conn:
+            last = (
+                await conn.execute(
+                    select(pings.c.kind, pings.c.ts)
+                    .where(pings.c.detector == detector)
+                    .order_by(pings.c.ts.desc(), pings.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            duration = (
+                (now - last.ts).total_seconds() * 1000 if last and last.kind == "start" and kind != "start" else None
+            )
+            await conn.execute(
+                insert(pings).values(
+                    ts=now, detector=detector, kind=kind, body=body, source=source, duration_ms=duration
+                )
+            )
+        return Ping(now, kind, body, source, duration)
+
+    async def latest(self, detector: str) -> tuple[Ping | None, Ping | None]:
+        """(the newest finished ping — success or fail —, the newest start)."""
+        async with self.db.connect() as conn:
+            done = (
+                await conn.execute(
+                    select(pings)
+                    .where(pings.c.detector == detector, pings.c.kind.in_(("success", "fail")))
+                    .order_by(pings.c.ts.desc(), pings.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            start = (
+                await conn.execute(
+                    select(pings)
+                    .where(pings.c.detector == detector, pings.c.kind == "start")
+                    .order_by(pings.c.ts.desc(), pings.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+
+        def to_ping(r: object) -> Ping | None:
+            if r is None:
+                return None
+            return Ping(r.ts, r.kind, r.body, r.source, r.duration_ms)  # type: ignore[attr-defined]
+
+        return to_ping(done), to_ping(start)
