@@ -17,6 +17,7 @@ MAX_BODY = 1000
 
 @dataclass(frozen=True)
 class Ping:
+    id: int
     ts: datetime
     kind: str
     body: str | None
@@ -45,12 +46,12 @@ class PingStore:
             duration = (
                 (now - last.ts).total_seconds() * 1000 if last and last.kind == "start" and kind != "start" else None
             )
-            await conn.execute(
+            res = await conn.execute(
                 insert(pings).values(
                     ts=now, detector=detector, kind=kind, body=body, source=source, duration_ms=duration
                 )
             )
-        return Ping(now, kind, body, source, duration)
+        return Ping(int(res.inserted_primary_key[0]), now, kind, body, source, duration)
 
     async def latest(self, detector: str) -> tuple[Ping | None, Ping | None]:
         """(the newest finished ping — success or fail —, the newest start)."""
@@ -75,6 +76,6 @@ class PingStore:
         def to_ping(r: object) -> Ping | None:
             if r is None:
                 return None
-            return Ping(r.ts, r.kind, r.body, r.source, r.duration_ms)  # type: ignore[attr-defined]
+            return Ping(r.id, r.ts, r.kind, r.body, r.source, r.duration_ms)  # type: ignore[attr-defined]
 
         return to_ping(done), to_ping(start)

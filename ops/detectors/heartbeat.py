@@ -43,7 +43,7 @@ class HeartbeatCheck:
         window = f"{every} + {format_duration(cfg.grace)} grace"
         if done is None and start is None:
             return [result(cfg, "", CheckStatus.no_data, f"{cfg.name}: no ping yet ({window})", unit="s")]
-        if start is not None and (done is None or start.ts > done.ts):
+        if start is not None and (done is None or start.id > done.id):  # ids keep arrival order
             running = (now - start.ts).total_seconds()
             if cfg.max_runtime is not None and running > cfg.max_runtime:
                 message = (

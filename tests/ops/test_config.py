@@ -80,7 +80,7 @@ detectors:
     )
     assert "opsbot.yaml: detectors[1] (b).every: Value error, must be at least 1s".replace("Value error, ", "") in found
     assert (
-        "opsbot.yaml: detectors[2] (c).kind: unknown kind 'carrier_pigeon' (expected one of sql, freshness, db_size)"
+        "opsbot.yaml: detectors[2] (c).kind: unknown kind 'carrier_pigeon' (expected one of sql, freshness, db_size, http, heartbeat, metrics, prometheus, python)"
         in found
     )
     assert any(e.startswith("opsbot.yaml: detectors[3] (d).max_age: expected a duration") for e in found)
