@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from ops.config.models import DETECTOR_KINDS, DetectorBase, OpsConfig
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
@@ -124,15 +124,17 @@ def _expand(value: Any, env: Mapping[str, str], path: list[Any], errors: list[st
     if isinstance(value, str) and "${" in value:
 
         def substitute(match: re.Match[str]) -> str:
-            var = match.group(1)
-            if var not in env:
-                errors.append(f"{name}: {_where(path, root)}: environment variable {var} is not set")
-                return match.group(0)
-            return env[var]
+            var, default = match.group(1), match.group(2)
+            if var in env:
+                return env[var]
+            if default is not None:  # ${VAR:-default}
+                return default
+            errors.append(f"{name}: {_where(path, root)}: environment variable {var} is not set")
+            return match.group(0)
 
         expanded = _VAR.sub(substitute, value)
         whole = _VAR.fullmatch(value.strip())
-        if whole and whole.group(1) in env:
+        if whole and (whole.group(1) in env or whole.group(2) is not None):
             return yaml.safe_load(expanded) if expanded.strip() else expanded
         return expanded
     return value
