@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play opsbot end to end against a local Telegram emulator (no token needed)")
     demo.add_argument("--interactive", action="store_true", help="keep running; type commands, press buttons")
     demo.add_argument("--dir", default="./opsbot-demo", help="where the demo writes its files (default ./opsbot-demo)")
+    demo.add_argument(
+        "--example",
+        default="marketplace",
+        choices=["marketplace", "trading-pipeline", "devdiag"],
+        help="which shipped example to play (the last two need PostgreSQL)",
+    )
+    demo.add_argument("--postgres", help="PostgreSQL server URL for those (default OPSBOT_DEMO_POSTGRES_URL or local)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
     return parser
@@ -51,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return run_demo(directory=args.dir, interactive=args.interactive)
+        return run_demo(directory=args.dir, interactive=args.interactive, example=args.example, postgres=args.postgres)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     config_path = getattr(args, "path", None) or settings.opsbot_config

@@ -152,8 +152,15 @@ async def seed_pings(ops_database_url: str, state: str) -> None:
         ts = now - (timedelta(hours=1) if silent else timedelta(minutes=2 if not broken else 50))
         rows.append({"ts": ts, "detector": f"heartbeat_{job}", "kind": "success", "body": None, "source": "seed"})
     if broken:
-        rows.append({"ts": now - timedelta(minutes=40), "detector": "heartbeat_ingest_wb", "kind": "start",
-                     "body": None, "source": "seed"})
+        rows.append(
+            {
+                "ts": now - timedelta(minutes=40),
+                "detector": "heartbeat_ingest_wb",
+                "kind": "start",
+                "body": None,
+                "source": "seed",
+            }
+        )
     last_report = now.replace(hour=6, minute=2, second=0)
     if last_report > now:
         last_report -= timedelta(days=1)

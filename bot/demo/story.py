@@ -1,7 +1,7 @@
-"""The demo: a real opsbot (aiogram, scheduler, outbox, SQLite) talking to the local Bot API emulator.
+"""The demo: a real opsbot (aiogram, scheduler, outbox, database) talking to the local Bot API emulator.
 
-The story: alerts arrive with buttons; a non-admin's admin-only press is refused; alice acks the
-critical one; she asks /health, /alerts and /slo; the sales feed is repaired and its alert resolves.
+The story: alerts arrive with buttons; a non-admin's admin-only press is refused; alice acks one;
+she asks /health, /alerts and /slo; something is repaired and its alert resolves.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.app import OpsBotApp
 from bot.demo.transcript import Transcript
-from bot.demo.workspace import create_workspace, fix_sales_feed
+from bot.demo.workspace import DEMO_EVERY, DemoError, Workspace, after_migrations, create_workspace, postgres_from_env
 from bot.emulator import BotApiEmulator
 from ops.config import load_config
 from ops.settings import Settings
@@ -24,12 +24,28 @@ ALICE, BOB = 42, 77
 STEP_TIMEOUT = 25.0
 
 
-def run_demo(directory: str = "./opsbot-demo", interactive: bool = False) -> int:
-    return asyncio.run(_demo(Path(directory), interactive))
+def run_demo(
+    directory: str = "./opsbot-demo",
+    interactive: bool = False,
+    example: str = "marketplace",
+    postgres: str | None = None,
+) -> int:
+    try:
+        return asyncio.run(_demo(Path(directory), interactive, example, postgres or postgres_from_env()))
+    except DemoError as exc:
+        print(f"opsbot demo: {exc}", file=sys.stderr)
+        return 2
 
 
-async def _demo(directory: Path, interactive: bool) -> int:
-    workspace = create_workspace(directory)
+async def _demo(directory: Path, interactive: bool, example: str, postgres: str | None) -> int:
+    workspace = await create_workspace(directory, example, postgres)
+    try:
+        return await _play(workspace, interactive)
+    finally:
+        await workspace.close()
+
+
+async def _play(workspace: Workspace, interactive: bool) -> int:
     emulator = BotApiEmulator()
     await emulator.start()
     emulator.add_chat(ALERTS, "supergroup", "#ops-alerts")
@@ -38,33 +54,40 @@ async def _demo(directory: Path, interactive: bool) -> int:
         _env_file=None,  # type: ignore[call-arg]
         bot_token=DEMO_TOKEN,
         telegram_api_url=emulator.url,
-        database_url=f"sqlite+aiosqlite:///{workspace['database'].resolve()}",
+        database_url=workspace.database_url,
         alert_chat_ids=[ALERTS],
         admin_chat_ids=[],
         admin_user_ids=[ALICE],
         http_port=0,
         sweep_interval_sec=60,
     )
-    config = load_config(workspace["config"], env={**settings.config_env(), **os.environ})
+    config = load_config(workspace.config, env={**settings.config_env(), **os.environ, **workspace.env})
+    config = config.model_copy(
+        update={"detectors": [d.model_copy(update={"every": DEMO_EVERY}) for d in config.detectors]}
+    )
     transcript = Transcript(emulator, {ALERTS: "#ops-alerts", ALICE: "alice (private chat)"})
-    print(f"opsbot demo — a marketplace back office watched by {len(config.detectors)} detectors.")
+    print(f"opsbot demo — the {workspace.name} example, watched by {len(config.detectors)} detectors.")
     print(f"Telegram is the local Bot API emulator at {emulator.url}; the team chat is #ops-alerts.")
+    print(f"Time-lapse: every detector runs every {DEMO_EVERY:g} s.")
     app = OpsBotApp(settings, config, polling_timeout=2)
+    await app.core.migrate()
+    await after_migrations(workspace)
     await app.start()
     try:
         if interactive:
-            await _interactive(emulator, transcript, workspace["shop"])
+            await _interactive(emulator, transcript, workspace)
         else:
-            await _story(emulator, transcript, workspace["shop"])
+            await _story(emulator, transcript, workspace)
     finally:
         await app.stop()
         await emulator.stop()
     print("\nDemo files:")
-    print(f"  workspace   {workspace['dir'].resolve()}")
-    print(f"  config      {workspace['config'].resolve()}")
-    print(f"  shop data   {workspace['shop'].resolve()}")
-    print(f"  opsbot db   {workspace['database'].resolve()}  (alerts, events, outbox, check results)")
-    print(f"  runbooks    {(workspace['dir'] / 'runbooks').resolve()}")
+    print(f"  workspace   {workspace.directory.resolve()}")
+    print(f"  config      {workspace.config}")
+    print(f"  data        {workspace.target_url.split('@')[-1]}")
+    opsbot_db = workspace.database_url.removeprefix("sqlite+aiosqlite:///")
+    print(f"  opsbot db   {opsbot_db}  (alerts, events, outbox, check results)")
+    print(f"  runbooks    {workspace.config.parent.parent / 'runbooks'}")
     if not interactive:
         print("Drive it yourself: opsbot demo --interactive")
     return 0
@@ -86,35 +109,36 @@ async def _press(emulator: BotApiEmulator, transcript: Transcript, label: str, o
     await emulator.wait_for(lambda: query in emulator.callback_answers, STEP_TIMEOUT)
 
 
-async def _story(emulator: BotApiEmulator, transcript: Transcript, shop: Path) -> None:
-    transcript.note("opsbot starts its detectors; three of them find something wrong...")
+async def _story(emulator: BotApiEmulator, transcript: Transcript, workspace: Workspace) -> None:
+    ack, fixed = workspace.story["ack"], workspace.story["fix"]
+    transcript.note("opsbot starts its detectors; some of them find something wrong...")
 
     def cards() -> set[str]:
         return {m.text.split("\n")[0] for m in emulator.bot_messages(ALERTS) if m.buttons}
 
-    await emulator.wait_for(lambda: len(cards()) >= 3, STEP_TIMEOUT)
+    await emulator.wait_for(lambda: len(cards()) >= workspace.expected_cards, STEP_TIMEOUT)
     await asyncio.sleep(1.2)
-    await _press(emulator, transcript, "Check now", "cash_balance", user=BOB)
-    await _press(emulator, transcript, "Ack", "cash_balance")
+    await _press(emulator, transcript, "Check now", ack, user=BOB)
+    await _press(emulator, transcript, "Ack", ack)
     await emulator.wait_for(
         lambda: any("Acknowledged by @alice" in m.text for m in emulator.bot_messages(ALERTS)), STEP_TIMEOUT
     )
     for command in ("/health", "/alerts", "/slo 3"):
         await _say(emulator, transcript, command)
-    transcript.note("the sales feed is repaired: fresh sales land in shop.db")
-    fix_sales_feed(shop)
-    await _press(emulator, transcript, "Check now", "sales_freshness")
+    detector = await workspace.fix()
+    transcript.note(f"someone repairs what {fixed} watches")
+    await _press(emulator, transcript, "Check now", detector)
     await emulator.wait_for(
         lambda: any("resolved after" in m.text and m.reply_to for m in emulator.bot_messages(ALERTS)), STEP_TIMEOUT
     )
     await asyncio.sleep(0.3)
-    transcript.note("that's the story: every message above went through real aiogram, HTTP and SQLite.")
+    transcript.note("that's the story: every message above went through real aiogram, HTTP and the database.")
 
 
-async def _interactive(emulator: BotApiEmulator, transcript: Transcript, shop: Path) -> None:
+async def _interactive(emulator: BotApiEmulator, transcript: Transcript, workspace: Workspace) -> None:
     print(
         "\nYou are alice (an admin) in #ops-alerts. Type a command (/help, /health, /alerts, /slo, /ack 1, /sweep),"
-        "\na button's number to press it, 'fix' to repair the sales feed, or 'quit'."
+        f"\na button's number to press it, 'fix' to repair what {workspace.story['fix']} watches, or 'quit'."
     )
     loop = asyncio.get_running_loop()
     while True:
@@ -132,8 +156,8 @@ async def _interactive(emulator: BotApiEmulator, transcript: Transcript, shop: P
             transcript.note(f"alice presses {button.label}")
             emulator.press(button.chat_id, button.message_id, button.data, user_id=ALICE, username="alice")
         elif text.lower() == "fix":
-            fix_sales_feed(shop)
-            transcript.note("the sales feed is repaired; press 🔁 Check now on sales_freshness or wait a minute")
+            detector = await workspace.fix()
+            transcript.note(f"repaired; press 🔁 Check now under {detector} or wait for its next run")
         else:
             transcript.say("alice", text, ALERTS)
             emulator.send_text(ALERTS, text, user_id=ALICE, username="alice")

@@ -160,6 +160,8 @@ def health_text(report: HealthReport) -> str:
             lines.append(f"⚠️ {name} · error · {age} ago")
         elif failing:
             lines.append(f"🟡 {name} · failing ({len(failing)} of {len(d.last)}) · {age} ago")
+        elif all(c.status == "no_data" for c in d.last):
+            lines.append(f"⚪ {name} · no data · {age} ago")
         else:
             keys = f" · {len(d.last)} keys" if len(d.last) > 1 else ""
             lines.append(f"✅ {name} · ok{keys} · {age} ago")

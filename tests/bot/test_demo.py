@@ -26,12 +26,60 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     assert "🔴 CRITICAL · cash_balance" in out and "[1 ✅ Ack] [2 🔁 Check now] [3 📖 Runbook]" in out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
-    for answer in ("🩺 Health · 6 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLO · last 3 day(s)"):
+    for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLO · last 3 day(s)"):
         assert answer in out
     assert "✅ RESOLVED · sales_freshness · was ERROR" in out and "sales_freshness resolved after" in out
     assert "Telegram refused" not in out
     assert f"opsbot db   {(tmp_path / 'demo' / 'opsbot.db').resolve()}" in out
-    assert (tmp_path / "demo" / "runbooks" / "cash-balance.md").is_file()
+    assert (tmp_path / "demo" / "shop.db").is_file()
+
+
+def test_demo_of_a_postgres_example(tmp_path: Path, postgres_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL", "ALERT_CHAT_IDS")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "demo",
+            "--example",
+            "trading-pipeline",
+            "--postgres",
+            postgres_url,
+            "--dir",
+            str(tmp_path / "demo"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "🔴 CRITICAL · duplicate_executions" in proc.stdout and "telemetry_lag resolved after" in proc.stdout
+
+
+def test_demo_without_postgres_says_so_in_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "demo",
+            "--example",
+            "devdiag",
+            "--postgres",
+            "postgresql+asyncpg://postgres@127.0.0.1:1/test",
+            "--dir",
+            str(tmp_path / "demo"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("opsbot demo: the devdiag example needs PostgreSQL")
 
 
 def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> None:
@@ -67,7 +115,7 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
     try:
         read_until("[1 ✅ Ack]")
         type_line("/detectors")
-        read_until("🔎 Detectors · 6")
+        read_until("🔎 Detectors · 10")
         type_line("1")  # press ✅ Ack on the first card
         read_until("Acknowledged by @alice")
         type_line("quit")

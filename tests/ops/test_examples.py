@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from helpers import make_settings
 from sqlalchemy import select, text
 
 from examples import get
 from examples.marketplace import latency_app, seed_pings
+from helpers import make_settings
 from ops.config import load_config
 from ops.runtime import OpsCore
 from ops.storage.db import create_engine
@@ -23,8 +23,9 @@ from ops.storage.tables import alerts_history
 STATES = ("healthy", "broken")
 
 
-async def fired_and_failing(example_name: str, target_url: str, tmp_path: Path, extra_env: dict[str, str],
-                            state: str) -> tuple[set[str], set[str], set[str]]:
+async def fired_and_failing(
+    example_name: str, target_url: str, tmp_path: Path, extra_env: dict[str, str], state: str
+) -> tuple[set[str], set[str], set[str]]:
     """Sweep an example config until `for` is satisfied; return (detectors, failing, firing)."""
     example = get(example_name)
     settings = make_settings(tmp_path / f"ops-{state}.db", alert_chat_ids=[-1001])
@@ -40,7 +41,10 @@ async def fired_and_failing(example_name: str, target_url: str, tmp_path: Path, 
             report = await core.sweeper.sweep()
             failing = {r.detector for r in report.results if not r.ok}
         async with core.db.connect() as conn:
-            firing = {r.source for r in await conn.execute(select(alerts_history.c.source).where(alerts_history.c.status == "firing"))}
+            firing = {
+                r.source
+                for r in await conn.execute(select(alerts_history.c.source).where(alerts_history.c.status == "firing"))
+            }
         errors = [r.message for r in report.results if r.status.value == "error"]
         assert not errors, errors
         return {d.name for d in config.detectors}, failing, firing
