@@ -90,6 +90,7 @@ class OpsBotApp:
 
     async def start(self) -> None:
         await self.core.migrate()
+        await self.core.remediation.reset_interrupted()
         http_app = build_http_app(
             self.core.metrics,
             self.core.probe,

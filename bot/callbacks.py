@@ -21,6 +21,17 @@ class AlertCb(CallbackData, prefix="a1"):
     incident_id: int
 
 
+class RemediateStep(str, Enum):
+    ask = "ask"  # the 🛠 Remediate button
+    yes = "yes"  # confirmed
+    cancel = "no"
+
+
+class RemediateCb(CallbackData, prefix="r1"):
+    step: RemediateStep
+    incident_id: int
+
+
 class AlertsPageCb(CallbackData, prefix="p1"):
     severity: str  # "" for all
     offset: int

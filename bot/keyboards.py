@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import AlertAction, AlertCb, AlertsPageCb
+from bot.callbacks import AlertAction, AlertCb, AlertsPageCb, RemediateCb, RemediateStep
 from ops.model import Incident, IncidentStatus
 
 ACK = "✅ Ack"
 UNACK = "↩️ Unack"
 RUNBOOK = "📖 Runbook"
 CHECK = "🔁 Check now"
+REMEDIATE = "🛠 Remediate"
+YES = "✅ Yes"
+CANCEL = "✖ Cancel"
 
 
 def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
@@ -25,9 +28,25 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
         button(ACK, AlertAction.ack) if incident.status is IncidentStatus.firing else button(UNACK, AlertAction.unack)
     )
     rows = [[first, button(CHECK, AlertAction.check)]]
+    second = []
+    if incident.extras.get("remediation"):
+        second.append(
+            InlineKeyboardButton(
+                text=REMEDIATE, callback_data=RemediateCb(step=RemediateStep.ask, incident_id=incident.id).pack()
+            )
+        )
     if incident.extras.get("runbook"):
-        rows.append([button(RUNBOOK, AlertAction.runbook)])
+        second.append(button(RUNBOOK, AlertAction.runbook))
+    if second:
+        rows.append(second)
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm_keyboard(incident_id: int) -> InlineKeyboardMarkup:
+    def step(label: str, which: RemediateStep) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=label, callback_data=RemediateCb(step=which, incident_id=incident_id).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[[step(YES, RemediateStep.yes), step(CANCEL, RemediateStep.cancel)]])
 
 
 def pager(severity: str, offset: int, size: int, total: int) -> InlineKeyboardMarkup | None:

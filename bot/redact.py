@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 
-_TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+from ops.redaction import redact as _redact
 
 
 def redact(text: str, token: str = "") -> str:
-    if token:
-        text = text.replace(token, "<token>")
-    return _TOKEN_SHAPE.sub("<token>", text)
+    return _redact(text, [token])
 
 
 class RedactingFilter(logging.Filter):

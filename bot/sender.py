@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -33,7 +34,13 @@ from bot.keyboards import alert_keyboard
 from bot.limits import RETRY_ON_429, RateLimiter
 from bot.redact import redact
 from bot.render.split import split_html
-from bot.render.texts import alert_card, raised_text, reminder_text, resolved_text
+from bot.render.texts import (
+    alert_card,
+    raised_text,
+    remediation_result_text,
+    reminder_text,
+    resolved_text,
+)
 from ops.model import Incident
 from ops.runtime import OpsCore
 from ops.storage.outbox import OutboxRow
@@ -170,12 +177,20 @@ class Sender:
             text = reminder_text(incident, now)
         elif row.kind == "raised":
             text = raised_text(incident, str(row.payload.get("from") or "?"))
+        elif row.kind == "remediation":
+            run = await self.core.remediation.get_run(int(row.payload.get("run_id") or 0))
+            if run is None:
+                raise PermanentError("the remediation run is gone")
+            text = remediation_result_text(incident, run)
+        elif row.kind == "note":
+            text = escape(str(row.payload.get("text") or ""))
         else:
             raise PermanentError(f"unknown outbox kind {row.kind!r}")
         return await self._send_text(row, text, reply_to=original)
 
     async def _send_alert(self, row: OutboxRow, incident: Incident, now: datetime) -> list[int]:
-        card, continuation = alert_card(incident, now)
+        run = await self.core.remediation.latest_run(incident.id)
+        card, continuation = alert_card(incident, now, run, context=bool(row.payload.get("context")))
         ids = list(row.message_ids)  # parts already accepted before a retry
         if not ids:
             msg = await self.bot.send_message(
@@ -217,7 +232,10 @@ class Sender:
             if required:
                 raise PermanentError("the original alert was never delivered to this chat")
             return
-        card, _ = alert_card(incident, now)
+        run = await self.core.remediation.latest_run(incident.id)
+        settings = self.core.settings
+        context = chat_id in settings.admin_chat_ids and chat_id not in settings.alert_chat_ids  # notify_admin copies
+        card, _ = alert_card(incident, now, run, context=context)
         markup = alert_keyboard(incident) or InlineKeyboardMarkup(inline_keyboard=[])
         try:
             await self.bot.edit_message_text(

@@ -13,7 +13,9 @@ from ops.config.models import OpsConfig
 from ops.detectors import DetectorContext, TargetPool
 from ops.engine import AlertEngine, IncidentService
 from ops.metrics import Metrics
+from ops.model import Incident
 from ops.pings import PingStore
+from ops.remediation import RemediationRunner
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.storage.db import create_engine, migrate
@@ -48,6 +50,7 @@ class OpsCore:
     wakeup: _Wakeup
     clock: Clock
     pings: PingStore
+    remediation: RemediationRunner
 
     @classmethod
     def build(
@@ -63,6 +66,22 @@ class OpsCore:
         sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
         services = OpsServices(db, settings, config, sweeper, incidents, outbox, clock=clock)
         pings = PingStore(db, clock)
+        remediation = RemediationRunner(db, settings, config, metrics, clock=clock, on_enqueue=wakeup)
+        sweeper.on_fired = remediation.on_fired
+
+        async def recheck(incident: Incident) -> str | None:
+            detector = config.detector(incident.source)
+            if detector is None:
+                return None
+            results, _ = await sweeper.run_one(detector)
+            mine = [r for r in results if r.key == incident.key] or results
+            if not mine:
+                return None
+            verdict = "passes now ✅" if all(r.ok for r in mine) else "still failing"
+            return f"{verdict} — {mine[0].message}"
+
+        remediation.recheck = recheck
+        services.remediation = remediation
         return cls(
             settings,
             config,
@@ -77,6 +96,7 @@ class OpsCore:
             wakeup,
             clock,
             pings,
+            remediation,
         )
 
     async def migrate(self) -> None:
@@ -88,5 +108,6 @@ class OpsCore:
         return {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
 
     async def close(self) -> None:
+        await self.remediation.close()
         await self.targets.dispose()
         await self.db.dispose()

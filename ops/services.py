@@ -115,6 +115,7 @@ class OpsServices:
         self.incidents = incidents
         self.outbox = outbox_store
         self.clock = clock
+        self.remediation: Any = None  # the RemediationRunner, set by the wiring
 
     # -- who may see what --------------------------------------------------------------
     def is_alert_chat(self, chat_id: int) -> bool:
@@ -149,6 +150,19 @@ class OpsServices:
 
     async def record(self, event: str, actor: Actor, **kw: Any) -> None:
         await self.incidents.record(event, actor, **kw)
+
+    async def open_incident_for(self, detector: str) -> Incident | None:
+        """The newest open incident of a detector (for /remediate <detector>)."""
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(alerts_history)
+                    .where(alerts_history.c.source == detector, alerts_history.c.status != "resolved")
+                    .order_by(alerts_history.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return incident_from_row(row) if row else None
 
     async def resolve_reference(self, ref: str) -> Incident | None:
         """`17` (incident id) or `#a1b2c3d4` (fingerprint prefix)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ops.config.models import DetectorBase, OpsConfig
@@ -35,10 +36,13 @@ class Sweeper:
         self.engine = engine
         self.metrics = metrics
         self._detectors = {d.name: build_detector(d, targets) for d in config.detectors}
+        self.on_fired: Callable[[list[int]], Awaitable[None]] | None = None  # automatic remediation
 
     async def run_one(self, config: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
         results = await run_detector(self._detectors[config.name], self.metrics)
         report = await self.engine.process(config, results)
+        if report.fired and self.on_fired is not None:
+            await self.on_fired(report.fired)
         return results, report
 
     async def sweep(self, concurrency: int = 8) -> SweepReport:

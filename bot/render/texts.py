@@ -6,6 +6,7 @@ from datetime import datetime
 from html import escape
 
 from ops.model import Incident, IncidentStatus, Severity
+from ops.remediation.runner import RunView, describe_run
 from ops.services import AlertPage, HealthReport, SloReport
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
@@ -20,6 +21,9 @@ COMMANDS = [
     ("slo", "Compliance per day: /slo [days]"),
     ("ack", "Acknowledge: /ack <id|#fingerprint>"),
     ("detectors", "Configured detectors"),
+    ("remediate", "Run a detector's remediation (admins)"),
+    ("runbook", "A detector's runbook: /runbook <detector>"),
+    ("remediations", "Recent remediation runs: /remediations [N]"),
     ("sweep", "Run every detector now (admins)"),
 ]
 
@@ -38,7 +42,9 @@ def title(incident: Incident) -> str:
 
 
 # -- alert cards -------------------------------------------------------------------------
-def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
+def alert_card(
+    incident: Incident, now: datetime, run: RunView | None = None, context: bool = False
+) -> tuple[str, list[str]]:
     """The card (one message, with buttons) and, for a very long message, its continuation text."""
     message = incident.message
     rest = ""
@@ -56,6 +62,10 @@ def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
     lines.append(
         f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since {when(incident.opened_at, now)}"
     )
+    if context:
+        lines.append(f"<i>Forwarded to the admins with its context: {escape(_context(incident))}</i>")
+    if run is not None:
+        lines.append(escape(describe_run(run)[:600]))
     if incident.status is IncidentStatus.acknowledged and incident.acknowledged_at:
         lines.append(
             f"👀 Acknowledged by {escape(incident.acknowledged_by or '?')} at {hhmm(incident.acknowledged_at)}"
@@ -65,6 +75,30 @@ def alert_card(incident: Incident, now: datetime) -> tuple[str, list[str]]:
         lines.append(f"✅ Resolved after {took}")
     continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest)}"] if rest else []
     return "\n".join(lines), continuation
+
+
+def _context(incident: Incident) -> str:
+    opened = incident.opened_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"opened {opened}, {incident.notification_count} notification(s), status {incident.status.value}, "
+        f"fingerprint {incident.fingerprint}"
+    )
+
+
+def remediation_result_text(incident: Incident, run: RunView) -> str:
+    head = escape(describe_run(run)[:600])
+    body = f"\n<pre>{escape(run.output)}</pre>" if run.output else ""
+    return f"{head} · <b>{escape(title(incident))}</b>{body}"
+
+
+def remediations_text(runs: list[RunView], now: datetime) -> str:
+    if not runs:
+        return "🛠 <b>Remediations</b>: none yet."
+    lines = [f"🛠 <b>Remediations</b> · last {len(runs)}", ""]
+    for run in runs:
+        where = f" · incident {run.incident_id}" if run.incident_id else ""
+        lines.append(f"{escape(describe_run(run)[:300])}{where} · {when(run.started_at, now)}")
+    return "\n".join(lines)
 
 
 def _details(incident: Incident) -> list[str]:

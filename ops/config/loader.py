@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ops.config.models import DETECTOR_KINDS, DetectorBase, OpsConfig
+from ops.config.models import DETECTOR_KINDS, REMEDIATION_KINDS, DetectorBase, OpsConfig, RemediationBase
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -58,6 +58,7 @@ def parse_config(
     errors: list[str] = []
     raw = _expand(raw, env, [], errors, name, raw)
     detectors_raw = raw.pop("detectors", None) or []
+    remediations_raw = raw.pop("remediations", None) or []
     top: OpsConfig | None = None
     try:
         top = OpsConfig.model_validate(raw)
@@ -68,6 +69,8 @@ def parse_config(
         detectors_raw = []
 
     targets = top.targets if top else {}
+    remediations = _remediations(name, remediations_raw, targets, errors)
+    known_actions = {r.name for r in remediations}
     detectors: list[DetectorBase] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(detectors_raw):
@@ -95,6 +98,11 @@ def parse_config(
         if target is not None and target not in targets:
             known = ", ".join(sorted(targets)) or "none defined"
             errors.append(f"{name}: {label}.target: unknown target {target!r} (targets: {known})")
+        if detector.remediation and detector.remediation not in known_actions:
+            listed = ", ".join(sorted(known_actions)) or "none defined"
+            errors.append(
+                f"{name}: {label}.remediation: unknown remediation {detector.remediation!r} (remediations: {listed})"
+            )
         if detector.runbook:
             runbook = Path(detector.runbook)
             if not runbook.is_absolute() and base_dir is not None:
@@ -107,12 +115,47 @@ def parse_config(
 
     if errors or top is None:
         raise ConfigError(errors)
-    return top.model_copy(update={"detectors": detectors})
+    return top.model_copy(update={"detectors": detectors, "remediations": remediations})
+
+
+def _remediations(name: str, items: object, targets: dict[str, str], errors: list[str]) -> list[RemediationBase]:
+    if not isinstance(items, list):
+        errors.append(f"{name}: remediations: expected a list")
+        return []
+    out: list[RemediationBase] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        label = _label("remediations", index, item)
+        if not isinstance(item, dict):
+            errors.append(f"{name}: {label}: expected a mapping")
+            continue
+        model = REMEDIATION_KINDS.get(str(item.get("kind")))
+        if model is None:
+            kinds = ", ".join(REMEDIATION_KINDS)
+            errors.append(f"{name}: {label}.kind: unknown kind {item.get('kind')!r} (expected one of {kinds})")
+            continue
+        try:
+            action = model.model_validate(item)
+        except ValidationError as exc:
+            errors.extend(_format(name, [label], exc))
+            continue
+        if action.name in seen:
+            errors.append(f"{name}: {label}.name: {action.name!r} is already used")
+        seen.add(action.name)
+        target = getattr(action, "target", None)
+        if target is not None and target not in targets:
+            errors.append(f"{name}: {label}.target: unknown target {target!r}")
+        out.append(action)
+    return out
+
+
+def _label(section: str, index: int, item: object) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"{section}[{index}] ({name})" if name else f"{section}[{index}]"
 
 
 def _detector_label(index: int, item: object) -> str:
-    name = item.get("name") if isinstance(item, dict) else None
-    return f"detectors[{index}] ({name})" if name else f"detectors[{index}]"
+    return _label("detectors", index, item)
 
 
 def _expand(value: Any, env: Mapping[str, str], path: list[Any], errors: list[str], name: str, root: Any) -> Any:
@@ -141,10 +184,10 @@ def _expand(value: Any, env: Mapping[str, str], path: list[Any], errors: list[st
 
 
 def _where(path: list[Any], root: Any) -> str:
-    if len(path) >= 2 and path[0] == "detectors" and isinstance(path[1], int):
-        items = root.get("detectors") or []
+    if len(path) >= 2 and path[0] in ("detectors", "remediations") and isinstance(path[1], int):
+        items = root.get(path[0]) or []
         item = items[path[1]] if path[1] < len(items) else None
-        return ".".join([_detector_label(path[1], item), *map(str, path[2:])])
+        return ".".join([_label(path[0], path[1], item), *map(str, path[2:])])
     return ".".join(map(str, path))
 
 

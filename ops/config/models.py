@@ -76,6 +76,7 @@ class DetectorBase(_Strict):
     labels: dict[str, str] = {}
     description: str = ""
     no_data: Literal["ok", "alert"] = "ok"
+    remediation: str | None = None  # the name of an action under `remediations`
 
     @field_validator("every")
     @classmethod
@@ -269,9 +270,95 @@ DETECTOR_KINDS: dict[str, type[DetectorBase]] = {
 }
 
 
+class RemediationBase(_Strict):
+    name: Name
+    description: str = ""
+    confirm: bool = False  # the button first asks "Run <name>?" with Yes / Cancel
+    auto: bool = False  # may run by itself when the alert fires (if AUTO_REMEDIATION_ENABLED)
+    retries: int | None = Field(None, ge=1, le=10)  # attempts; default AUTO_REMEDIATION_MAX_RETRIES
+    timeout: Duration = 60.0
+    max_auto_per_hour: int = Field(3, ge=1)
+
+    def attempts(self, default: int) -> int:
+        return self.retries if self.retries is not None else max(1, default)
+
+
+class SqlRemediation(RemediationBase):
+    kind: Literal["sql"] = "sql"
+    target: str
+    statement: str
+
+
+class ShellRemediation(RemediationBase):
+    """An argv list, run without a shell: nothing is ever interpolated into it."""
+
+    kind: Literal["shell"] = "shell"
+    command: list[str] = Field(min_length=1)
+    cwd: str | None = None
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            raise ValueError(
+                "expected an argv list, e.g. [systemctl, restart, ingest.service]; it never runs in a shell"
+            )
+        return raw
+
+
+class HttpRemediation(RemediationBase):
+    kind: Literal["http"] = "http"
+    url: str
+    method: Literal["GET", "POST", "PUT", "DELETE", "PATCH"] = "POST"
+    headers: dict[str, str] = {}
+    json_body: Any = Field(None, alias="json")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+
+class NotifyAdminRemediation(RemediationBase):
+    """Posts the alert with its whole context to ADMIN_CHAT_IDS."""
+
+    kind: Literal["notify_admin"] = "notify_admin"
+
+
+class PythonRemediation(RemediationBase):
+    """`function: package.module:callable`, called with the alert as a dict; returns its output."""
+
+    kind: Literal["python"] = "python"
+    function: str
+
+    @field_validator("function")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        from ops.detectors.python_fn import resolve_function
+
+        resolve_function(value)
+        return value
+
+
+RemediationConfig = SqlRemediation | ShellRemediation | HttpRemediation | NotifyAdminRemediation | PythonRemediation
+REMEDIATION_KINDS: dict[str, type[RemediationBase]] = {
+    "sql": SqlRemediation,
+    "shell": ShellRemediation,
+    "http": HttpRemediation,
+    "notify_admin": NotifyAdminRemediation,
+    "python": PythonRemediation,
+}
+
+
 class OpsConfig(_Strict):
     targets: dict[str, str] = {}
     detectors: list[Any] = []  # DetectorConfig, validated one by one by the loader
+    remediations: list[Any] = []  # RemediationConfig, likewise
+
+    def remediation(self, name: str | None) -> Any:
+        return next((r for r in self.remediations if r.name == name), None) if name else None
 
     @property
     def detector_configs(self) -> list[DetectorConfig]:

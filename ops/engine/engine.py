@@ -186,6 +186,7 @@ class AlertEngine:
             "key": result.key,
             "labels": detector.labels,
             "runbook": bool(detector.runbook),
+            "remediation": detector.remediation,
             "status": result.status.value,
             "unit": result.unit,
         }

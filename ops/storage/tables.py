@@ -151,3 +151,32 @@ detector_memory = Table(
     Column("ts", DateTime, nullable=False),
     Column("state_json", Text, nullable=False),
 )
+
+# One row per remediation run (its attempts are rows of ops_remediation_history).
+remediation_runs = Table(
+    "ops_remediation_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("incident_id", Integer, nullable=True),
+    Column("trigger", String(64), nullable=False),  # auto | api | a Telegram user id
+    Column("actor", String(128), nullable=True),
+    Column("status", String(16), nullable=False),  # running | success | failed | skipped
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("duration_ms", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("output", Text, nullable=True),
+    Index("ix_ops_remediation_runs_incident", "incident_id"),
+    Index("ix_ops_remediation_runs_action", "action", "started_at"),
+)
+
+# At most one run of an action at a time: a run holds its action's row here.
+remediation_locks = Table(
+    "ops_remediation_locks",
+    metadata,
+    Column("action", String(64), primary_key=True),
+    Column("run_id", Integer, nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+)

@@ -23,7 +23,9 @@ COMMANDS = [
 
 async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
     names = [c["command"] for c in harness.emulator.commands]
-    assert names == ["start", "help", "health", "alerts", "slo", "ack", "detectors", "sweep"]
+    assert names == [
+        "start", "help", "health", "alerts", "slo", "ack", "detectors", "remediate", "runbook", "remediations", "sweep"
+    ]
 
 
 async def test_start_in_an_unconfigured_chat_gives_its_id_and_nothing_else(harness: Harness) -> None:

@@ -22,7 +22,7 @@ async def test_alert_arrives_once_in_every_alert_chat_with_buttons(harness: Harn
     # More sweeps while it still fails send nothing new.
     await harness.sweep()
     await harness.sweep()
-    await harness.app.sender.drain()
+    await harness.delivered()
     assert [len(harness.emulator.bot_messages(c)) for c in ALERT_CHATS] == [1, 1]
 
 

@@ -23,7 +23,7 @@ async def test_a_429_burst_is_honoured_and_loses_nothing(harness: Harness) -> No
     await harness.sweep()
     for chat in ALERT_CHATS:
         await harness.wait_cards(chat, 2, timeout=15)
-    await harness.app.sender.drain()
+    await harness.delivered()
     for chat in ALERT_CHATS:
         assert set(cards_per_incident(harness, chat).values()) == {1}
     assert len(harness.emulator.calls_to("sendMessage", ok=False)) == 3
@@ -45,6 +45,7 @@ async def test_a_5xx_spell_and_a_hang_retry_with_backoff(harness: Harness) -> No
     for chat in ALERT_CHATS:
         [card] = await harness.wait_cards(chat, 1, timeout=15)
         assert "cash_balance[wb]" in card.text
+    await harness.delivered()
     async with harness.app.core.db.connect() as conn:
         rows = (await conn.execute(select(outbox.c.chat_id, outbox.c.status, outbox.c.attempts))).all()
     assert sorted(rows, reverse=True) == [(ALERT_CHATS[0], "sent", 5), (ALERT_CHATS[1], "sent", 2)]
@@ -56,7 +57,7 @@ async def test_a_kicked_chat_fails_its_row_and_holds_up_no_other_chat(harness: H
     await harness.sweep()
     await harness.wait_cards(ALERT_CHATS[1], 1)
     await harness.emulator.wait_for(lambda: harness.emulator.calls_to("sendMessage", ok=False))
-    await harness.app.sender.drain()
+    await harness.delivered()
     async with harness.app.core.db.connect() as conn:
         row = (
             await conn.execute(select(outbox.c.status, outbox.c.last_error).where(outbox.c.chat_id == ALERT_CHATS[0]))

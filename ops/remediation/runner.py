@@ -1,0 +1,374 @@
+"""Runs remediation actions: one run per action at a time, retries with backoff, full audit.
+
+A run is a row of `ops_remediation_runs` (running → success | failed | skipped); each attempt is a
+row of `ops_remediation_history`. The action's row in `ops_remediation_locks` is what makes a
+second press answer "already running". The alert's card shows the run's state through the outbox
+(refresh), and the result with its output's tail arrives as a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.config.models import OpsConfig, RemediationBase
+from ops.engine.incidents import enqueue_for_alert_chats, load_incident, record_event
+from ops.metrics import Metrics
+from ops.model import Actor, Incident
+from ops.redaction import redact, tail
+from ops.remediation.actions import ActionContext, ActionFailed, execute
+from ops.settings import Settings
+from ops.storage.tables import remediation_history, remediation_locks, remediation_runs
+from ops.timeutil import Clock, format_duration, utcnow
+
+log = logging.getLogger(__name__)
+Recheck = Callable[[Incident], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    action: str
+    incident_id: int | None
+    trigger: str
+    actor: str | None
+    status: str
+    attempts: int
+    started_at: datetime
+    duration_ms: float | None
+    last_error: str | None
+    output: str | None
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    status: str  # started | already_running | paused | unknown | disabled
+    message: str
+    run_id: int | None = None
+
+
+def _run_view(r: Any) -> RunView:
+    return RunView(
+        r.id,
+        r.action,
+        r.incident_id,
+        r.trigger,
+        r.actor,
+        r.status,
+        r.attempts,
+        r.started_at,
+        r.duration_ms,
+        r.last_error,
+        r.output,
+    )
+
+
+class RemediationRunner:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        settings: Settings,
+        config: OpsConfig,
+        metrics: Metrics,
+        *,
+        clock: Clock = utcnow,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.config = config
+        self.metrics = metrics
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.recheck: Recheck | None = None  # set by the wiring: runs the alert's detector again
+        self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._secrets = [s for s in (settings.bot_token, settings.ping_token) if s]
+
+    # -- reading ----------------------------------------------------------------------------
+    async def latest_run(self, incident_id: int) -> RunView | None:
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(remediation_runs)
+                    .where(remediation_runs.c.incident_id == incident_id, remediation_runs.c.status != "skipped")
+                    .order_by(remediation_runs.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return _run_view(row) if row else None
+
+    async def get_run(self, run_id: int) -> RunView | None:
+        async with self.db.connect() as conn:
+            row = (await conn.execute(select(remediation_runs).where(remediation_runs.c.id == run_id))).first()
+        return _run_view(row) if row else None
+
+    async def recent_runs(self, limit: int = 10) -> list[RunView]:
+        async with self.db.connect() as conn:
+            rows = await conn.execute(select(remediation_runs).order_by(remediation_runs.c.id.desc()).limit(limit))
+            return [_run_view(r) for r in rows]
+
+    def action_for(self, detector: str) -> RemediationBase | None:
+        config = self.config.detector(detector)
+        return self.config.remediation(config.remediation) if config is not None else None
+
+    # -- starting -------------------------------------------------------------------------
+    async def reset_interrupted(self) -> None:
+        """At start-up: runs cut off by a stop are failed, and their locks released."""
+        async with self.db.begin() as conn:
+            await conn.execute(delete(remediation_locks))
+            await conn.execute(
+                update(remediation_runs)
+                .where(remediation_runs.c.status == "running")
+                .values(status="failed", finished_at=self.clock(), last_error="interrupted by a restart")
+            )
+
+    async def request(
+        self, action: RemediationBase, incident: Incident | None, trigger: str, actor: Actor | None
+    ) -> StartOutcome:
+        now = self.clock()
+        try:
+            async with self.db.begin() as conn:
+                held = await conn.scalar(
+                    select(remediation_locks.c.run_id).where(remediation_locks.c.action == action.name)
+                )
+                if held is not None:
+                    return StartOutcome("already_running", f"{action.name} is already running", int(held))
+                res = await conn.execute(
+                    insert(remediation_runs).values(
+                        started_at=now,
+                        action=action.name,
+                        incident_id=incident.id if incident else None,
+                        trigger=trigger,
+                        actor=actor.name if actor else None,
+                        status="running",
+                    )
+                )
+                run_id = int(res.inserted_primary_key[0])
+                await conn.execute(insert(remediation_locks).values(action=action.name, run_id=run_id, acquired_at=now))
+                if incident is not None:
+                    await record_event(
+                        conn,
+                        "remediation_started",
+                        now,
+                        incident_id=incident.id,
+                        actor=actor,
+                        detail=f"{action.name} ({trigger})",
+                    )
+                    await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
+        except IntegrityError:  # another replica took the lock between our read and write
+            return StartOutcome("already_running", f"{action.name} is already running")
+        self._notify()
+        task = asyncio.create_task(self._execute(run_id, action, incident))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return StartOutcome("started", f"{action.name} started", run_id)
+
+    async def on_fired(self, incident_ids: list[int]) -> None:
+        """Automatic remediation for alerts that just fired, under the per-action hourly budget."""
+        if not self.settings.auto_remediation_enabled:
+            return
+        for incident_id in incident_ids:
+            async with self.db.connect() as conn:
+                incident = await load_incident(conn, incident_id)
+            action = self.action_for(incident.source) if incident else None
+            if incident is None or action is None or not action.auto:
+                continue
+            since = self.clock() - timedelta(hours=1)
+            async with self.db.connect() as conn:
+                recent = await conn.scalar(
+                    select(func.count())
+                    .select_from(remediation_runs)
+                    .where(
+                        remediation_runs.c.action == action.name,
+                        remediation_runs.c.trigger == "auto",
+                        remediation_runs.c.status != "skipped",
+                        remediation_runs.c.started_at >= since,
+                    )
+                )
+            if int(recent or 0) >= action.max_auto_per_hour:
+                await self._skip(action, incident, f"auto-remediation paused: {recent} runs in the last hour")
+                continue
+            await self.request(action, incident, "auto", None)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- running --------------------------------------------------------------------------
+    async def _execute(self, run_id: int, action: RemediationBase, incident: Incident | None) -> None:
+        ctx = ActionContext(self.db, self.settings, self.config.targets, self.clock)
+        attempts = action.attempts(self.settings.auto_remediation_max_retries)
+        started = time.perf_counter()
+        output, error, attempt, ok = "", "", 0, False
+        for attempt in range(1, attempts + 1):
+            t0 = time.perf_counter()
+            try:
+                output = await asyncio.wait_for(execute(action, ctx, incident), timeout=action.timeout + 1)
+                ok, error = True, ""
+            except ActionFailed as exc:
+                error, output = str(exc), exc.output
+            except TimeoutError:
+                error, output = f"timed out after {action.timeout:g}s", ""
+            except asyncio.CancelledError:
+                error = "cancelled by a stop"
+                await self._finish(run_id, action, incident, False, attempt, started, error, output)
+                raise
+            except Exception as exc:  # a bug in an action is a failed attempt, not a dead runner
+                log.exception("remediation %s crashed", action.name)
+                error, output = f"{type(exc).__name__}: {exc}", ""
+            await self._record_attempt(run_id, action, incident, attempt, ok, time.perf_counter() - t0, output, error)
+            if ok:
+                break
+            if attempt < attempts:
+                await asyncio.sleep(self.backoff_base * 2 ** (attempt - 1))
+        await self._finish(run_id, action, incident, ok, attempt, started, error, output)
+        if ok and incident is not None and self.recheck is not None:
+            verdict = await self.recheck(incident)
+            if verdict:
+                await self._note(incident, f"🔁 {incident.source} after {action.name}: {verdict}")
+
+    def _clean(self, text: str) -> str:
+        return tail(redact(text or "", self._secrets))
+
+    async def _record_attempt(
+        self,
+        run_id: int,
+        action: RemediationBase,
+        incident: Incident | None,
+        attempt: int,
+        ok: bool,
+        seconds: float,
+        output: str,
+        error: str,
+    ) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(
+                insert(remediation_history).values(
+                    triggered_at=self.clock(),
+                    alert_id=incident.id if incident else None,
+                    action_name=action.name,
+                    target=getattr(action, "target", None) or action.kind,
+                    trigger=await self._trigger(conn, run_id),
+                    status="success" if ok else "failed",
+                    attempt=attempt,
+                    duration_ms=seconds * 1000,
+                    output=self._clean(output),
+                    details=f"run {run_id}" + (f": {self._clean(error)}" if error else ""),
+                )
+            )
+
+    async def _trigger(self, conn: Any, run_id: int) -> str:
+        return str(await conn.scalar(select(remediation_runs.c.trigger).where(remediation_runs.c.id == run_id)))
+
+    async def _finish(
+        self,
+        run_id: int,
+        action: RemediationBase,
+        incident: Incident | None,
+        ok: bool,
+        attempts: int,
+        started: float,
+        error: str,
+        output: str,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        now = self.clock()
+        status = "success" if ok else "failed"
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(remediation_runs)
+                .where(remediation_runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=now,
+                    attempts=attempts,
+                    duration_ms=seconds * 1000,
+                    last_error=self._clean(error)[:500] or None,
+                    output=self._clean(output) or None,
+                )
+            )
+            await conn.execute(delete(remediation_locks).where(remediation_locks.c.run_id == run_id))
+            if incident is not None:
+                await record_event(
+                    conn,
+                    f"remediation_{status}",
+                    now,
+                    incident_id=incident.id,
+                    detail=f"{action.name} after {attempts} attempt(s) in {seconds:.1f} s",
+                )
+                await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
+                await enqueue_for_alert_chats(conn, incident.id, "remediation", now, {"run_id": run_id})
+        self.metrics.auto_remediation_total.labels(action.name, status).inc()
+        self.metrics.auto_remediation_duration_seconds.labels(action.name).observe(seconds)
+        self._notify()
+
+    async def _skip(self, action: RemediationBase, incident: Incident, why: str) -> None:
+        now = self.clock()
+        async with self.db.begin() as conn:
+            await conn.execute(
+                insert(remediation_runs).values(
+                    started_at=now,
+                    finished_at=now,
+                    action=action.name,
+                    incident_id=incident.id,
+                    trigger="auto",
+                    status="skipped",
+                    attempts=0,
+                    last_error=why,
+                )
+            )
+            await conn.execute(
+                insert(remediation_history).values(
+                    triggered_at=now,
+                    alert_id=incident.id,
+                    action_name=action.name,
+                    target=getattr(action, "target", None) or action.kind,
+                    trigger="auto",
+                    status="skipped",
+                    attempt=0,
+                    duration_ms=0,
+                    details=why,
+                )
+            )
+        self.metrics.auto_remediation_total.labels(action.name, "skipped").inc()
+        await self._note(incident, f"⏸ {why} ({action.name}); it only notifies until the hour has passed")
+
+    async def _note(self, incident: Incident, text: str) -> None:
+        async with self.db.begin() as conn:
+            await enqueue_for_alert_chats(conn, incident.id, "note", self.clock(), {"text": text})
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+
+
+def describe_run(run: RunView) -> str:
+    """The card's status line for a run: running, succeeded in 3.2 s, failed after 3 attempts."""
+    who = run.actor or ("auto" if run.trigger == "auto" else run.trigger)
+    if run.status == "running":
+        return f"🛠 {run.action} running — {who}"
+    seconds = (run.duration_ms or 0) / 1000
+    if run.status == "success":
+        took = f"{seconds:.1f} s" if seconds < 60 else format_duration(seconds)
+        return f"✅ {run.action} succeeded in {took}"
+    if run.status == "failed":
+        return (
+            f"❌ {run.action} failed after {run.attempts} attempt{'s' if run.attempts != 1 else ''}: {run.last_error}"
+        )
+    return f"⏸ {run.action} skipped: {run.last_error}"
