@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.app import OpsBotApp
 from bot.emulator import BotApiEmulator, ChatMessage
-from helpers import sql
+from helpers import make_settings, sql
+from ops.config import parse_config
 
 CARD = re.compile(r"· incident \d+ · since")
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
@@ -93,3 +94,25 @@ class Harness:
         query_id = self.emulator.press_button(msg, label, user_id=user_id, username=username)
         await self.emulator.wait_for(lambda: query_id in self.emulator.callback_answers)
         return self.emulator.callback_answers[query_id]
+
+
+async def start_harness(
+    tmp_path: Path, emulator: BotApiEmulator, config_yaml: str, shop: Path, **overrides: object
+) -> Harness:
+    """A started opsbot (no scheduler: tests sweep when they mean to) with fast retries."""
+    settings = make_settings(
+        tmp_path / "ops.db",
+        bot_token=TOKEN,
+        telegram_api_url=emulator.url,
+        alert_chat_ids=list(ALERT_CHATS),
+        admin_chat_ids=[ADMIN_CHAT],
+        admin_user_ids=[ADMIN],
+        http_port=0,
+        **overrides,
+    )
+    app = OpsBotApp(settings, parse_config(config_yaml), schedule=False, polling_timeout=1)
+    await app.start()
+    assert app.sender is not None
+    app.sender.backoff_base = 0.05
+    app.core.remediation.backoff_base = 0.05
+    return Harness(emulator, app, shop)

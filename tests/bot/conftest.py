@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from harness import ADMIN, ADMIN_CHAT, ALERT_CHATS, SHOP, STRANGER_CHAT, TOKEN, Harness, config_text
+from harness import ADMIN, ADMIN_CHAT, ALERT_CHATS, SHOP, STRANGER_CHAT, Harness, config_text, start_harness
 
-from bot.app import OpsBotApp
 from bot.emulator import BotApiEmulator
-from helpers import make_settings, make_sqlite
-from ops.config import parse_config
+from helpers import make_sqlite
 
 
 @pytest.fixture
@@ -32,18 +30,6 @@ async def harness(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[Har
     shop_url = make_sqlite(shop, SHOP)
     runbook = tmp_path / "cash-balance.md"
     runbook.write_text("# Cash balance\n\n## Diagnosis\n```sql\nSELECT * FROM balances;\n```\n", encoding="utf-8")
-    settings = make_settings(
-        tmp_path / "ops.db",
-        bot_token=TOKEN,
-        telegram_api_url=emulator.url,
-        alert_chat_ids=list(ALERT_CHATS),
-        admin_chat_ids=[ADMIN_CHAT],
-        admin_user_ids=[ADMIN],
-        http_port=0,
-    )
-    app = OpsBotApp(settings, parse_config(config_text(shop_url, runbook)), schedule=False, polling_timeout=1)
-    await app.start()
-    assert app.sender is not None
-    app.sender.backoff_base = 0.05
-    yield Harness(emulator, app, shop)
-    await app.stop()
+    h = await start_harness(tmp_path, emulator, config_text(shop_url, runbook), shop)
+    yield h
+    await h.app.stop()

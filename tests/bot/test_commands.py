@@ -24,7 +24,17 @@ COMMANDS = [
 async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
     names = [c["command"] for c in harness.emulator.commands]
     assert names == [
-        "start", "help", "health", "alerts", "slo", "ack", "detectors", "remediate", "runbook", "remediations", "sweep"
+        "start",
+        "help",
+        "health",
+        "alerts",
+        "slo",
+        "ack",
+        "detectors",
+        "remediate",
+        "runbook",
+        "remediations",
+        "sweep",
     ]
 
 
