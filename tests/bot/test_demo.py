@@ -23,7 +23,7 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "🔴 CRITICAL · cash_balance" in out and "[1 ✅ Ack] [2 🔁 Check now] [3 📖 Runbook]" in out
+    assert "🔴 CRITICAL · cash_balance" in out and "[1 ✅ Ack] [2 🔁 Check now] [3 🛠 Remediate] [4 📖 Runbook]" in out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
     for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLO · last 3 day(s)"):

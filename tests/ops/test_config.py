@@ -153,3 +153,30 @@ def test_durations(text: str | int, seconds: float) -> None:
 
 def test_sizes() -> None:
     assert parse_size("5GB") == 5e9 and parse_size("512MiB") == 512 * 2**20 and parse_size(10) == 10
+
+
+def test_remediation_config_errors_are_located() -> None:
+    text = """
+targets: {shop: "sqlite+aiosqlite:///x.db"}
+remediations:
+  - {name: vacuum_shop, kind: sql, target: shop, statement: VACUUM, auto: true, retries: 3, timeout: 60s}
+  - {name: restart, kind: shell, command: "systemctl restart ingest"}
+  - {name: cache, kind: http, url: "ftp://x"}
+  - {name: nope, kind: teleport}
+  - {name: vac2, kind: sql, target: warehouse, statement: VACUUM}
+detectors:
+  - {name: db_growth, kind: db_size, target: shop, alert_if: "> 5GB", remediation: vacuum_shop}
+  - {name: db2, kind: db_size, target: shop, alert_if: "> 5GB", remediation: missing}
+"""
+    assert errors(text) == [
+        "opsbot.yaml: remediations[1] (restart).command: expected an argv list, e.g. [systemctl, restart, "
+        "ingest.service]; it never runs in a shell",
+        "opsbot.yaml: remediations[2] (cache).url: expected an http:// or https:// URL",
+        "opsbot.yaml: remediations[3] (nope).kind: unknown kind 'teleport' (expected one of sql, shell, http, "
+        "notify_admin, python)",
+        "opsbot.yaml: remediations[4] (vac2).target: unknown target 'warehouse'",
+        "opsbot.yaml: detectors[1] (db2).remediation: unknown remediation 'missing' (remediations: vac2, vacuum_shop)",
+    ]
+    good = parse_config(text.split("  - {name: restart")[0] + "detectors:\n  - {name: d, kind: db_size, target: shop, alert_if: '> 1GB', remediation: vacuum_shop}\n", env={})
+    action = good.remediation("vacuum_shop")
+    assert action.auto and action.attempts(5) == 3 and action.timeout == 60
