@@ -177,6 +177,10 @@ detectors:
         "opsbot.yaml: remediations[4] (vac2).target: unknown target 'warehouse'",
         "opsbot.yaml: detectors[1] (db2).remediation: unknown remediation 'missing' (remediations: vac2, vacuum_shop)",
     ]
-    good = parse_config(text.split("  - {name: restart")[0] + "detectors:\n  - {name: d, kind: db_size, target: shop, alert_if: '> 1GB', remediation: vacuum_shop}\n", env={})
+    good = parse_config(
+        text.split("  - {name: restart")[0]
+        + "detectors:\n  - {name: d, kind: db_size, target: shop, alert_if: '> 1GB', remediation: vacuum_shop}\n",
+        env={},
+    )
     action = good.remediation("vacuum_shop")
     assert action.auto and action.attempts(5) == 3 and action.timeout == 60
