@@ -111,7 +111,13 @@ class OpsBotApp:
             self._tasks.append(asyncio.create_task(self._poll(), name="polling"))
         if self.schedule:
             self.scheduler = build_scheduler(
-                self.settings, self.core.sweeper, self.core.engine, self.core.outbox, self.core.metrics
+                self.settings,
+                self.core.sweeper,
+                self.core.engine,
+                self.core.outbox,
+                self.core.metrics,
+                self.core.slo,
+                self.core.report,
             )
             self.scheduler.start()
         telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"

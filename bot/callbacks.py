@@ -32,6 +32,10 @@ class RemediateCb(CallbackData, prefix="r1"):
     incident_id: int
 
 
+class SloChartCb(CallbackData, prefix="s1"):
+    window: int  # seconds
+
+
 class AlertsPageCb(CallbackData, prefix="p1"):
     severity: str  # "" for all
     offset: int

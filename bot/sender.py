@@ -40,6 +40,7 @@ from bot.render.texts import (
     remediation_result_text,
     reminder_text,
     resolved_text,
+    slo_report_text,
 )
 from ops.model import Incident
 from ops.runtime import OpsCore
@@ -158,6 +159,9 @@ class Sender:
 
     # -- one row -------------------------------------------------------------------------
     async def _send(self, row: OutboxRow) -> list[int]:
+        if row.kind == "slo_report":
+            statuses = await self.core.slo.statuses()
+            return await self._send_text(row, slo_report_text(statuses), reply_to=None)
         incident = await self.core.incidents.get(row.incident_id) if row.incident_id else None
         if incident is None:
             raise PermanentError(f"incident {row.incident_id} does not exist")

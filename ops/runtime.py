@@ -18,6 +18,8 @@ from ops.pings import PingStore
 from ops.remediation import RemediationRunner
 from ops.services import OpsServices
 from ops.settings import Settings
+from ops.slo.evaluate import SloEvaluator
+from ops.slo.report import WeeklyReport
 from ops.storage.db import create_engine, migrate
 from ops.storage.outbox import OutboxStore
 from ops.sweeper import Sweeper
@@ -51,6 +53,8 @@ class OpsCore:
     clock: Clock
     pings: PingStore
     remediation: RemediationRunner
+    slo: SloEvaluator
+    report: WeeklyReport
 
     @classmethod
     def build(
@@ -82,6 +86,9 @@ class OpsCore:
 
         remediation.recheck = recheck
         services.remediation = remediation
+        slo = SloEvaluator(db, config, targets, engine, metrics, clock)
+        services.slo_evaluator = slo
+        report = WeeklyReport(db, settings, config, clock, wakeup)
         return cls(
             settings,
             config,
@@ -97,6 +104,8 @@ class OpsCore:
             clock,
             pings,
             remediation,
+            slo,
+            report,
         )
 
     async def migrate(self) -> None:

@@ -12,6 +12,8 @@ from ops.config.models import DetectorBase
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
 from ops.settings import Settings
+from ops.slo.evaluate import SloEvaluator
+from ops.slo.report import WeeklyReport
 from ops.storage.outbox import OutboxStore
 from ops.storage.tables import check_results
 from ops.sweeper import Sweeper
@@ -25,6 +27,8 @@ def build_scheduler(
     engine: AlertEngine,
     outbox: OutboxStore,
     metrics: Metrics,
+    slo: SloEvaluator | None = None,
+    report: WeeklyReport | None = None,
     *,
     housekeeping_every: float = 15.0,
 ) -> AsyncIOScheduler:
@@ -55,6 +59,18 @@ def build_scheduler(
         misfire_grace_time=None,
         next_run_time=now,
     )
+    if sweeper.config.slos or sweeper.config.slo_report:
+        scheduler.add_job(
+            evaluate_slos,
+            "interval",
+            seconds=60,
+            args=[slo, report],
+            id="slo",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=now + timedelta(seconds=5),
+        )
     scheduler.add_job(
         prune_checks,
         "interval",
@@ -82,6 +98,16 @@ async def _housekeeping(engine: AlertEngine, outbox: OutboxStore, metrics: Metri
         metrics.outbox_depth.set(await outbox.depth())
     except Exception:
         log.exception("housekeeping failed")
+
+
+async def evaluate_slos(slo: SloEvaluator | None, report: WeeklyReport | None) -> None:
+    try:
+        if slo is not None:
+            await slo.evaluate()
+        if report is not None:
+            await report.maybe_send()
+    except Exception:
+        log.exception("SLO evaluation failed")
 
 
 async def prune_checks(engine: AlertEngine, retention_days: int) -> int:

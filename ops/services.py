@@ -116,6 +116,7 @@ class OpsServices:
         self.outbox = outbox_store
         self.clock = clock
         self.remediation: Any = None  # the RemediationRunner, set by the wiring
+        self.slo_evaluator: Any = None  # the SloEvaluator, likewise
 
     # -- who may see what --------------------------------------------------------------
     def is_alert_chat(self, chat_id: int) -> bool:
@@ -266,7 +267,15 @@ class OpsServices:
             detector_rows = (await conn.execute(per_detector_q)).all()
             incident_rows = (await conn.execute(incidents_q)).all()
             view_rows = (
-                (await conn.execute(text("SELECT * FROM vw_slo_daily ORDER BY d DESC LIMIT :n"), {"n": days + 1}))
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT d, MAX(errors_total) AS errors_total, MAX(critical_total) AS critical_total "
+                            "FROM vw_slo_daily GROUP BY d ORDER BY d DESC LIMIT :n"
+                        ),
+                        {"n": days + 1},
+                    )
+                )
                 .mappings()
                 .all()
             )

@@ -135,6 +135,12 @@ async def alert_button(
             )
             await query.answer(ADMIN_ONLY, show_alert=True)
             return
+        if incident.source.startswith("slo:") and services.config.slo(incident.source[4:]) is not None:
+            status = await services.slo_evaluator.status(services.config.slo(incident.source[4:]))
+            await services.slo_evaluator.evaluate()
+            verdict = "burn rates back within limits ✅" if status.alert == "ok" else f"still burning ({status.alert})"
+            await query.answer(f"{incident.source}: {verdict}"[:200], show_alert=True)
+            return
         config = services.config.detector(incident.source)
         if config is None:
             await query.answer("Its detector is no longer configured.", show_alert=True)

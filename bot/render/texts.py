@@ -8,6 +8,7 @@ from html import escape
 from ops.model import Incident, IncidentStatus, Severity
 from ops.remediation.runner import RunView, describe_run
 from ops.services import AlertPage, HealthReport, SloReport
+from ops.slo.evaluate import SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
 
@@ -18,7 +19,7 @@ COMMANDS = [
     ("help", "Commands"),
     ("health", "Every detector: last result, firing or not"),
     ("alerts", "Recent incidents: /alerts [severity] [N]"),
-    ("slo", "Compliance per day: /slo [days]"),
+    ("slo", "SLOs: budget, burn rates, chart: /slo [window]"),
     ("ack", "Acknowledge: /ack <id|#fingerprint>"),
     ("detectors", "Configured detectors"),
     ("remediate", "Run a detector's remediation (admins)"),
@@ -259,6 +260,46 @@ def slo_text(report: SloReport) -> str:
             target = f" (objective {det.objective:g}%)"
         lines.append(f"{icon} {escape(det.name)}: {det.pct:.2f}% of {det.checks} checks{target}")
     return "\n".join(lines)
+
+
+SLO_ICON = {"page": "🔥", "ticket": "⚠️", "breached": "⚠️", "ok": "✅", "no_data": "⏳"}
+
+
+def _bar(percent: float, width: int = 10) -> str:
+    filled = max(0, min(width, round(percent / 100 * width)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def slo_status_text(statuses: list[SloStatus], window: float | None) -> str:
+    scope = f"window {format_duration(window)}" if window else "each over its own window"
+    lines = [f"🎯 <b>SLOs</b> · {scope}", ""]
+    for s in statuses:
+        head = f"{SLO_ICON[s.state]} <b>{escape(s.name)}</b> · objective {s.config.objective:g}%"
+        if s.sli is None:
+            lines += [head + " · no events in the window", ""]
+            continue
+        budget = s.budget_remaining or 0.0
+        rates = " · ".join(f"{k} {v:.1f}" if v is not None else f"{k} —" for k, v in s.burn.items())
+        lines += [
+            f"{head} · actual {s.sli:.2f}% of {int(s.total):,} over {format_duration(s.window)}",
+            f"   budget {_bar(budget)} {budget:.0f}% left",
+            f"   burn {rates}",
+            "",
+        ]
+    bad = [s for s in statuses if s.state in ("page", "ticket", "breached")]
+    if not statuses:
+        lines.append("No SLOs configured.")
+    elif bad:
+        names = ", ".join(escape(s.name) for s in bad)
+        icon = "🔥" if any(s.state == "page" for s in bad) else "⚠️"
+        lines.append(f"Overall: {icon} {len(bad)} of {len(statuses)} SLOs need attention: {names}")
+    else:
+        lines.append(f"Overall: ✅ {len(statuses)} of {len(statuses)} SLOs within objective")
+    return "\n".join(lines)
+
+
+def slo_report_text(statuses: list[SloStatus]) -> str:
+    return "🗓 <b>Weekly SLO report</b>\n\n" + slo_status_text(statuses, None)
 
 
 def detectors_text(configs: list, default_every: float) -> str:

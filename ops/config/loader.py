@@ -63,7 +63,7 @@ def parse_config(
     try:
         top = OpsConfig.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(_format(name, [], exc))
+        errors.extend(_format(name, [], exc, raw))
     if not isinstance(detectors_raw, list):
         errors.append(f"{name}: detectors: expected a list")
         detectors_raw = []
@@ -113,6 +113,25 @@ def parse_config(
                 detector = detector.model_copy(update={"runbook": str(runbook.resolve())})
         detectors.append(detector)
 
+    if top is not None:
+        names = {d.name for d in detectors}
+        seen_slos: set[str] = set()
+        for index, slo in enumerate(top.slos):
+            label = f"slos[{index}] ({slo.name})"
+            if slo.name in seen_slos:
+                errors.append(f"{name}: {label}.name: {slo.name!r} is already used")
+            seen_slos.add(slo.name)
+            if slo.sli.detector is not None and slo.sli.detector not in names:
+                errors.append(f"{name}: {label}.sli.detector: unknown detector {slo.sli.detector!r}")
+            if slo.sli.target is not None and slo.sli.target not in targets:
+                errors.append(f"{name}: {label}.sli.target: unknown target {slo.sli.target!r}")
+        if top.slo_report is not None:
+            from ops.slo.report import parse_report_time
+
+            try:
+                parse_report_time(top.slo_report, top.slo_report_tz)
+            except ValueError as exc:
+                errors.append(f"{name}: slo_report_tz: {exc}")
     if errors or top is None:
         raise ConfigError(errors)
     return top.model_copy(update={"detectors": detectors, "remediations": remediations})
@@ -191,10 +210,14 @@ def _where(path: list[Any], root: Any) -> str:
     return ".".join(map(str, path))
 
 
-def _format(name: str, prefix: list[str], exc: ValidationError) -> list[str]:
+def _format(name: str, prefix: list[str], exc: ValidationError, raw: Any = None) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = [("for" if part == "for_" else str(part)) for part in err["loc"]]
+        if raw is not None and len(loc) >= 2 and loc[0] == "slos" and loc[1].isdigit():
+            items = raw.get("slos") or []
+            index = int(loc[1])
+            loc = [_label("slos", index, items[index] if index < len(items) else None), *loc[2:]]
         where = ".".join([*prefix, *loc]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

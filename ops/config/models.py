@@ -352,10 +352,59 @@ REMEDIATION_KINDS: dict[str, type[RemediationBase]] = {
 }
 
 
+class SliConfig(_Strict):
+    """Either `detector` (good = its passing checks) or `target` with `good_query` and `total_query`
+    (counts of the service's own events between `:since` and `:until`)."""
+
+    detector: str | None = None
+    target: str | None = None
+    good_query: str | None = None
+    total_query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SliConfig:
+        event = (self.target, self.good_query, self.total_query)
+        if self.detector is not None and any(v is not None for v in event):
+            raise ValueError("give either detector, or target with good_query and total_query")
+        if self.detector is None and not all(v is not None for v in event):
+            raise ValueError("give either detector, or target with good_query and total_query")
+        return self
+
+
+class SloConfig(_Strict):
+    name: Name
+    objective: float = Field(gt=0, lt=100)  # percent
+    window: Duration = 30 * 86400.0
+    sli: SliConfig
+    description: str = ""
+    labels: dict[str, str] = {}
+    runbook: str | None = None
+
+    @property
+    def budget(self) -> float:
+        """The error budget as a fraction: 1 − objective."""
+        return 1 - self.objective / 100
+
+
 class OpsConfig(_Strict):
     targets: dict[str, str] = {}
     detectors: list[Any] = []  # DetectorConfig, validated one by one by the loader
     remediations: list[Any] = []  # RemediationConfig, likewise
+    slos: list[SloConfig] = []
+    slo_report: str | None = None  # weekly report, e.g. "mon 09:00"
+    slo_report_tz: str = "UTC"
+
+    @field_validator("slo_report")
+    @classmethod
+    def _report_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            from ops.slo.report import parse_report_time
+
+            parse_report_time(value, "UTC")
+        return value
+
+    def slo(self, name: str) -> SloConfig | None:
+        return next((s for s in self.slos if s.name == name), None)
 
     def remediation(self, name: str | None) -> Any:
         return next((r for r in self.remediations if r.name == name), None) if name else None

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -35,6 +36,7 @@ check_results = Table(
     Column("error", Text, nullable=True),
     Index("ix_ops_check_results_detector_ts", "detector", "key", "ts"),
     Index("ix_ops_check_results_ts", "ts"),
+    Index("ix_ops_check_results_sli", "detector", "ts", "ok"),
 )
 
 # Alert state per fingerprint: what the engine must remember between checks and restarts.
@@ -179,4 +181,15 @@ remediation_locks = Table(
     Column("action", String(64), primary_key=True),
     Column("run_id", Integer, nullable=False),
     Column("acquired_at", DateTime, nullable=False),
+)
+
+# Good and total events per SLO and day (the SLI's daily history, for event-based SLOs and the view).
+slo_daily = Table(
+    "ops_slo_daily",
+    metadata,
+    Column("d", Date, primary_key=True),
+    Column("slo", String(64), primary_key=True),
+    Column("good", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )

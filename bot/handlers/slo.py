@@ -1,0 +1,73 @@
+"""/slo and its 📈 Chart button.
+
+With SLOs configured: objective, actual, budget left, burn rates and status per SLO, over each SLO's
+window or the one asked for (`/slo 7d`). Without: checks passing per day (`/slo [days]`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.callbacks import SloChartCb
+from bot.handlers.replies import answer_long, args_of
+from bot.render.chart import slo_chart_png
+from bot.render.texts import slo_status_text, slo_text
+from ops.services import OpsServices
+
+DAYS_USAGE = "Usage: /slo [days] — days from 1 to 90, default 7"
+WINDOW_USAGE = "Usage: /slo [window] — e.g. /slo 7d or /slo 24h (1h to 90d); default each SLO's own window"
+_WINDOW = re.compile(r"^(\d{1,3})([hd]?)$")
+
+
+def parse_window(arg: str) -> float | None:
+    match = _WINDOW.match(arg.lower())
+    if not match:
+        return None
+    seconds = int(match.group(1)) * (3600 if match.group(2) == "h" else 86400)
+    return float(seconds) if 3600 <= seconds <= 90 * 86400 else None
+
+
+async def slo(message: Message, services: OpsServices) -> None:
+    args = args_of(message)
+    if not services.config.slos:
+        days = 7
+        if args:
+            raw = args[0].lower().removesuffix("d")
+            if len(args) > 1 or not raw.isdigit() or not 1 <= int(raw) <= 90:
+                await message.answer(DAYS_USAGE)
+                return
+            days = int(raw)
+        await answer_long(message, slo_text(await services.slo(days)))
+        return
+    window = parse_window(args[0]) if len(args) == 1 else None
+    if len(args) > 1 or (args and window is None):
+        await message.answer(WINDOW_USAGE)
+        return
+    statuses = await services.slo_evaluator.statuses(window)
+    chart_window = int(window or max(s.window for s in statuses))
+    button = InlineKeyboardButton(text="📈 Chart", callback_data=SloChartCb(window=chart_window).pack())
+    await answer_long(message, slo_status_text(statuses, window), InlineKeyboardMarkup(inline_keyboard=[[button]]))
+
+
+async def slo_chart(query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
+    if not services.config.slos or not isinstance(query.message, Message):
+        await query.answer("No SLOs configured.")
+        return
+    days = max(1, min(90, round(callback_data.window / 86400)))
+    await query.answer("Drawing the chart…")
+    series = {s.name: (s.objective, await services.slo_evaluator.daily(s, days)) for s in services.config.slos}
+    png = slo_chart_png(series, days)
+    await query.message.answer_photo(
+        BufferedInputFile(png, filename="slo.png"), caption=f"SLI and error budget left, last {days} days"
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="slo")
+    router.message.register(slo, Command("slo"))
+    router.callback_query.register(slo_chart, SloChartCb.filter())
+    return router

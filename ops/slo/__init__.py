@@ -1,0 +1,1 @@
+"""SLOs: SLIs over rolling windows, error budgets, multiwindow multi-burn-rate alerts, the weekly report."""

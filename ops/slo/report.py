@@ -1,0 +1,68 @@
+"""The weekly SLO report's schedule: `slo_report: "mon 09:00"` in `slo_report_tz`."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ops.detectors.cron import next_run_after, parse_cron
+from ops.detectors.memory import recall, remember
+from ops.storage.outbox import enqueue
+from ops.timeutil import Clock
+
+if TYPE_CHECKING:  # the config module imports this one
+    from ops.config.models import OpsConfig
+    from ops.settings import Settings
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
+
+
+def parse_report_time(value: str, tz: str) -> CronTrigger:
+    match = _TIME.match(value)
+    if not match:
+        raise ValueError(f'expected a weekday and a time like "mon 09:00", got {value!r}')
+    day, hour, minute = match.group(1).lower(), int(match.group(2)), int(match.group(3))
+    return parse_cron(f"{minute} {hour} * * {day}", tz)
+
+
+def next_report_after(trigger: CronTrigger, after: datetime) -> datetime | None:
+    return next_run_after(trigger, after)
+
+
+class WeeklyReport:
+    """Posts the SLO report to the alert chats once per scheduled time (remembered in the database,
+    so a restart neither skips nor repeats one)."""
+
+    MEMORY_KEY = ("slo_report", "")
+
+    def __init__(self, db: AsyncEngine, settings: Settings, config: OpsConfig, clock: Clock, on_enqueue: Any) -> None:
+        self.db = db
+        self.settings = settings
+        self.config = config
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.trigger = parse_report_time(config.slo_report, config.slo_report_tz) if config.slo_report else None
+
+    async def maybe_send(self) -> bool:
+        if self.trigger is None or not self.config.slos:
+            return False
+        now = self.clock()
+        memory = await recall(self.db, *self.MEMORY_KEY)
+        if memory is None:  # first start: the first report is the next scheduled one
+            await remember(self.db, *self.MEMORY_KEY, now, {"armed": True})
+            return False
+        due = next_report_after(self.trigger, memory[0])
+        if due is None or now < due:
+            return False
+        async with self.db.begin() as conn:
+            for chat_id in dict.fromkeys(self.settings.alert_chat_ids):
+                await enqueue(conn, chat_id=chat_id, kind="slo_report", now=now, payload={"due": due.isoformat()})
+        await remember(self.db, *self.MEMORY_KEY, now, {"sent_for": due.isoformat()})
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return True
