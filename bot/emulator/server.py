@@ -346,6 +346,8 @@ class BotApiEmulator:
     async def _send_file(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
         chat = self._chat(params)
         file = params.get(kind)
+        if isinstance(file, str) and file.startswith("attach://"):  # multipart part named elsewhere
+            file = params.get(file.removeprefix("attach://"))
         if not isinstance(file, dict):
             raise _ApiError(400, f"Bad Request: there is no {kind} in the request")
         caption, caption_html = self._parse_text(

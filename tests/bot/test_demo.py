@@ -26,7 +26,7 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     assert "🔴 CRITICAL · cash_balance" in out and "[1 ✅ Ack] [2 🔁 Check now] [3 🛠 Remediate] [4 📖 Runbook]" in out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
-    for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLO · last 3 day(s)"):
+    for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLOs · window 3d"):
         assert answer in out
     assert "✅ RESOLVED · sales_freshness · was ERROR" in out and "sales_freshness resolved after" in out
     assert "Telegram refused" not in out

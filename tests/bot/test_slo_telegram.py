@@ -1,0 +1,106 @@
+"""/slo with SLOs and its 📈 Chart through the emulator; the weekly report is delivered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from harness import ALERT_CHATS, Harness, start_harness
+from sqlalchemy import insert
+
+from bot.emulator import BotApiEmulator
+from helpers import make_sqlite
+from ops.storage.tables import check_results
+
+
+@pytest.fixture
+async def sh(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[Harness]:
+    db = tmp_path / "shop.db"
+    shop = make_sqlite(db, "CREATE TABLE t (v INT); INSERT INTO t VALUES (1);")
+    config = f"""
+targets: {{shop: "{shop}"}}
+detectors:
+  - {{name: ingest_success_rate, kind: sql, target: shop, query: "SELECT v FROM t", alert_if: "< 0"}}
+  - {{name: scheduler_on_time, kind: sql, target: shop, query: "SELECT v FROM t", alert_if: "< 0"}}
+slos:
+  - {{name: ingest, objective: 99, window: 30d, sli: {{detector: ingest_success_rate}}}}
+  - {{name: scheduler, objective: 98, window: 7d, sli: {{detector: scheduler_on_time}}}}
+slo_report: "mon 09:00"
+"""
+    h = await start_harness(tmp_path, emulator, config, db)
+    now = h.app.core.clock()
+    rows = []
+    for day in range(20):  # ingest: 1 bad in 200 per day (99.5 %); scheduler: 5 bad in 100 on day 2
+        ts = now - timedelta(days=day, minutes=5)
+        rows += [
+            {
+                "ts": ts,
+                "detector": "ingest_success_rate",
+                "ok": i != 0,
+                "status": "ok",
+                "key": "",
+                "severity": "warning",
+                "message": "",
+                "duration_ms": 1.0,
+            }
+            for i in range(200)
+        ]
+        rows += [
+            {
+                "ts": ts,
+                "detector": "scheduler_on_time",
+                "ok": not (day == 2 and i < 5),
+                "status": "ok",
+                "key": "",
+                "severity": "warning",
+                "message": "",
+                "duration_ms": 1.0,
+            }
+            for i in range(100)
+        ]
+    async with h.app.core.db.begin() as conn:
+        await conn.execute(insert(check_results), rows)
+    yield h
+    await h.app.stop()
+
+
+async def test_slo_shows_objective_actual_budget_burn_and_status(sh: Harness) -> None:
+    answer = await sh.command(ALERT_CHATS[0], "/slo")
+    text = answer.text
+    assert "🎯 SLOs · each over its own window" in text
+    assert "✅ ingest · objective 99% · actual 99.50% of 4,000 over 30d" in text
+    assert "budget ▓▓▓▓▓░░░░░ 50% left" in text
+    assert "⚠️ scheduler · objective 98% · actual 99.29% of 700 over 7d" not in text  # 5/700 bad: fine
+    assert "✅ scheduler · objective 98% · actual 99.29% of 700 over 7d" in text
+    assert "burn 5m —" in text and "Overall: ✅ 2 of 2 SLOs within objective" in text
+    assert [b["text"] for b in answer.buttons] == ["📈 Chart"]
+    windowed = await sh.command(ALERT_CHATS[0], "/slo 2d")
+    assert "window 2d" in windowed.text and "of 400 over 2d" in windowed.text
+    for bad in ("/slo forever", "/slo 0d", "/slo 91d", "/slo 1 2"):
+        assert (await sh.command(ALERT_CHATS[0], bad)).text.startswith("Usage: /slo [window]")
+
+
+async def test_chart_is_a_png_of_sensible_size(sh: Harness) -> None:
+    answer = await sh.command(ALERT_CHATS[0], "/slo")
+    await sh.press(answer, "Chart")
+    await sh.emulator.wait_for(lambda: any(m.kind == "photo" for m in sh.emulator.bot_messages(ALERT_CHATS[0])), 20)
+    photo = next(m for m in sh.emulator.bot_messages(ALERT_CHATS[0]) if m.kind == "photo")
+    call = next(c for c in sh.emulator.calls_to("sendPhoto", ok=True))
+    part = call.params["photo"]
+    part = call.params[part.removeprefix("attach://")] if isinstance(part, str) else part
+    assert part["head"] == b"\x89PNG\r\n\x1a\n"
+    assert 10_000 < photo.file_size < 1_000_000
+    assert photo.text == "SLI and error budget left, last 30 days"
+
+
+async def test_weekly_report_is_delivered_to_the_alert_chats(sh: Harness) -> None:
+    core = sh.app.core
+    from ops.detectors.memory import remember
+
+    await remember(core.db, "slo_report", "", core.clock() - timedelta(days=8), {"armed": True})
+    assert await core.report.maybe_send() is True
+    await sh.delivered()
+    for chat in ALERT_CHATS:
+        assert any(m.text.startswith("🗓 Weekly SLO report") for m in sh.emulator.bot_messages(chat))
