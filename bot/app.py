@@ -118,6 +118,7 @@ class OpsBotApp:
                 self.core.metrics,
                 self.core.slo,
                 self.core.report,
+                self.core.housekeeping,
             )
             self.scheduler.start()
         telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ops.config.models import OpsConfig
 from ops.detectors import DetectorContext, TargetPool
 from ops.engine import AlertEngine, IncidentService
+from ops.engine.escalation import Escalator
+from ops.engine.routing import Router
 from ops.metrics import Metrics
 from ops.model import Incident
 from ops.pings import PingStore
@@ -55,6 +57,7 @@ class OpsCore:
     remediation: RemediationRunner
     slo: SloEvaluator
     report: WeeklyReport
+    escalator: Escalator
 
     @classmethod
     def build(
@@ -64,7 +67,7 @@ class OpsCore:
         metrics = metrics or Metrics()
         wakeup = _Wakeup()
         targets = TargetPool(config.targets)
-        engine = AlertEngine(db, settings, metrics, clock=clock, on_enqueue=wakeup)
+        engine = AlertEngine(db, settings, metrics, clock=clock, router=Router(settings, config), on_enqueue=wakeup)
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         outbox = OutboxStore(db)
         sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
@@ -89,6 +92,7 @@ class OpsCore:
         slo = SloEvaluator(db, config, targets, engine, metrics, clock)
         services.slo_evaluator = slo
         report = WeeklyReport(db, settings, config, clock, wakeup)
+        escalator = Escalator(db, settings, config, clock, wakeup)
         return cls(
             settings,
             config,
@@ -106,10 +110,18 @@ class OpsCore:
             remediation,
             slo,
             report,
+            escalator,
         )
 
     async def migrate(self) -> None:
         await migrate(self.db)
+
+    async def housekeeping(self) -> None:
+        """Every few seconds: reminders, released inhibitions, escalations, the outbox gauge."""
+        await self.engine.send_reminders()
+        await self.engine.release_inhibited({d.name: d for d in self.config.detectors})
+        await self.escalator.run()
+        self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def probe(self) -> dict[str, Any]:
         async with self.db.connect() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,6 +30,7 @@ def build_scheduler(
     metrics: Metrics,
     slo: SloEvaluator | None = None,
     report: WeeklyReport | None = None,
+    housekeeping: Callable[[], Awaitable[object]] | None = None,
     *,
     housekeeping_every: float = 15.0,
 ) -> AsyncIOScheduler:
@@ -52,7 +54,7 @@ def build_scheduler(
         _housekeeping,
         "interval",
         seconds=housekeeping_every,
-        args=[engine, outbox, metrics],
+        args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
         id="housekeeping",
         max_instances=1,
         coalesce=True,
@@ -92,10 +94,17 @@ async def _run_detector(sweeper: Sweeper, detector: DetectorBase) -> None:
         log.exception("detector %s: the engine could not store its results", detector.name)
 
 
-async def _housekeeping(engine: AlertEngine, outbox: OutboxStore, metrics: Metrics) -> None:
-    try:
+def _reminders_and_gauge(engine: AlertEngine, outbox: OutboxStore, metrics: Metrics) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
         await engine.send_reminders()
         metrics.outbox_depth.set(await outbox.depth())
+
+    return job
+
+
+async def _housekeeping(job: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await job()
     except Exception:
         log.exception("housekeeping failed")
 

@@ -120,7 +120,8 @@ class OpsServices:
 
     # -- who may see what --------------------------------------------------------------
     def is_alert_chat(self, chat_id: int) -> bool:
-        return chat_id in self.settings.alert_chat_ids
+        """A chat alerts go to: ALERT_CHAT_IDS, or a chat named by a route."""
+        return chat_id in self.settings.alert_chat_ids or any(chat_id in r.chats for r in self.config.routes)
 
     def is_admin_chat(self, chat_id: int) -> bool:
         return chat_id in self.settings.admin_chat_ids

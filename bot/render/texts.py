@@ -202,6 +202,8 @@ def health_text(report: HealthReport) -> str:
             lines.append(f"✅ {name} · ok{keys} · {age} ago")
         for incident in d.open_incidents:
             acked_by = f" · acked by {escape(incident.acknowledged_by or '?')}" if incident.acknowledged_by else ""
+            if incident.extras.get("inhibited_by"):
+                acked_by += f" · 🔇 inhibited by {escape(str(incident.extras['inhibited_by']))}"
             lines.append(
                 f"   └ {escape(incident.message[:200])} · <code>#{incident.short_fingerprint}</code>{acked_by}"
             )
@@ -228,6 +230,8 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
         icon = SEVERITY_ICON[i.severity]
         if i.status is IncidentStatus.resolved and i.resolved_at:
             state = f"✅ resolved after {format_duration((i.resolved_at - i.opened_at).total_seconds())}"
+        elif i.extras.get("inhibited_by"):
+            state = f"🔇 inhibited while {escape(str(i.extras['inhibited_by']))} fires"
         elif i.status is IncidentStatus.acknowledged:
             state = f"👀 acked by {escape(i.acknowledged_by or '?')}"
         else:

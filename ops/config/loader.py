@@ -98,6 +98,11 @@ def parse_config(
         if target is not None and target not in targets:
             known = ", ".join(sorted(targets)) or "none defined"
             errors.append(f"{name}: {label}.target: unknown target {target!r} (targets: {known})")
+        for parent in detector.depends_on:
+            if parent == detector.name or not any(
+                isinstance(d, dict) and d.get("name") == parent for d in detectors_raw
+            ):
+                errors.append(f"{name}: {label}.depends_on: unknown detector {parent!r}")
         if detector.remediation and detector.remediation not in known_actions:
             listed = ", ".join(sorted(known_actions)) or "none defined"
             errors.append(

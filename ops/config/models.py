@@ -77,6 +77,7 @@ class DetectorBase(_Strict):
     description: str = ""
     no_data: Literal["ok", "alert"] = "ok"
     remediation: str | None = None  # the name of an action under `remediations`
+    depends_on: list[str] = []  # while one of these detectors fires, this one's alerts are inhibited
 
     @field_validator("every")
     @classmethod
@@ -386,7 +387,45 @@ class SloConfig(_Strict):
         return 1 - self.objective / 100
 
 
+class RouteConfig(_Strict):
+    """`match` keys: severity, detector, or a label; a value starting with `=~` is a regex."""
+
+    match: dict[str, str] = {}
+    chats: list[int] = Field(min_length=1)
+    continue_: bool = Field(False, alias="continue")
+
+    @field_validator("match")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, pattern in value.items():
+            if pattern.startswith("=~"):
+                try:
+                    re.compile(pattern[2:])
+                except re.error as exc:
+                    raise ValueError(f"{key}: bad regex {pattern[2:]!r}: {exc}") from None
+        return value
+
+    def matches(self, fields: dict[str, str]) -> bool:
+        for key, wanted in self.match.items():
+            value = fields.get(key)
+            if value is None:
+                return False
+            if wanted.startswith("=~"):
+                if re.fullmatch(wanted[2:], value) is None:
+                    return False
+            elif value != wanted:
+                return False
+        return True
+
+
+class EscalationPolicy(_Strict):
+    after: Duration
+    repeat: Duration | None = None
+
+
 class OpsConfig(_Strict):
+    routes: list[RouteConfig] = []
+    escalation: dict[Severity, EscalationPolicy] = {}
     targets: dict[str, str] = {}
     detectors: list[Any] = []  # DetectorConfig, validated one by one by the loader
     remediations: list[Any] = []  # RemediationConfig, likewise

@@ -15,7 +15,7 @@ from ops.config.models import DetectorBase
 from ops.engine.incidents import enqueue_for_alert_chats, load_incident, record_event
 from ops.engine.routing import Router
 from ops.metrics import Metrics
-from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus
+from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
 from ops.settings import Settings
 from ops.storage.outbox import enqueue
 from ops.storage.tables import alert_state, alerts_history, check_results
@@ -179,7 +179,8 @@ class AlertEngine:
         now: datetime,
         report: EngineReport,
     ) -> None:
-        chats = self.router.chats_for(result)
+        inhibitor = await self._firing_parent(conn, detector)
+        chats = [] if inhibitor else self.router.chats_for(detector, result.severity)
         extras = {
             "value": result.value,
             "threshold": result.threshold,
@@ -189,6 +190,7 @@ class AlertEngine:
             "remediation": detector.remediation,
             "status": result.status.value,
             "unit": result.unit,
+            "inhibited_by": inhibitor,
         }
         res = await conn.execute(
             insert(alerts_history).values(
@@ -211,15 +213,73 @@ class AlertEngine:
             await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=incident_id)
         await record_event(
             conn,
-            "fired",
+            "inhibited" if inhibitor else "fired",
             now,
             incident_id=incident_id,
             fingerprint=state.fingerprint,
-            detail=f"notified {len(chats)} chat(s)",
+            detail=f"{inhibitor} is firing: nothing sent" if inhibitor else f"notified {len(chats)} chat(s)",
         )
         self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
         report.fired.append(incident_id)
         report.notifications += len(chats)
+
+    async def _firing_parent(self, conn: AsyncConnection, detector: DetectorBase) -> str | None:
+        """The first of `depends_on` that has an open incident: it inhibits this detector's alerts."""
+        parents = list(getattr(detector, "depends_on", []) or [])
+        if not parents:
+            return None
+        row = (
+            await conn.execute(
+                select(alert_state.c.detector)
+                .where(alert_state.c.detector.in_(parents), alert_state.c.incident_id.is_not(None))
+                .limit(1)
+            )
+        ).first()
+        return str(row.detector) if row else None
+
+    async def release_inhibited(self, detectors: dict[str, DetectorBase]) -> list[int]:
+        """Inhibited incidents whose parents no longer fire, still firing themselves: notify them now."""
+        now = self.clock()
+        released: list[int] = []
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(select(alerts_history).where(alerts_history.c.status != "resolved"))).all()
+            for row in rows:
+                extras = json.loads(row.extras_json or "{}")
+                if not extras.get("inhibited_by"):
+                    continue
+                detector = detectors.get(row.source)
+                if detector is not None and await self._firing_parent(conn, detector):
+                    continue
+                extras["inhibited_by"] = None
+                severity = Severity(row.severity)
+                chats = (
+                    self.router.chats_for(detector, severity)
+                    if detector is not None
+                    else list(self.settings.alert_chat_ids)
+                )
+                await conn.execute(
+                    update(alerts_history)
+                    .where(alerts_history.c.id == row.id)
+                    .values(
+                        extras_json=json.dumps(extras),
+                        last_notified_at=now,
+                        notification_count=row.notification_count + 1,
+                    )
+                )
+                for chat_id in chats:
+                    await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=row.id)
+                await record_event(
+                    conn,
+                    "uninhibited",
+                    now,
+                    incident_id=row.id,
+                    fingerprint=row.fingerprint,
+                    detail=f"notified {len(chats)} chat(s)",
+                )
+                released.append(row.id)
+        if released and self.on_enqueue is not None:
+            self.on_enqueue()
+        return released
 
     async def _still_failing(
         self,

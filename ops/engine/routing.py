@@ -1,14 +1,30 @@
-"""Which chats a new alert goes to. Today: every chat in ALERT_CHAT_IDS."""
+"""Which chats an alert goes to: the first matching route (and the next ones while `continue`),
+or ALERT_CHAT_IDS when no route matches (as Alertmanager's root route)."""
 
 from __future__ import annotations
 
-from ops.model import CheckResult
+from ops.config.models import DetectorBase, OpsConfig
+from ops.model import Severity
 from ops.settings import Settings
 
 
 class Router:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: OpsConfig | None = None) -> None:
         self.settings = settings
+        self.routes = list(config.routes) if config is not None else []
 
-    def chats_for(self, result: CheckResult) -> list[int]:
-        return list(dict.fromkeys(self.settings.alert_chat_ids))
+    def chats(self, detector: str, severity: Severity, labels: dict[str, str]) -> list[int]:
+        fields = {**labels, "severity": severity.value, "detector": detector}
+        chats: list[int] = []
+        for route in self.routes:
+            if route.matches(fields):
+                chats.extend(route.chats)
+                if not route.continue_:
+                    break
+        return list(dict.fromkeys(chats or self.settings.alert_chat_ids))
+
+    def chats_for(self, detector: DetectorBase, severity: Severity) -> list[int]:
+        return self.chats(detector.name, severity, dict(detector.labels))
+
+    def all_chats(self) -> set[int]:
+        return {c for route in self.routes for c in route.chats}
