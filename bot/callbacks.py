@@ -32,6 +32,11 @@ class RemediateCb(CallbackData, prefix="r1"):
     incident_id: int
 
 
+class SilenceCb(CallbackData, prefix="z1"):
+    mode: str  # "1h" | "res" (until resolved)
+    incident_id: int
+
+
 class SloChartCb(CallbackData, prefix="s1"):
     window: int  # seconds
 

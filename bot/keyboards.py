@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import AlertAction, AlertCb, AlertsPageCb, RemediateCb, RemediateStep
+from bot.callbacks import AlertAction, AlertCb, AlertsPageCb, RemediateCb, RemediateStep, SilenceCb
 from ops.model import Incident, IncidentStatus
 
 ACK = "✅ Ack"
@@ -12,6 +12,8 @@ UNACK = "↩️ Unack"
 RUNBOOK = "📖 Runbook"
 CHECK = "🔁 Check now"
 REMEDIATE = "🛠 Remediate"
+SILENCE_1H = "🔕 Silence 1h"
+SILENCE_RESOLVED = "🔕 Until resolved"
 YES = "✅ Yes"
 CANCEL = "✖ Cancel"
 
@@ -39,6 +41,17 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
         second.append(button(RUNBOOK, AlertAction.runbook))
     if second:
         rows.append(second)
+    if not incident.extras.get("silenced_by"):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=SILENCE_1H, callback_data=SilenceCb(mode="1h", incident_id=incident.id).pack()
+                ),
+                InlineKeyboardButton(
+                    text=SILENCE_RESOLVED, callback_data=SilenceCb(mode="res", incident_id=incident.id).pack()
+                ),
+            ]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

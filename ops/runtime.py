@@ -14,6 +14,7 @@ from ops.detectors import DetectorContext, TargetPool
 from ops.engine import AlertEngine, IncidentService
 from ops.engine.escalation import Escalator
 from ops.engine.routing import Router
+from ops.engine.silences import SilenceService
 from ops.metrics import Metrics
 from ops.model import Incident
 from ops.pings import PingStore
@@ -58,6 +59,7 @@ class OpsCore:
     slo: SloEvaluator
     report: WeeklyReport
     escalator: Escalator
+    silences: SilenceService
 
     @classmethod
     def build(
@@ -67,7 +69,10 @@ class OpsCore:
         metrics = metrics or Metrics()
         wakeup = _Wakeup()
         targets = TargetPool(config.targets)
-        engine = AlertEngine(db, settings, metrics, clock=clock, router=Router(settings, config), on_enqueue=wakeup)
+        router = Router(settings, config)
+        engine = AlertEngine(db, settings, metrics, clock=clock, router=router, on_enqueue=wakeup)
+        silences = SilenceService(db, config, router, clock, wakeup)
+        engine.mutes = silences.mute_reason
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         outbox = OutboxStore(db)
         sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
@@ -91,6 +96,7 @@ class OpsCore:
         services.remediation = remediation
         slo = SloEvaluator(db, config, targets, engine, metrics, clock)
         services.slo_evaluator = slo
+        services.silences = silences
         report = WeeklyReport(db, settings, config, clock, wakeup)
         escalator = Escalator(db, settings, config, clock, wakeup)
         return cls(
@@ -111,6 +117,7 @@ class OpsCore:
             slo,
             report,
             escalator,
+            silences,
         )
 
     async def migrate(self) -> None:
@@ -120,6 +127,7 @@ class OpsCore:
         """Every few seconds: reminders, released inhibitions, escalations, the outbox gauge."""
         await self.engine.send_reminders()
         await self.engine.release_inhibited({d.name: d for d in self.config.detectors})
+        await self.silences.release()
         await self.escalator.run()
         self.metrics.outbox_depth.set(await self.outbox.depth())
 

@@ -117,6 +117,7 @@ class OpsServices:
         self.clock = clock
         self.remediation: Any = None  # the RemediationRunner, set by the wiring
         self.slo_evaluator: Any = None  # the SloEvaluator, likewise
+        self.silences: Any = None  # the SilenceService, likewise
 
     # -- who may see what --------------------------------------------------------------
     def is_alert_chat(self, chat_id: int) -> bool:

@@ -25,6 +25,9 @@ COMMANDS = [
     ("remediate", "Run a detector's remediation (admins)"),
     ("runbook", "A detector's runbook: /runbook <detector>"),
     ("remediations", "Recent remediation runs: /remediations [N]"),
+    ("silence", "Silence alerts: /silence <detector|#fp|label=value> <duration> [reason]"),
+    ("silences", "Active silences"),
+    ("unsilence", "End a silence: /unsilence <id>"),
     ("sweep", "Run every detector now (admins)"),
 ]
 
@@ -67,6 +70,8 @@ def alert_card(
         lines.append(f"<i>Forwarded to the admins with its context: {escape(_context(incident))}</i>")
     if run is not None:
         lines.append(escape(describe_run(run)[:600]))
+    if incident.extras.get("silenced_by") and incident.status is not IncidentStatus.resolved:
+        lines.append(f"🔕 Silenced ({escape(str(incident.extras['silenced_by']))}): nothing more is sent")
     if incident.status is IncidentStatus.acknowledged and incident.acknowledged_at:
         lines.append(
             f"👀 Acknowledged by {escape(incident.acknowledged_by or '?')} at {hhmm(incident.acknowledged_at)}"
@@ -230,6 +235,8 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
         icon = SEVERITY_ICON[i.severity]
         if i.status is IncidentStatus.resolved and i.resolved_at:
             state = f"✅ resolved after {format_duration((i.resolved_at - i.opened_at).total_seconds())}"
+        elif i.extras.get("silenced_by"):
+            state = f"🔕 silenced ({escape(str(i.extras['silenced_by']))})"
         elif i.extras.get("inhibited_by"):
             state = f"🔇 inhibited while {escape(str(i.extras['inhibited_by']))} fires"
         elif i.status is IncidentStatus.acknowledged:

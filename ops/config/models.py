@@ -423,8 +423,25 @@ class EscalationPolicy(_Strict):
     repeat: Duration | None = None
 
 
+class MaintenanceWindow(_Strict):
+    """Alerts of these detectors send nothing for `duration` after each `cron` time."""
+
+    detectors: list[str] = Field(min_length=1)
+    cron: str
+    tz: str = "UTC"
+    duration: Duration
+
+    @model_validator(mode="after")
+    def _cron(self) -> MaintenanceWindow:
+        from ops.detectors.cron import parse_cron
+
+        parse_cron(self.cron, self.tz)
+        return self
+
+
 class OpsConfig(_Strict):
     routes: list[RouteConfig] = []
+    maintenance: list[MaintenanceWindow] = []
     escalation: dict[Severity, EscalationPolicy] = {}
     targets: dict[str, str] = {}
     detectors: list[Any] = []  # DetectorConfig, validated one by one by the loader

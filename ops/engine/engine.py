@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,6 +75,8 @@ class AlertEngine:
         self.clock = clock
         self.router = router or Router(settings)
         self.on_enqueue = on_enqueue
+        # Silences and maintenance windows (set by the wiring): a reason to send nothing, or None.
+        self.mutes: Callable[[AsyncConnection, str, str, dict[str, str]], Awaitable[str | None]] | None = None
 
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
         now = self.clock()
@@ -180,7 +182,10 @@ class AlertEngine:
         report: EngineReport,
     ) -> None:
         inhibitor = await self._firing_parent(conn, detector)
-        chats = [] if inhibitor else self.router.chats_for(detector, result.severity)
+        muted = None
+        if not inhibitor and self.mutes is not None:
+            muted = await self.mutes(conn, detector.name, state.fingerprint, dict(detector.labels))
+        chats = [] if inhibitor or muted else self.router.chats_for(detector, result.severity)
         extras = {
             "value": result.value,
             "threshold": result.threshold,
@@ -191,6 +196,7 @@ class AlertEngine:
             "status": result.status.value,
             "unit": result.unit,
             "inhibited_by": inhibitor,
+            "silenced_by": muted,
         }
         res = await conn.execute(
             insert(alerts_history).values(
@@ -213,11 +219,15 @@ class AlertEngine:
             await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=incident_id)
         await record_event(
             conn,
-            "inhibited" if inhibitor else "fired",
+            "inhibited" if inhibitor else "silenced" if muted else "fired",
             now,
             incident_id=incident_id,
             fingerprint=state.fingerprint,
-            detail=f"{inhibitor} is firing: nothing sent" if inhibitor else f"notified {len(chats)} chat(s)",
+            detail=f"{inhibitor} is firing: nothing sent"
+            if inhibitor
+            else f"{muted}: nothing sent"
+            if muted
+            else f"notified {len(chats)} chat(s)",
         )
         self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
         report.fired.append(incident_id)
@@ -406,12 +416,15 @@ class AlertEngine:
                     alerts_history.c.id,
                     alerts_history.c.fingerprint,
                     alerts_history.c.notification_count,
+                    alerts_history.c.extras_json,
                 ).where(
                     alerts_history.c.status == IncidentStatus.firing.value,
                     alerts_history.c.last_notified_at <= due,
                 )
             )
             for row in rows.all():
+                if json.loads(row.extras_json or "{}").get("silenced_by"):
+                    continue  # a silenced alert is not reminded of
                 sent = await enqueue_for_alert_chats(conn, row.id, "reminder", now)
                 await conn.execute(
                     update(alerts_history)

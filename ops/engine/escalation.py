@@ -43,7 +43,8 @@ class Escalator:
             rows = (await conn.execute(select(alerts_history).where(alerts_history.c.status == "firing"))).all()
             for row in rows:
                 policy = self.policies.get(Severity(row.severity))
-                if policy is None or json.loads(row.extras_json or "{}").get("inhibited_by"):
+                extras = json.loads(row.extras_json or "{}")
+                if policy is None or extras.get("inhibited_by") or extras.get("silenced_by"):
                     continue
                 age = (now - row.created_at).total_seconds()
                 if age < policy.after:

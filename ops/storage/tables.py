@@ -193,3 +193,20 @@ slo_daily = Table(
     Column("total", Float, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# Silences: matching alerts are recorded but send nothing while the silence is active.
+silences = Table(
+    "ops_silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(128), nullable=True),
+    Column("created_by_id", BigInteger, nullable=True),
+    Column("kind", String(16), nullable=False),  # detector | fingerprint | label
+    Column("label", String(64), nullable=True),  # the label name for kind=label
+    Column("value", String(200), nullable=False),
+    Column("ends_at", DateTime, nullable=True),  # NULL: until the incident resolves
+    Column("incident_id", Integer, nullable=True),  # for "until resolved"
+    Column("reason", Text, nullable=True),
+    Column("expired_at", DateTime, nullable=True),  # /unsilence
+)

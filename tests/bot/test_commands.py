@@ -34,6 +34,9 @@ async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
         "remediate",
         "runbook",
         "remediations",
+        "silence",
+        "silences",
+        "unsilence",
         "sweep",
     ]
 

@@ -17,7 +17,7 @@ async def test_alert_arrives_once_in_every_alert_chat_with_buttons(harness: Harn
         assert "cash_balance[wb] = -12,500" in card.text
         assert "team=finance" in card.text
         labels = [b["text"] for b in card.buttons]
-        assert labels == ["✅ Ack", "🔁 Check now", "📖 Runbook"]
+        assert labels == ["✅ Ack", "🔁 Check now", "📖 Runbook", "🔕 Silence 1h", "🔕 Until resolved"]
         assert all(len(b["callback_data"].encode()) <= 64 for b in card.buttons)
     # More sweeps while it still fails send nothing new.
     await harness.sweep()

@@ -27,7 +27,7 @@ async def _names(engine: AsyncEngine) -> tuple[set[str], set[str]]:
 
 async def _roundtrip(engine: AsyncEngine) -> None:
     await migrate(engine)
-    assert await current_revision(engine) == "0004_slo_daily"
+    assert await current_revision(engine) == "0005_silences"
     tables, views = await _names(engine)
     assert TABLES <= tables and {"vw_slo_daily", "vw_ops_health"} <= views
     async with engine.begin() as conn:
@@ -53,7 +53,7 @@ async def _roundtrip(engine: AsyncEngine) -> None:
     tables, views = await _names(engine)
     assert not (TABLES & tables) and not views & {"vw_slo_daily", "vw_ops_health"}
     await migrate(engine)
-    assert await current_revision(engine) == "0004_slo_daily"
+    assert await current_revision(engine) == "0005_silences"
 
 
 async def test_sqlite_up_down_up(tmp_path: Path) -> None:

@@ -1,0 +1,133 @@
+"""🔕 Silence 1h / Until resolved buttons, /silence, /silences, /unsilence — admins."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.access import Access
+from bot.callbacks import SilenceCb
+from bot.handlers.replies import answer_long, args_of
+from ops.model import Actor
+from ops.services import OpsServices
+from ops.timeutil import format_duration, parse_duration
+
+SILENCE_USAGE = (
+    "Usage: /silence &lt;detector|#fingerprint|label=value&gt; &lt;duration&gt; [reason]"
+    " — e.g. /silence cash_balance 2h deploy"
+)
+UNSILENCE_USAGE = "Usage: /unsilence &lt;id&gt; — ids are in /silences"
+ADMIN_ONLY = "Only admins can silence alerts."
+_LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]{0,63})=(.{1,200})$")
+_FP = re.compile(r"^#([0-9a-f]{4,16})$")
+
+
+async def silence_button(
+    query: CallbackQuery, callback_data: SilenceCb, services: OpsServices, access: Access, actor: Actor
+) -> None:
+    incident_id = callback_data.incident_id
+    visible = await services.incident_visible(incident_id, access.chat_id, access.sees_all)
+    incident = await services.incidents.get(incident_id) if visible else None
+    if incident is None or callback_data.mode not in ("1h", "res"):
+        await services.record("refused", actor, chat_id=access.chat_id, detail="silence: unknown incident")
+        await query.answer("This alert is not known here.", show_alert=True)
+        return
+    if not access.admin:
+        await services.record(
+            "refused", actor, incident_id=incident_id, chat_id=access.chat_id, detail="silence: not an admin"
+        )
+        await query.answer(ADMIN_ONLY, show_alert=True)
+        return
+    until_resolved = callback_data.mode == "res"
+    silence, _ = await services.silences.create(
+        kind="fingerprint",
+        value=incident.fingerprint,
+        label=None,
+        seconds=None if until_resolved else 3600,
+        incident_id=incident.id if until_resolved else None,
+        reason="🔕 Until resolved button" if until_resolved else "🔕 Silence 1h button",
+        actor=actor,
+    )
+    await query.answer(f"Silenced {'until resolved' if until_resolved else 'for 1h'} (silence {silence.id})")
+
+
+async def silence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+    args = args_of(message)
+    if len(args) < 2:
+        await message.answer(SILENCE_USAGE)
+        return
+    if not access.admin:
+        await services.record("refused", actor, chat_id=access.chat_id, detail="/silence: not an admin")
+        await message.answer(ADMIN_ONLY)
+        return
+    target, raw_duration, reason = args[0], args[1], " ".join(args[2:])[:300] or "silenced from Telegram"
+    try:
+        seconds = parse_duration(raw_duration)
+    except ValueError:
+        seconds = 0
+    if not 60 <= seconds <= 90 * 86400:
+        await message.answer(f"The duration must be 1m to 90d. {SILENCE_USAGE}")
+        return
+    label = None
+    if fp := _FP.match(target.lower()):
+        kind, value = "fingerprint", fp.group(1)
+    elif lab := _LABEL.match(target):
+        kind, label, value = "label", lab.group(1), lab.group(2)
+    elif services.config.detector(target) is not None or (
+        target.startswith("slo:") and services.config.slo(target[4:]) is not None
+    ):
+        kind, value = "detector", target
+    else:
+        await message.answer(f"No detector {escape(target[:48])}. {SILENCE_USAGE}")
+        return
+    silence, muted = await services.silences.create(
+        kind=kind, value=value, label=label, seconds=seconds, incident_id=None, reason=reason, actor=actor
+    )
+    await message.answer(
+        f"🔕 Silence {silence.id}: {escape(silence.target)} for {format_duration(seconds)} — {escape(reason)}"
+        f" ({muted} open alert(s) muted)"
+    )
+
+
+async def silences_command(message: Message, services: OpsServices) -> None:
+    active = await services.silences.active()
+    now = services.clock()
+    if not active:
+        await message.answer("🔕 No active silences.")
+        return
+    lines = [f"🔕 <b>Silences</b> · {len(active)} active", ""]
+    for s in active:
+        lines.append(
+            f"<b>{s.id}</b> · {escape(s.target)} · {s.until(now)} · by {escape(s.created_by or '?')} · "
+            f"{escape(s.reason or '')}"
+        )
+    await answer_long(message, "\n".join(lines))
+
+
+async def unsilence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+    args = args_of(message)
+    if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 9:
+        await message.answer(UNSILENCE_USAGE)
+        return
+    if not access.admin:
+        await services.record("refused", actor, chat_id=access.chat_id, detail="/unsilence: not an admin")
+        await message.answer(ADMIN_ONLY)
+        return
+    if not await services.silences.expire(int(args[0]), actor):
+        await message.answer(f"No active silence {args[0]}. {UNSILENCE_USAGE}")
+        return
+    released = await services.silences.release()
+    await message.answer(f"🔔 Silence {args[0]} ended ({len(released)} alert(s) still firing are back).")
+
+
+def build_router() -> Router:
+    router = Router(name="silences")
+    router.callback_query.register(silence_button, SilenceCb.filter())
+    router.message.register(silence_command, Command("silence"))
+    router.message.register(silences_command, Command("silences"))
+    router.message.register(unsilence_command, Command("unsilence"))
+    return router
