@@ -50,6 +50,14 @@ class Condition:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _condition(raw: object) -> object:
+    return raw if raw is None or isinstance(raw, Condition) else Condition.parse(raw)
+
+
+AlertIf = Annotated[Condition, BeforeValidator(_condition)]  # `alert_if: "< -10000"`
+OptionalAlertIf = Annotated[Condition | None, BeforeValidator(_condition)]
 _NAME = re.compile(r"^[a-z0-9_]{1,48}$")
 
 
@@ -103,12 +111,7 @@ class SqlDetector(DetectorBase):
     kind: Literal["sql"] = "sql"
     target: str
     query: str
-    alert_if: Condition
-
-    @field_validator("alert_if", mode="before")
-    @classmethod
-    def _condition(cls, raw: object) -> Condition:
-        return raw if isinstance(raw, Condition) else Condition.parse(raw)
+    alert_if: AlertIf
 
 
 class FreshnessDetector(DetectorBase):
@@ -125,18 +128,12 @@ class DbSizeDetector(DetectorBase):
 
     kind: Literal["db_size"] = "db_size"
     target: str
-    alert_if: Condition
+    alert_if: Condition  # parsed with sizes below
 
     @field_validator("alert_if", mode="before")
     @classmethod
     def _condition(cls, raw: object) -> Condition:
         return raw if isinstance(raw, Condition) else Condition.parse(raw, sizes=True)
-
-
-def _optional_condition(raw: object) -> Condition | None:
-    if raw is None or isinstance(raw, Condition):
-        return raw
-    return Condition.parse(raw)
 
 
 class HttpDetector(DetectorBase):
@@ -149,17 +146,12 @@ class HttpDetector(DetectorBase):
     expect_status: list[int] = [200]
     contains: str | None = None
     max_latency: Duration | None = None
-    alert_if: Condition | None = None
+    alert_if: OptionalAlertIf = None
 
     @field_validator("expect_status", mode="before")
     @classmethod
     def _statuses(cls, raw: object) -> object:
         return [raw] if isinstance(raw, int) else raw
-
-    @field_validator("alert_if", mode="before")
-    @classmethod
-    def _condition(cls, raw: object) -> Condition | None:
-        return _optional_condition(raw)
 
     @field_validator("url")
     @classmethod
@@ -200,12 +192,7 @@ class MetricsDetector(DetectorBase):
     quantile: float | None = Field(None, gt=0, lt=1)
     rate: bool = False
     scale: float = 1.0  # multiplies the value: 1000 turns a histogram in seconds into milliseconds
-    alert_if: Condition
-
-    @field_validator("alert_if", mode="before")
-    @classmethod
-    def _condition(cls, raw: object) -> Condition:
-        return raw if isinstance(raw, Condition) else Condition.parse(raw)
+    alert_if: AlertIf
 
     @model_validator(mode="after")
     def _one_mode(self) -> MetricsDetector:
@@ -220,12 +207,7 @@ class PrometheusDetector(DetectorBase):
     kind: Literal["prometheus"] = "prometheus"
     url: str
     query: str
-    alert_if: Condition
-
-    @field_validator("alert_if", mode="before")
-    @classmethod
-    def _condition(cls, raw: object) -> Condition:
-        return raw if isinstance(raw, Condition) else Condition.parse(raw)
+    alert_if: AlertIf
 
 
 class PythonDetector(DetectorBase):
@@ -233,7 +215,7 @@ class PythonDetector(DetectorBase):
 
     kind: Literal["python"] = "python"
     function: str
-    alert_if: Condition | None = None
+    alert_if: OptionalAlertIf = None
 
     @field_validator("function")
     @classmethod
@@ -242,11 +224,6 @@ class PythonDetector(DetectorBase):
 
         resolve_function(value)
         return value
-
-    @field_validator("alert_if", mode="before")
-    @classmethod
-    def _condition(cls, raw: object) -> Condition | None:
-        return _optional_condition(raw)
 
 
 DetectorConfig = (
