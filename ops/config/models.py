@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ops.model import Severity
 from ops.timeutil import parse_duration, parse_size
@@ -58,6 +58,23 @@ def _condition(raw: object) -> object:
 
 AlertIf = Annotated[Condition, BeforeValidator(_condition)]  # `alert_if: "< -10000"`
 OptionalAlertIf = Annotated[Condition | None, BeforeValidator(_condition)]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def _importable(value: str) -> str:
+    from ops.detectors.python_fn import resolve_function
+
+    resolve_function(value)
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+FunctionRef = Annotated[str, AfterValidator(_importable)]  # package.module:callable, imported at load
 _NAME = re.compile(r"^[a-z0-9_]{1,48}$")
 
 
@@ -140,7 +157,7 @@ class HttpDetector(DetectorBase):
     """`http`: one request; value = latency in ms. Fails on status, body, latency or transport errors."""
 
     kind: Literal["http"] = "http"
-    url: str
+    url: HttpUrl
     method: Literal["GET", "POST", "HEAD", "PUT"] = "GET"
     headers: dict[str, str] = {}
     expect_status: list[int] = [200]
@@ -152,13 +169,6 @@ class HttpDetector(DetectorBase):
     @classmethod
     def _statuses(cls, raw: object) -> object:
         return [raw] if isinstance(raw, int) else raw
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
 
 
 class HeartbeatDetector(DetectorBase):
@@ -214,16 +224,8 @@ class PythonDetector(DetectorBase):
     """`python`: `function: package.module:callable` returning a number, a bool or {ok, value, message}."""
 
     kind: Literal["python"] = "python"
-    function: str
+    function: FunctionRef
     alert_if: OptionalAlertIf = None
-
-    @field_validator("function")
-    @classmethod
-    def _importable(cls, value: str) -> str:
-        from ops.detectors.python_fn import resolve_function
-
-        resolve_function(value)
-        return value
 
 
 DetectorConfig = (
@@ -286,17 +288,10 @@ class ShellRemediation(RemediationBase):
 
 class HttpRemediation(RemediationBase):
     kind: Literal["http"] = "http"
-    url: str
+    url: HttpUrl
     method: Literal["GET", "POST", "PUT", "DELETE", "PATCH"] = "POST"
     headers: dict[str, str] = {}
     json_body: Any = Field(None, alias="json")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
 
 
 class NotifyAdminRemediation(RemediationBase):
@@ -309,15 +304,7 @@ class PythonRemediation(RemediationBase):
     """`function: package.module:callable`, called with the alert as a dict; returns its output."""
 
     kind: Literal["python"] = "python"
-    function: str
-
-    @field_validator("function")
-    @classmethod
-    def _importable(cls, value: str) -> str:
-        from ops.detectors.python_fn import resolve_function
-
-        resolve_function(value)
-        return value
+    function: FunctionRef
 
 
 RemediationConfig = SqlRemediation | ShellRemediation | HttpRemediation | NotifyAdminRemediation | PythonRemediation
