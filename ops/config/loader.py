@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -75,19 +75,8 @@ def parse_config(
     seen: dict[str, int] = {}
     for index, item in enumerate(detectors_raw):
         label = _detector_label(index, item)
-        if not isinstance(item, dict):
-            errors.append(f"{name}: {label}: expected a mapping")
-            continue
-        kind = item.get("kind")
-        model = DETECTOR_KINDS.get(str(kind))
-        if model is None:
-            kinds = ", ".join(DETECTOR_KINDS)
-            errors.append(f"{name}: {label}.kind: unknown kind {kind!r} (expected one of {kinds})")
-            continue
-        try:
-            detector = model.model_validate(item)
-        except ValidationError as exc:
-            errors.extend(_format(name, [label], exc))
+        detector = _by_kind(name, label, item, DETECTOR_KINDS, errors)
+        if detector is None:
             continue
         if detector.name in seen:
             errors.append(
@@ -142,6 +131,26 @@ def parse_config(
     return top.model_copy(update={"detectors": detectors, "remediations": remediations})
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _by_kind(name: str, label: str, item: object, kinds: dict[str, type[M]], errors: list[str]) -> M | None:
+    """Validate one list item with the model its `kind` names; errors are appended, located."""
+    if not isinstance(item, dict):
+        errors.append(f"{name}: {label}: expected a mapping")
+        return None
+    model = kinds.get(str(item.get("kind")))
+    if model is None:
+        known = ", ".join(kinds)
+        errors.append(f"{name}: {label}.kind: unknown kind {item.get('kind')!r} (expected one of {known})")
+        return None
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        errors.extend(_format(name, [label], exc))
+        return None
+
+
 def _remediations(name: str, items: object, targets: dict[str, str], errors: list[str]) -> list[RemediationBase]:
     if not isinstance(items, list):
         errors.append(f"{name}: remediations: expected a list")
@@ -150,18 +159,8 @@ def _remediations(name: str, items: object, targets: dict[str, str], errors: lis
     seen: set[str] = set()
     for index, item in enumerate(items):
         label = _label("remediations", index, item)
-        if not isinstance(item, dict):
-            errors.append(f"{name}: {label}: expected a mapping")
-            continue
-        model = REMEDIATION_KINDS.get(str(item.get("kind")))
-        if model is None:
-            kinds = ", ".join(REMEDIATION_KINDS)
-            errors.append(f"{name}: {label}.kind: unknown kind {item.get('kind')!r} (expected one of {kinds})")
-            continue
-        try:
-            action = model.model_validate(item)
-        except ValidationError as exc:
-            errors.extend(_format(name, [label], exc))
+        action = _by_kind(name, label, item, REMEDIATION_KINDS, errors)
+        if action is None:
             continue
         if action.name in seen:
             errors.append(f"{name}: {label}.name: {action.name!r} is already used")
