@@ -45,3 +45,14 @@ class AlertsPageCb(CallbackData, prefix="p1"):
     severity: str  # "" for all
     offset: int
     size: int
+
+
+class DigestAction(str, Enum):
+    ack_all = "ack"
+    view = "v"  # show page `page` (0: the summary)
+
+
+class DigestCb(CallbackData, prefix="d1"):
+    action: DigestAction
+    digest_id: int
+    page: int = 0

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import AlertAction, AlertCb, AlertsPageCb, RemediateCb, RemediateStep, SilenceCb
+from bot.callbacks import (
+    AlertAction,
+    AlertCb,
+    AlertsPageCb,
+    DigestAction,
+    DigestCb,
+    RemediateCb,
+    RemediateStep,
+    SilenceCb,
+)
 from ops.model import Incident, IncidentStatus
 
 ACK = "✅ Ack"
@@ -79,3 +88,45 @@ def pager(severity: str, offset: int, size: int, total: int) -> InlineKeyboardMa
             )
         )
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+
+
+ACK_ALL = "✅ Ack all"
+DETAILS = "📋 Details"
+SUMMARY = "↩ Summary"
+
+
+def digest_keyboard(digest_id: int, incidents: list[Incident], page: int, pages: int) -> InlineKeyboardMarkup:
+    """Summary (page 0): Ack all + Details. A details page: Ack per firing alert, ◀ ▶, back to the summary."""
+
+    def view(label: str, to: int) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=label, callback_data=DigestCb(action=DigestAction.view, digest_id=digest_id, page=to).pack()
+        )
+
+    if page == 0:
+        first = []
+        if any(i.status is IncidentStatus.firing for i in incidents):
+            first.append(
+                InlineKeyboardButton(
+                    text=ACK_ALL, callback_data=DigestCb(action=DigestAction.ack_all, digest_id=digest_id).pack()
+                )
+            )
+        return InlineKeyboardMarkup(inline_keyboard=[[*first, view(DETAILS, 1)]])
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=f"{ACK} #{i.short_fingerprint}",
+                callback_data=AlertCb(action=AlertAction.ack, incident_id=i.id).pack(),
+            )
+        ]
+        for i in incidents
+        if i.status is IncidentStatus.firing
+    ]
+    nav = []
+    if page > 1:
+        nav.append(view("◀", page - 1))
+    nav.append(view(SUMMARY, 0))
+    if page < pages:
+        nav.append(view("▶", page + 1))
+    rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows)

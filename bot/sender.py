@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from html import escape
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -30,9 +32,11 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
+from bot.digests import redraw_digest
 from bot.keyboards import alert_keyboard
 from bot.limits import RETRY_ON_429, RateLimiter
 from bot.redact import redact
+from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.split import split_html
 from bot.render.texts import (
     alert_card,
@@ -49,6 +53,13 @@ from ops.storage.outbox import OutboxRow
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 REQUEST_TIMEOUT = 20
+DIGEST_KINDS = frozenset({"alert", "resolved", "reminder", "raised", "note", "flapping"})
+DIGEST_SCAN = 500  # queued rows of one chat looked at when forming a digest
+
+
+def _digestible(row: OutboxRow) -> bool:
+    """A notification about one incident that a digest line can stand for."""
+    return row.kind in DIGEST_KINDS and row.incident_id is not None and not row.message_ids
 
 
 class PermanentError(Exception):
@@ -98,58 +109,126 @@ class Sender:
                 pass
 
     async def drain(self) -> int:
-        """Deliver every row that may go now; returns how many were attempted."""
+        """Deliver every row that may go now; returns how many messages were attempted."""
         attempted = 0
         while True:
-            heads = await self.outbox.heads(self.core.clock())
-            ready = [row for row in heads if self.limiter.ready_in(row.chat_id) <= 0]
+            now = self.core.clock()
+            heads = await self.outbox.heads(now)
+            ready = [row for row in heads if self.limiter.ready_in(row.chat_id) <= 0 and not self._held(row, now)]
             if not ready:
                 return attempted
             for row in ready:
                 if self.limiter.ready_in(row.chat_id) > 0:
                     continue
-                if await self.outbox.claim(row.id):
-                    await self.deliver(row)
+                if await self._deliver_head(row, now):
                     attempted += 1
 
-    async def deliver(self, row: OutboxRow) -> None:
+    # -- storms ----------------------------------------------------------------------------
+    def _held(self, row: OutboxRow, now: datetime) -> bool:
+        """A fresh notification waits GROUP_WAIT_SEC for company: if a storm follows, one digest goes."""
+        settings = self.core.settings
+        return (
+            settings.group_threshold > 0
+            and settings.group_wait_sec > 0
+            and row.attempts == 0
+            and row.digest_id is None
+            and _digestible(row)
+            and row.created_at + timedelta(seconds=settings.group_wait_sec) > now
+        )
+
+    async def _deliver_head(self, row: OutboxRow, now: datetime) -> bool:
+        if row.digest_id is not None:  # a digest that failed before: the same rows, the same digest
+            rows = await self.outbox.digest_rows(row.digest_id, status="pending")
+            if not await self.outbox.claim_many([r.id for r in rows], row.digest_id):
+                return False
+            await self._deliver(rows, self._send_digest(row.chat_id, row.digest_id))
+            return True
+        storm = await self._storm(row, now)
+        if storm:
+            digest_id = await self.core.digests.create(row.chat_id, now)
+            if not await self.outbox.claim_many([r.id for r in storm], digest_id):
+                return False
+            await self._deliver(storm, self._send_digest(row.chat_id, digest_id))
+            return True
+        if not await self.outbox.claim(row.id):
+            return False
+        await self._deliver([row], self._send(row))
+        return True
+
+    async def _storm(self, head: OutboxRow, now: datetime) -> list[OutboxRow] | None:
+        """The chat's queued notifications, from its head on, when there are more than GROUP_THRESHOLD.
+
+        Rows are taken in queue order up to the first one a digest cannot stand for, so per-chat order
+        holds. Card edits (`refresh`) are not messages: they keep their place and go on their own.
+        """
+        threshold = self.core.settings.group_threshold
+        if threshold <= 0 or not _digestible(head):
+            return None
+        taken: list[OutboxRow] = []
+        incidents: set[int] = set()
+        for row in await self.outbox.pending_for_chat(head.chat_id, now, DIGEST_SCAN):
+            if row.kind == "refresh":
+                continue
+            if not _digestible(row):
+                break
+            assert row.incident_id is not None
+            if row.incident_id not in incidents:
+                if len(incidents) >= MAX_ENTRIES:
+                    break
+                incidents.add(row.incident_id)
+            taken.append(row)
+        return taken if len(taken) > threshold else None
+
+    async def _send_digest(self, chat_id: int, digest_id: int) -> list[int]:
+        entries = await self.core.digests.entries(digest_id)
+        text, markup = digest_view(digest_id, entries, 0)
+        msg = await self.bot.send_message(chat_id, text, reply_markup=markup, request_timeout=self.request_timeout)
+        await self.core.digests.set_message(digest_id, msg.message_id)
+        self.core.metrics.outbox_digests_total.inc()
+        return [msg.message_id]
+
+    # -- delivery and its errors -----------------------------------------------------------
+    async def _deliver(self, rows: list[OutboxRow], send: Coroutine[Any, Any, list[int]]) -> None:
+        """Run one Telegram call for `rows` (one row, or the rows a digest stands for) and record the outcome."""
         token = RETRY_ON_429.set(False)
         now = self.core.clock
+        head = rows[0]
+        ids = [r.id for r in rows]
         try:
-            ids = await self._send(row)
+            message_ids = await send
         except TelegramRetryAfter as exc:
             self.core.metrics.telegram_retry_after_total.inc()
-            self.limiter.block(row.chat_id, exc.retry_after)
+            self.limiter.block(head.chat_id, exc.retry_after)
             await self.outbox.mark_retry(
-                row.id,
+                ids,
                 now() + timedelta(seconds=exc.retry_after),
                 f"429 retry after {exc.retry_after}s",
                 count=False,
             )
         except TelegramMigrateToChat as exc:
-            log.info("chat %s moved to %s; following it", row.chat_id, exc.migrate_to_chat_id)
-            await self.outbox.move_chat(row.chat_id, exc.migrate_to_chat_id)
-            await self.outbox.mark_retry(row.id, now(), "chat migrated", count=False)
+            log.info("chat %s moved to %s; following it", head.chat_id, exc.migrate_to_chat_id)
+            await self.outbox.move_chat(head.chat_id, exc.migrate_to_chat_id)
+            await self.outbox.mark_retry(ids, now(), "chat migrated", count=False)
         except (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError, TimeoutError) as exc:
-            backoff = min(MAX_BACKOFF, self.backoff_base * 2.0 ** max(0, row.attempts - 1))
+            backoff = min(MAX_BACKOFF, self.backoff_base * 2.0 ** max(0, head.attempts - 1))
             reason = self._reason(exc)
-            log.warning("outbox row %s to chat %s: %s; retrying in %.1fs", row.id, row.chat_id, reason, backoff)
-            await self.outbox.mark_retry(row.id, now() + timedelta(seconds=backoff), reason)
+            log.warning("outbox row %s to chat %s: %s; retrying in %.1fs", head.id, head.chat_id, reason, backoff)
+            await self.outbox.mark_retry(ids, now() + timedelta(seconds=backoff), reason)
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, PermanentError) as exc:
             reason = self._reason(exc)
-            log.warning("outbox row %s to chat %s failed for good: %s", row.id, row.chat_id, reason)
-            await self.outbox.mark_failed(row.id, now(), reason)
-            self.core.metrics.outbox_delivered_total.labels("failed").inc()
+            log.warning("outbox row %s to chat %s failed for good: %s", head.id, head.chat_id, reason)
+            await self.outbox.mark_failed(ids, now(), reason)
+            self.core.metrics.outbox_delivered_total.labels("failed").inc(len(ids))
         except Exception as exc:  # a bug must not lose the row, nor loop on it forever
             reason = self._reason(exc)
-            log.exception("outbox row %s: unexpected error", row.id)
-            if row.attempts >= 5:
-                await self.outbox.mark_failed(row.id, now(), f"gave up after {row.attempts} attempts: {reason}")
+            log.exception("outbox row %s: unexpected error", head.id)
+            if head.attempts >= 5:
+                await self.outbox.mark_failed(ids, now(), f"gave up after {head.attempts} attempts: {reason}")
             else:
-                await self.outbox.mark_retry(row.id, now() + timedelta(seconds=5 * row.attempts), reason)
+                await self.outbox.mark_retry(ids, now() + timedelta(seconds=5 * head.attempts), reason)
         else:
-            await self.outbox.mark_sent(row.id, now(), ids)
-            self.core.metrics.outbox_delivered_total.labels("sent").inc()
+            await self.outbox.mark_sent(ids, now(), message_ids)
+            self.core.metrics.outbox_delivered_total.labels("sent").inc(len(ids))
         finally:
             RETRY_ON_429.reset(token)
 
@@ -233,6 +312,10 @@ class Sender:
         """Edit the alert card in this chat to show the incident as it is now."""
         original = await self._original(chat_id, incident)
         if original is None:
+            digest_id = await self.core.digests.containing(incident.id, chat_id)
+            if digest_id is not None:  # it went out in a storm digest: redraw that instead
+                await self._refresh_digest(chat_id, digest_id)
+                return
             if required:
                 raise PermanentError("the original alert was never delivered to this chat")
             return
@@ -255,6 +338,12 @@ class Sender:
             if "message to edit not found" in exc.message and not required:
                 return  # somebody deleted the card; the reply still tells the news
             raise
+
+    async def _refresh_digest(self, chat_id: int, digest_id: int) -> None:
+        """One edit shows every change: queued card edits for the digest's other alerts are done too."""
+        entries = await self.core.digests.entries(digest_id)
+        await self.outbox.absorb_refreshes(chat_id, [e.incident.id for e in entries], self.core.clock())
+        await redraw_digest(self.bot, self.core.digests, digest_id, request_timeout=self.request_timeout)
 
     @staticmethod
     def _reply(message_id: int) -> ReplyParameters:

@@ -45,6 +45,12 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.outbox_digests_total = Counter(
+            "opsbot_digests_total", "Storm digests sent (one message for many notifications)", registry=r
+        )
+        self.alerts_flapping_total = Counter(
+            "opsbot_alerts_flapping_total", "Alerts that started flapping", ["detector"], registry=r
+        )
         self.telegram_retry_after_total = Counter(
             "opsbot_telegram_retry_after_total", "429 answers received from Telegram", registry=r
         )

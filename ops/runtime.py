@@ -24,6 +24,7 @@ from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.report import WeeklyReport
 from ops.storage.db import create_engine, migrate
+from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
 from ops.sweeper import Sweeper
 from ops.timeutil import Clock, utcnow
@@ -60,6 +61,10 @@ class OpsCore:
     report: WeeklyReport
     escalator: Escalator
     silences: SilenceService
+
+    @property
+    def digests(self) -> DigestStore:
+        return self.services.digests
 
     @classmethod
     def build(

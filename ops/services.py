@@ -16,6 +16,7 @@ from ops.config.models import DetectorBase, OpsConfig
 from ops.engine.incidents import AckResult, IncidentService, incident_from_row
 from ops.model import Actor, Incident, Severity
 from ops.settings import Settings
+from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
 from ops.storage.tables import alerts_history, check_results, outbox
 from ops.sweeper import Sweeper, SweepReport
@@ -114,6 +115,7 @@ class OpsServices:
         self.sweeper = sweeper
         self.incidents = incidents
         self.outbox = outbox_store
+        self.digests = DigestStore(db)
         self.clock = clock
         self.remediation: Any = None  # the RemediationRunner, set by the wiring
         self.slo_evaluator: Any = None  # the SloEvaluator, likewise

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ops.model import Severity
+from ops.timeutil import parse_duration
 
 IdList = Annotated[list[int], NoDecode]
+Duration = Annotated[float, BeforeValidator(parse_duration)]  # "90s", "5m", "1h" or seconds
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
 
@@ -32,6 +34,14 @@ class Settings(BaseSettings):
     alert_dedup_window_sec: int = Field(300, ge=0)
     alert_min_severity: Severity = Severity.warning
     alert_repeat_interval_sec: int = Field(14400, ge=0)
+    # Storms: more than GROUP_THRESHOLD notifications for one chat within GROUP_WAIT_SEC → one digest.
+    group_threshold: int = Field(5, ge=0)  # 0: never digest
+    group_wait_sec: float = Field(2.0, ge=0)
+    # Flapping: more than FLAP_THRESHOLD fire/resolve changes within FLAP_WINDOW → one notice, then
+    # quiet until it has kept one state for FLAP_SETTLE.
+    flap_threshold: int = Field(6, ge=0)  # 0: no flap detection
+    flap_window: Duration = Field(1800.0, gt=0)
+    flap_settle: Duration = Field(600.0, gt=0)
     slo_api_latency_p95_ms: float = Field(1200, gt=0)
     slo_ingest_success_rate_pct: float = Field(99.0, ge=0, le=100)
     slo_scheduler_on_time_pct: float = Field(98.0, ge=0, le=100)

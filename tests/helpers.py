@@ -28,6 +28,7 @@ def make_settings(db_path: Path, **overrides: Any) -> Settings:
         "admin_chat_ids": [-1009],
         "admin_user_ids": [42],
         "bot_token": "",
+        "group_wait_sec": 0,  # storm tests set it; a single alert need not wait for company
         "_env_file": None,
     }
     values.update(overrides)

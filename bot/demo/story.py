@@ -60,6 +60,7 @@ async def _play(workspace: Workspace, interactive: bool) -> int:
         admin_user_ids=[ALICE],
         http_port=0,
         sweep_interval_sec=60,
+        group_threshold=0,  # the story presses buttons on each alert's own card, so no storm digests here
     )
     config = load_config(workspace.config, env={**settings.config_env(), **os.environ, **workspace.env})
     config = config.model_copy(

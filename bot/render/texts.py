@@ -57,7 +57,7 @@ def alert_card(
         cut = cut if cut > CARD_MESSAGE_LIMIT // 2 else CARD_MESSAGE_LIMIT
         message, rest = message[:cut] + " …", message[cut:]
     lines = [
-        _card_head(incident),
+        card_head(incident),
         escape(message),
         "",
     ]
@@ -123,7 +123,7 @@ def _details(incident: Incident) -> list[str]:
     return out
 
 
-def _card_head(incident: Incident) -> str:
+def card_head(incident: Incident) -> str:
     severity = incident.severity.value.upper()
     if incident.status is IncidentStatus.resolved:
         return f"✅ <b>RESOLVED · {escape(incident.source)}</b> · was {severity}"

@@ -16,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.storage.tables import outbox
 
-KINDS = ("alert", "reminder", "resolved", "refresh", "raised")
+KINDS = ("alert", "reminder", "resolved", "refresh", "raised", "note", "remediation", "slo_report", "flapping")
+
+
+class _Taken(Exception):
+    """Another sender claimed one of the rows first: the whole claim is rolled back."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class OutboxRow:
     payload: dict[str, Any]
     attempts: int
     message_ids: list[int]
+    digest_id: int | None = None
 
 
 def _row(r: Any) -> OutboxRow:
@@ -41,6 +46,7 @@ def _row(r: Any) -> OutboxRow:
         payload=json.loads(r.payload_json or "{}"),
         attempts=r.attempts,
         message_ids=json.loads(r.message_ids) if r.message_ids else [],
+        digest_id=r.digest_id,
     )
 
 
@@ -81,6 +87,10 @@ async def chats_with_alert(conn: AsyncConnection, incident_id: int) -> list[int]
     return [r.chat_id for r in rows]
 
 
+def _ids(row_id: int | list[int]) -> list[int]:
+    return [row_id] if isinstance(row_id, int) else row_id
+
+
 class OutboxStore:
     def __init__(self, db: AsyncEngine) -> None:
         self.db = db
@@ -103,6 +113,21 @@ class OutboxStore:
         async with self.db.connect() as conn:
             return [_row(r) for r in await conn.execute(query)]
 
+    async def pending_for_chat(self, chat_id: int, now: datetime, limit: int) -> list[OutboxRow]:
+        """A chat's queue in delivery order (the rows a storm digest may take)."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox)
+                .where(
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.status == "pending",
+                    outbox.c.next_attempt_at <= now,
+                )
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [_row(r) for r in rows]
+
     async def next_due(self) -> datetime | None:
         async with self.db.connect() as conn:
             return await conn.scalar(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending"))
@@ -116,20 +141,57 @@ class OutboxStore:
             )
             return res.rowcount == 1
 
+    async def claim_many(self, row_ids: list[int], digest_id: int) -> bool:
+        """Claim rows for one digest, all or none; they keep `digest_id` so a retry resends the same digest."""
+        try:
+            async with self.db.begin() as conn:
+                res = await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(row_ids), outbox.c.status == "pending")
+                    .values(status="sending", attempts=outbox.c.attempts + 1, digest_id=digest_id)
+                )
+                if res.rowcount != len(row_ids):
+                    raise _Taken
+        except _Taken:
+            return False
+        return True
+
+    async def digest_rows(self, digest_id: int, status: str = "sent") -> list[OutboxRow]:
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox).where(outbox.c.digest_id == digest_id, outbox.c.status == status).order_by(outbox.c.id)
+            )
+            return [_row(r) for r in rows]
+
+    async def absorb_refreshes(self, chat_id: int, incident_ids: list[int], now: datetime) -> int:
+        """Queued card edits made redundant by one redraw of the digest that lists these incidents."""
+        async with self.db.begin() as conn:
+            res = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.kind == "refresh",
+                    outbox.c.status == "pending",
+                    outbox.c.incident_id.in_(incident_ids),
+                )
+                .values(status="sent", sent_at=now, last_error="shown by a digest redraw")
+            )
+            return res.rowcount
+
     async def save_progress(self, row_id: int, message_ids: list[int]) -> None:
         """Parts of a split text already accepted by Telegram, so a retry does not resend them."""
         async with self.db.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == row_id).values(message_ids=json.dumps(message_ids)))
 
-    async def mark_sent(self, row_id: int, now: datetime, message_ids: list[int]) -> None:
+    async def mark_sent(self, row_id: int | list[int], now: datetime, message_ids: list[int]) -> None:
         async with self.db.begin() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == row_id)
+                .where(outbox.c.id.in_(_ids(row_id)))
                 .values(status="sent", sent_at=now, message_ids=json.dumps(message_ids), last_error=None)
             )
 
-    async def mark_retry(self, row_id: int, at: datetime, error: str, *, count: bool = True) -> None:
+    async def mark_retry(self, row_id: int | list[int], at: datetime, error: str, *, count: bool = True) -> None:
         values: dict[str, Any] = {
             "status": "pending",
             "next_attempt_at": at,
@@ -138,13 +200,13 @@ class OutboxStore:
         if not count:  # a 429 is Telegram pacing us, not a failed attempt
             values["attempts"] = outbox.c.attempts - 1
         async with self.db.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+            await conn.execute(update(outbox).where(outbox.c.id.in_(_ids(row_id))).values(**values))
 
-    async def mark_failed(self, row_id: int, now: datetime, reason: str) -> None:
+    async def mark_failed(self, row_id: int | list[int], now: datetime, reason: str) -> None:
         async with self.db.begin() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == row_id)
+                .where(outbox.c.id.in_(_ids(row_id)))
                 .values(status="failed", sent_at=now, last_error=reason[:500])
             )
 
@@ -172,6 +234,7 @@ class OutboxStore:
                     outbox.c.chat_id == chat_id,
                     outbox.c.kind == "alert",
                     outbox.c.status == "sent",
+                    outbox.c.digest_id.is_(None),
                 )
                 .order_by(outbox.c.id)
                 .limit(1)

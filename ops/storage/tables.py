@@ -52,6 +52,8 @@ alert_state = Table(
     Column("incident_id", Integer, nullable=True),  # the open incident, if any
     Column("last_incident_id", Integer, nullable=True),
     Column("last_resolved_at", DateTime, nullable=True),
+    Column("state_changes", Text, nullable=True),  # JSON list of recent fire/resolve times (flap detection)
+    Column("flapping_since", DateTime, nullable=True),
 )
 
 alerts_history = Table(
@@ -126,8 +128,10 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("sent_at", DateTime, nullable=True),
     Column("message_ids", Text, nullable=True),  # JSON list: one id per part of a split text
+    Column("digest_id", Integer, nullable=True),  # delivered as part of this storm digest
     Index("ix_ops_outbox_pending", "status", "chat_id", "id"),
     Index("ix_ops_outbox_incident", "incident_id", "chat_id"),
+    Index("ix_ops_outbox_digest", "digest_id"),
 )
 
 # Heartbeat pings: what a monitored job told us (kind success | start | fail).
@@ -209,4 +213,15 @@ silences = Table(
     Column("incident_id", Integer, nullable=True),  # for "until resolved"
     Column("reason", Text, nullable=True),
     Column("expired_at", DateTime, nullable=True),  # /unsilence
+)
+
+# Storm digests: one message standing for many outbox rows (they point here with digest_id).
+digests = Table(
+    "ops_digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("page", Integer, nullable=False, server_default="0"),  # 0: the summary; n: details page n
 )

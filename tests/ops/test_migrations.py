@@ -17,6 +17,8 @@ TABLES = {
     "ops_alert_events",
     "ops_remediation_history",
     "ops_outbox",
+    "ops_silences",
+    "ops_digests",
 }
 
 
@@ -27,7 +29,7 @@ async def _names(engine: AsyncEngine) -> tuple[set[str], set[str]]:
 
 async def _roundtrip(engine: AsyncEngine) -> None:
     await migrate(engine)
-    assert await current_revision(engine) == "0005_silences"
+    assert await current_revision(engine) == "0006_digests_and_flapping"
     tables, views = await _names(engine)
     assert TABLES <= tables and {"vw_slo_daily", "vw_ops_health"} <= views
     async with engine.begin() as conn:
@@ -53,7 +55,7 @@ async def _roundtrip(engine: AsyncEngine) -> None:
     tables, views = await _names(engine)
     assert not (TABLES & tables) and not views & {"vw_slo_daily", "vw_ops_health"}
     await migrate(engine)
-    assert await current_revision(engine) == "0005_silences"
+    assert await current_revision(engine) == "0006_digests_and_flapping"
 
 
 async def test_sqlite_up_down_up(tmp_path: Path) -> None:

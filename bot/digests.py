@@ -1,0 +1,37 @@
+"""Editing a storm digest in place: after a button press, and when one of its alerts changes."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+
+from bot.render.digest import digest_view
+from ops.storage.digests import DigestStore
+
+
+async def redraw_digest(
+    bot: Bot, store: DigestStore, digest_id: int, *, page: int | None = None, request_timeout: int | None = None
+) -> bool:
+    """Show the digest's current state (at `page`, or the page it shows now). False if it is gone."""
+    digest = await store.get(digest_id)
+    if digest is None or digest.message_id is None:
+        return False
+    if page is not None and page != digest.page:
+        await store.set_page(digest_id, page)
+    entries = await store.entries(digest_id)
+    text, markup = digest_view(digest_id, entries, digest.page if page is None else page)
+    try:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=digest.chat_id,
+            message_id=digest.message_id,
+            reply_markup=markup,
+            request_timeout=request_timeout,
+        )
+    except TelegramBadRequest as exc:
+        if "message is not modified" in exc.message:
+            return True
+        if "message to edit not found" in exc.message:
+            return False
+        raise
+    return True
