@@ -40,6 +40,7 @@ from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.split import split_html
 from bot.render.texts import (
     alert_card,
+    flapping_text,
     raised_text,
     remediation_result_text,
     reminder_text,
@@ -267,6 +268,10 @@ class Sender:
             text = remediation_result_text(incident, run)
         elif row.kind == "note":
             text = escape(str(row.payload.get("text") or ""))
+        elif row.kind == "flapping":
+            text = flapping_text(incident, row.payload, self.core.settings.flap_settle)
+            markup = alert_keyboard(incident) if original is None else None
+            return await self._send_text(row, text, reply_to=original, markup=markup)
         else:
             raise PermanentError(f"unknown outbox kind {row.kind!r}")
         return await self._send_text(row, text, reply_to=original)
@@ -274,6 +279,8 @@ class Sender:
     async def _send_alert(self, row: OutboxRow, incident: Incident, now: datetime) -> list[int]:
         run = await self.core.remediation.latest_run(incident.id)
         card, continuation = alert_card(incident, now, run, context=bool(row.payload.get("context")))
+        if row.payload.get("settled"):
+            card = f"〰️ <i>Stopped flapping; still firing.</i>\n{card}"
         ids = list(row.message_ids)  # parts already accepted before a retry
         if not ids:
             msg = await self.bot.send_message(
@@ -291,13 +298,17 @@ class Sender:
             await self.outbox.save_progress(row.id, ids)
         return ids
 
-    async def _send_text(self, row: OutboxRow, text: str, reply_to: int | None) -> list[int]:
+    async def _send_text(
+        self, row: OutboxRow, text: str, reply_to: int | None, markup: InlineKeyboardMarkup | None = None
+    ) -> list[int]:
         ids = list(row.message_ids)
-        for part in split_html(text)[len(ids) :]:
+        parts = split_html(text)
+        for n, part in enumerate(parts[len(ids) :], start=len(ids)):
             msg = await self.bot.send_message(
                 row.chat_id,
                 part,
                 reply_parameters=self._reply(reply_to) if reply_to else None,
+                reply_markup=markup if n == len(parts) - 1 else None,
                 request_timeout=self.request_timeout,
             )
             ids.append(msg.message_id)

@@ -129,9 +129,11 @@ class OpsCore:
         await migrate(self.db)
 
     async def housekeeping(self) -> None:
-        """Every few seconds: reminders, released inhibitions, escalations, the outbox gauge."""
+        """Every few seconds: reminders, released inhibitions, settled flapping, escalations, the outbox gauge."""
         await self.engine.send_reminders()
-        await self.engine.release_inhibited({d.name: d for d in self.config.detectors})
+        detectors = {d.name: d for d in self.config.detectors}
+        await self.engine.release_inhibited(detectors)
+        await self.engine.settle_flapping(detectors)
         await self.silences.release()
         await self.escalator.run()
         self.metrics.outbox_depth.set(await self.outbox.depth())

@@ -11,6 +11,7 @@ from ops.detectors import DetectorContext, TargetPool, build_detector, run_detec
 from ops.engine import AlertEngine, EngineReport
 from ops.metrics import Metrics
 from ops.model import CheckResult
+from ops.storage.db import retry_locked
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Sweeper:
 
     async def run_one(self, config: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
         results = await run_detector(self._detectors[config.name], self.metrics)
-        report = await self.engine.process(config, results)
+        # A measurement is not thrown away because another writer held the database a while.
+        report = await retry_locked(config.name, lambda: self.engine.process(config, results))
         if report.fired and self.on_fired is not None:
             await self.on_fired(report.fired)
         return results, report

@@ -17,9 +17,12 @@ from ops.engine.routing import Router
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
 from ops.settings import Settings
-from ops.storage.outbox import enqueue
+from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_state, alerts_history, check_results
-from ops.timeutil import Clock, utcnow
+from ops.timeutil import Clock, format_duration, utcnow
+
+FLAP_STARTED = "started"
+FLAP_QUIET = "quiet"
 
 
 @dataclass
@@ -43,6 +46,8 @@ class _State:
     incident_id: int | None = None
     last_incident_id: int | None = None
     last_resolved_at: datetime | None = None
+    changes: list[datetime] = field(default_factory=list)  # recent fire/resolve times, for flap detection
+    flapping_since: datetime | None = None
     exists: bool = False
 
     def values(self) -> dict[str, Any]:
@@ -55,6 +60,8 @@ class _State:
             "incident_id": self.incident_id,
             "last_incident_id": self.last_incident_id,
             "last_resolved_at": self.last_resolved_at,
+            "state_changes": json.dumps([t.isoformat() for t in self.changes]) if self.changes else None,
+            "flapping_since": self.flapping_since,
         }
 
 
@@ -117,6 +124,8 @@ class AlertEngine:
                 incident_id=r.incident_id,
                 last_incident_id=r.last_incident_id,
                 last_resolved_at=r.last_resolved_at,
+                changes=[datetime.fromisoformat(t) for t in json.loads(r.state_changes or "[]")],
+                flapping_since=r.flapping_since,
                 exists=True,
             )
             for r in rows
@@ -185,7 +194,9 @@ class AlertEngine:
         muted = None
         if not inhibitor and self.mutes is not None:
             muted = await self.mutes(conn, detector.name, state.fingerprint, dict(detector.labels))
-        chats = [] if inhibitor or muted else self.router.chats_for(detector, result.severity)
+        flap = self._record_change(state, now)
+        routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity)
+        chats = [] if flap else routed
         extras = {
             "value": result.value,
             "threshold": result.threshold,
@@ -197,6 +208,7 @@ class AlertEngine:
             "unit": result.unit,
             "inhibited_by": inhibitor,
             "silenced_by": muted,
+            "flapping": bool(flap),
         }
         res = await conn.execute(
             insert(alerts_history).values(
@@ -219,7 +231,7 @@ class AlertEngine:
             await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=incident_id)
         await record_event(
             conn,
-            "inhibited" if inhibitor else "silenced" if muted else "fired",
+            "inhibited" if inhibitor else "silenced" if muted else "flapping" if flap else "fired",
             now,
             incident_id=incident_id,
             fingerprint=state.fingerprint,
@@ -227,8 +239,12 @@ class AlertEngine:
             if inhibitor
             else f"{muted}: nothing sent"
             if muted
+            else "flapping: nothing sent"
+            if flap
             else f"notified {len(chats)} chat(s)",
         )
+        if flap == FLAP_STARTED:
+            report.notifications += await self._flap_notice(conn, incident_id, state, routed, now, result.detector)
         self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
         report.fired.append(incident_id)
         report.notifications += len(chats)
@@ -354,7 +370,12 @@ class AlertEngine:
             )
         )
         state.incident_id = incident_id
-        await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
+        flap = self._record_change(state, now)
+        if flap == FLAP_STARTED:
+            chats = await chats_with_alert(conn, incident_id)
+            report.notifications += await self._flap_notice(conn, incident_id, state, chats, now, state.detector)
+        elif not flap:
+            await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
         await record_event(
             conn,
             "deduplicated",
@@ -384,7 +405,14 @@ class AlertEngine:
         state.incident_id = None
         state.last_incident_id = incident_id
         state.last_resolved_at = now
-        report.notifications += await enqueue_for_alert_chats(conn, incident_id, "resolved", now, {"message": message})
+        flap = self._record_change(state, now)
+        if flap == FLAP_STARTED:
+            chats = await chats_with_alert(conn, incident_id)
+            report.notifications += await self._flap_notice(conn, incident_id, state, chats, now, state.detector)
+        elif not flap:
+            report.notifications += await enqueue_for_alert_chats(
+                conn, incident_id, "resolved", now, {"message": message}
+            )
         await record_event(
             conn,
             "resolved",
@@ -394,6 +422,93 @@ class AlertEngine:
             detail=message[:500],
         )
         report.resolved.append(incident_id)
+
+    # -- flapping ----------------------------------------------------------------------------
+    def _record_change(self, state: _State, now: datetime) -> str:
+        """Note a fire/resolve; FLAP_STARTED when this change makes it flap, FLAP_QUIET while it flaps."""
+        threshold = self.settings.flap_threshold
+        if threshold <= 0:
+            return ""
+        window = timedelta(seconds=self.settings.flap_window)
+        state.changes = [t for t in state.changes if now - t < window] + [now]
+        if state.flapping_since is not None:
+            return FLAP_QUIET
+        if len(state.changes) > threshold:
+            state.flapping_since = now
+            return FLAP_STARTED
+        return ""
+
+    async def _flap_notice(
+        self, conn: AsyncConnection, incident_id: int, state: _State, chats: list[int], now: datetime, detector: str
+    ) -> int:
+        payload = {"changes": len(state.changes), "window": self.settings.flap_window}
+        for chat_id in chats:
+            await enqueue(conn, chat_id=chat_id, kind="flapping", now=now, incident_id=incident_id, payload=payload)
+        await record_event(
+            conn,
+            "flapping_started",
+            now,
+            incident_id=incident_id,
+            fingerprint=state.fingerprint,
+            detail=f"{len(state.changes)} state changes within {format_duration(self.settings.flap_window)}",
+        )
+        self.metrics.alerts_flapping_total.labels(detector).inc()
+        return len(chats)
+
+    async def settle_flapping(self, detectors: dict[str, DetectorBase]) -> list[str]:
+        """Flapping alerts that kept one state for FLAP_SETTLE: one notification says where they ended."""
+        now = self.clock()
+        settle = timedelta(seconds=self.settings.flap_settle)
+        settled: list[str] = []
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(select(alert_state).where(alert_state.c.flapping_since.is_not(None)))).all()
+            for row in rows:
+                changes = [datetime.fromisoformat(t) for t in json.loads(row.state_changes or "[]")]
+                if changes and now - max(changes) < settle:
+                    continue
+                incident_id = row.incident_id or row.last_incident_id
+                incident = await load_incident(conn, incident_id) if incident_id else None
+                await conn.execute(
+                    update(alert_state)
+                    .where(alert_state.c.fingerprint == row.fingerprint)
+                    .values(flapping_since=None, state_changes=None)
+                )
+                settled.append(row.fingerprint)
+                if incident is None:
+                    continue
+                detector = detectors.get(row.detector)
+                chats = (
+                    self.router.chats_for(detector, incident.severity)
+                    if detector is not None
+                    else list(self.settings.alert_chat_ids)
+                )
+                if incident.extras.get("silenced_by") or incident.extras.get("inhibited_by"):
+                    chats = []
+                firing = incident.status is not IncidentStatus.resolved
+                have = set(await chats_with_alert(conn, incident.id))
+                for chat_id in chats:
+                    if firing and chat_id not in have:  # it fired while flapping: its first card, now
+                        kind, payload = "alert", {"settled": True}
+                    else:
+                        kind, payload = "flapping", {"settled": True}
+                    await enqueue(conn, chat_id=chat_id, kind=kind, now=now, incident_id=incident.id, payload=payload)
+                if firing:
+                    await conn.execute(
+                        update(alerts_history)
+                        .where(alerts_history.c.id == incident.id)
+                        .values(last_notified_at=now, notification_count=incident.notification_count + 1)
+                    )
+                await record_event(
+                    conn,
+                    "flapping_settled",
+                    now,
+                    incident_id=incident.id,
+                    fingerprint=row.fingerprint,
+                    detail=f"settled {incident.status.value}; notified {len(chats)} chat(s)",
+                )
+        if settled and self.on_enqueue is not None:
+            self.on_enqueue()
+        return settled
 
     def _count(self, report: EngineReport, detector: str) -> None:
         if report.deduplicated:

@@ -2,38 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for a lock before saying "database is locked"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite every transaction is `BEGIN IMMEDIATE` so writers queue, not fail."""
     parsed = make_url(url)
+    busy_timeout = SQLITE_BUSY_TIMEOUT
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _make_sqlite_safe(engine)
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+        _make_sqlite_safe(engine, busy_timeout)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _make_sqlite_safe(engine: AsyncEngine) -> None:
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked"/"busy": another writer held on longer than the busy timeout."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
+
+
+async def retry_locked(what: str, fn: Callable[[], Awaitable[T]], *, attempts: int = 5, delay: float = 1.0) -> T:
+    """Run a transaction again (whole: it was rolled back) while the database is locked by someone else."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await fn()
+        except OperationalError as exc:
+            if not is_locked(exc) or attempt == attempts:
+                raise
+            log.warning("%s: database is locked; retry %d of %d in %.1fs", what, attempt, attempts - 1, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _make_sqlite_safe(engine: AsyncEngine, busy_timeout: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
