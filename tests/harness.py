@@ -12,6 +12,7 @@ from bot.app import OpsBotApp
 from bot.emulator import BotApiEmulator, ChatMessage
 from helpers import make_settings, sql
 from ops.config import parse_config
+from ops.timeutil import Clock, utcnow
 
 CARD = re.compile(r"· incident \d+ · since")
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
@@ -97,7 +98,12 @@ class Harness:
 
 
 async def start_harness(
-    tmp_path: Path, emulator: BotApiEmulator, config_yaml: str, shop: Path, **overrides: object
+    tmp_path: Path,
+    emulator: BotApiEmulator,
+    config_yaml: str,
+    shop: Path,
+    clock: Clock = utcnow,
+    **overrides: object,
 ) -> Harness:
     """A started opsbot (no scheduler: tests sweep when they mean to) with fast retries."""
     settings = make_settings(
@@ -110,7 +116,7 @@ async def start_harness(
         http_port=0,
         **overrides,
     )
-    app = OpsBotApp(settings, parse_config(config_yaml), schedule=False, polling_timeout=1)
+    app = OpsBotApp(settings, parse_config(config_yaml), clock=clock, schedule=False, polling_timeout=1)
     await app.start()
     assert app.sender is not None
     app.sender.backoff_base = 0.05

@@ -267,9 +267,18 @@ class OutboxStore:
             )
 
     async def sent_since(self, since: datetime) -> list[tuple[int, datetime]]:
-        """(chat_id, sent_at) of recent deliveries: the rate limiter starts from them after a restart."""
+        """(chat_id, sent_at) per message recently sent: the rate limiter starts from them after a restart.
+
+        The rows of one digest share one message, so they count once; a text split in parts counts per part.
+        """
         async with self.db.connect() as conn:
             rows = await conn.execute(
-                select(outbox.c.chat_id, outbox.c.sent_at).where(outbox.c.status == "sent", outbox.c.sent_at >= since)
+                select(outbox.c.chat_id, outbox.c.sent_at, outbox.c.message_ids)
+                .where(outbox.c.status == "sent", outbox.c.sent_at >= since)
+                .distinct()
             )
-            return [(r.chat_id, r.sent_at) for r in rows]
+            return [
+                (r.chat_id, r.sent_at)
+                for r in rows
+                for _ in range(max(1, len(json.loads(r.message_ids)) if r.message_ids else 1))
+            ]
