@@ -126,11 +126,14 @@ class Sender:
 
     # -- storms ----------------------------------------------------------------------------
     def _held(self, row: OutboxRow, now: datetime) -> bool:
-        """A fresh notification waits GROUP_WAIT_SEC for company: if a storm follows, one digest goes."""
+        """Fresh notifications arriving together wait until GROUP_WAIT_SEC after the first for the rest of
+        the storm, so it goes as one digest rather than a few cards and then a digest. A lone alert does
+        not wait: it goes at once."""
         settings = self.core.settings
         return (
             settings.group_threshold > 0
             and settings.group_wait_sec > 0
+            and row.queued > 1
             and row.attempts == 0
             and row.digest_id is None
             and _digestible(row)

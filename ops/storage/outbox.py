@@ -34,9 +34,10 @@ class OutboxRow:
     attempts: int
     message_ids: list[int]
     digest_id: int | None = None
+    queued: int = 0  # for a chat's head (`heads`): how many rows the chat has waiting, this one included
 
 
-def _row(r: Any) -> OutboxRow:
+def _row(r: Any, queued: int = 0) -> OutboxRow:
     return OutboxRow(
         id=r.id,
         created_at=r.created_at,
@@ -47,6 +48,7 @@ def _row(r: Any) -> OutboxRow:
         attempts=r.attempts,
         message_ids=json.loads(r.message_ids) if r.message_ids else [],
         digest_id=r.digest_id,
+        queued=queued,
     )
 
 
@@ -98,20 +100,20 @@ class OutboxStore:
     async def heads(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """The oldest pending row of each chat, if it is due. Later rows of a chat wait their turn."""
         first = (
-            select(outbox.c.chat_id, func.min(outbox.c.id).label("first_id"))
+            select(outbox.c.chat_id, func.min(outbox.c.id).label("first_id"), func.count().label("queued"))
             .where(outbox.c.status.in_(("pending", "sending")))
             .group_by(outbox.c.chat_id)
             .subquery()
         )
         query = (
-            select(outbox)
+            select(outbox, first.c.queued)
             .join(first, first.c.first_id == outbox.c.id)
             .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.id)
             .limit(limit)
         )
         async with self.db.connect() as conn:
-            return [_row(r) for r in await conn.execute(query)]
+            return [_row(r, r.queued) for r in await conn.execute(query)]
 
     async def pending_for_chat(self, chat_id: int, now: datetime, limit: int) -> list[OutboxRow]:
         """A chat's queue in delivery order (the rows a storm digest may take)."""
