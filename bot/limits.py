@@ -32,6 +32,9 @@ LIMITED_METHODS = {
     "copyMessage",
     "forwardMessage",
 }
+# Telegram counts a message when it arrives, we when we send it; these margins absorb the difference.
+GROUP_MARGIN = 0.5
+GLOBAL_MARGIN = 0.1
 # The outbox sender handles a 429 itself (it reschedules the row and moves on to other chats).
 RETRY_ON_429: contextvars.ContextVar[bool] = contextvars.ContextVar("retry_on_429", default=True)
 
@@ -61,12 +64,12 @@ class RateLimiter:
         if chat_id in self._last:
             waits.append(self._last[chat_id] + self.per_chat_interval - now)
         if chat_id < 0:
-            window = self._trim(self._group.get(chat_id), now - 60.0)
+            window = self._trim(self._group.get(chat_id), now - 60.0 - GROUP_MARGIN)
             if window is not None and len(window) >= self.group_per_minute:
-                waits.append(window[0] + 60.0 - now)
-        self._trim(self._global, now - 1.0)
+                waits.append(window[0] + 60.0 + GROUP_MARGIN - now)
+        self._trim(self._global, now - 1.0 - GLOBAL_MARGIN)
         if len(self._global) >= self.global_per_second:
-            waits.append(self._global[0] + 1.0 - now)
+            waits.append(self._global[0] + 1.0 + GLOBAL_MARGIN - now)
         return max(0.0, *waits)
 
     async def acquire(self, chat_id: int) -> None:

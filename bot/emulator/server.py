@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulator.html_check import EntityError, parse_html, utf16_len
+from bot.emulator.limits import LIMITED_METHODS, FloodLimits
 
 _TOKEN = re.compile(r"^(\d+):[A-Za-z0-9_-]{5,}$")
 _LIMITED_TEXT = 4096
@@ -81,6 +82,7 @@ class Call:
     status: int
     at: float
     description: str = ""
+    done: float = field(default_factory=time.time)  # wall clock when the answer was ready
 
 
 @dataclass
@@ -92,9 +94,11 @@ class Chat:
 
 
 class BotApiEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, telegram_limits: bool = False) -> None:
         self.host = host
         self.port = port
+        # With telegram_limits, calls past Telegram's flood limits get a 429 with retry_after.
+        self.limits: FloodLimits | None = FloodLimits() if telegram_limits else None
         self.calls: list[Call] = []
         self.chats: dict[int, Chat] = {}
         self.messages: dict[tuple[int, int], ChatMessage] = {}
@@ -216,6 +220,11 @@ class BotApiEmulator:
                 raise _ApiError(401, "Unauthorized")
             self.bot_user["id"] = int(token.split(":")[0])
             await self._apply_faults(method, params)
+            if self.limits is not None and method in LIMITED_METHODS:
+                chat_id = _int(params.get("chat_id"))
+                retry_after = self.limits.check(chat_id or 0, time.monotonic())
+                if retry_after is not None:
+                    raise _ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise _ApiError(404, "Not Found: method not found")

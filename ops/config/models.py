@@ -352,7 +352,7 @@ class SloConfig(_Strict):
 
 
 class RouteConfig(_Strict):
-    """`match` keys: severity, detector, or a label; a value starting with `=~` is a regex."""
+    """`match` keys: severity, detector, key (the alert's key), or a label; `=~…` is a regex."""
 
     match: dict[str, str] = {}
     chats: list[int] = Field(min_length=1)

@@ -195,7 +195,7 @@ class AlertEngine:
         if not inhibitor and self.mutes is not None:
             muted = await self.mutes(conn, detector.name, state.fingerprint, dict(detector.labels))
         flap = self._record_change(state, now)
-        routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity)
+        routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity, result.key)
         chats = [] if flap else routed
         extras = {
             "value": result.value,
@@ -279,7 +279,7 @@ class AlertEngine:
                 extras["inhibited_by"] = None
                 severity = Severity(row.severity)
                 chats = (
-                    self.router.chats_for(detector, severity)
+                    self.router.chats_for(detector, severity, row.key)
                     if detector is not None
                     else list(self.settings.alert_chat_ids)
                 )
@@ -478,7 +478,7 @@ class AlertEngine:
                     continue
                 detector = detectors.get(row.detector)
                 chats = (
-                    self.router.chats_for(detector, incident.severity)
+                    self.router.chats_for(detector, incident.severity, incident.key)
                     if detector is not None
                     else list(self.settings.alert_chat_ids)
                 )

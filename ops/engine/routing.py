@@ -13,8 +13,8 @@ class Router:
         self.settings = settings
         self.routes = list(config.routes) if config is not None else []
 
-    def chats(self, detector: str, severity: Severity, labels: dict[str, str]) -> list[int]:
-        fields = {**labels, "severity": severity.value, "detector": detector}
+    def chats(self, detector: str, severity: Severity, labels: dict[str, str], key: str = "") -> list[int]:
+        fields = {**labels, "severity": severity.value, "detector": detector, "key": key}
         chats: list[int] = []
         for route in self.routes:
             if route.matches(fields):
@@ -23,8 +23,8 @@ class Router:
                     break
         return list(dict.fromkeys(chats or self.settings.alert_chat_ids))
 
-    def chats_for(self, detector: DetectorBase, severity: Severity) -> list[int]:
-        return self.chats(detector.name, severity, dict(detector.labels))
+    def chats_for(self, detector: DetectorBase, severity: Severity, key: str = "") -> list[int]:
+        return self.chats(detector.name, severity, dict(detector.labels), key)
 
     def all_chats(self) -> set[int]:
         return {c for route in self.routes for c in route.chats}

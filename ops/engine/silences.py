@@ -212,7 +212,7 @@ class SilenceService:
                 else:
                     detector = self.config.detector(row.source)
                     labels = dict(detector.labels) if detector is not None else {}
-                    for chat_id in self.router.chats(row.source, Severity(row.severity), labels):
+                    for chat_id in self.router.chats(row.source, Severity(row.severity), labels, row.key):
                         await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=row.id)
                 await record_event(conn, "unsilenced", now, incident_id=row.id, fingerprint=row.fingerprint)
                 released.append(row.id)
