@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,13 +83,16 @@ class AlertEngine:
         self.clock = clock
         self.router = router or Router(settings)
         self.on_enqueue = on_enqueue
+        # One writer at a time from this process: concurrent detectors queue here, not in SQLite's busy
+        # handler (which sleeps in steps of up to 100 ms and would make a 1,000-detector sweep crawl).
+        self._writing = asyncio.Lock()
         # Silences and maintenance windows (set by the wiring): a reason to send nothing, or None.
         self.mutes: Callable[[AsyncConnection, str, str, dict[str, str]], Awaitable[str | None]] | None = None
 
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
-        now = self.clock()
         report = EngineReport()
-        async with self.db.begin() as conn:
+        async with self._writing, self.db.begin() as conn:
+            now = self.clock()
             if results:
                 await conn.execute(insert(check_results), [_check_row(r, now) for r in results])
             states = await self._states(conn, detector.name)

@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.models import OpsConfig, RemediationBase
-from ops.engine.incidents import enqueue_for_alert_chats, load_incident, record_event
+from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, record_event
 from ops.metrics import Metrics
 from ops.model import Actor, Incident
 from ops.redaction import redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
 from ops.settings import Settings
-from ops.storage.tables import remediation_history, remediation_locks, remediation_runs
+from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
 
 log = logging.getLogger(__name__)
@@ -177,11 +177,15 @@ class RemediationRunner:
         """Automatic remediation for alerts that just fired, under the per-action hourly budget."""
         if not self.settings.auto_remediation_enabled:
             return
-        for incident_id in incident_ids:
-            async with self.db.connect() as conn:
-                incident = await load_incident(conn, incident_id)
-            action = self.action_for(incident.source) if incident else None
-            if incident is None or action is None or not action.auto:
+        incidents = []
+        async with self.db.connect() as conn:  # a storm fires hundreds at once: read them in a few queries
+            for start in range(0, len(incident_ids), 500):
+                chunk = incident_ids[start : start + 500]
+                rows = await conn.execute(select(alerts_history).where(alerts_history.c.id.in_(chunk)))
+                incidents += sorted((incident_from_row(r) for r in rows), key=lambda i: i.id)
+        for incident in incidents:
+            action = self.action_for(incident.source)
+            if action is None or not action.auto:
                 continue
             since = self.clock() - timedelta(hours=1)
             async with self.db.connect() as conn:
