@@ -77,7 +77,7 @@ class OpsCore:
         router = Router(settings, config)
         engine = AlertEngine(db, settings, metrics, clock=clock, router=router, on_enqueue=wakeup)
         silences = SilenceService(db, config, router, clock, wakeup)
-        engine.mutes = silences.mute_reason
+        engine.muter = silences.muter
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         outbox = OutboxStore(db)
         sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)

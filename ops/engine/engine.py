@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.config.models import DetectorBase
-from ops.engine.incidents import enqueue_for_alert_chats, load_incident, record_event
+from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, load_incident, record_event
 from ops.engine.routing import Router
+from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
 from ops.settings import Settings
 from ops.storage.outbox import chats_with_alert, enqueue
-from ops.storage.tables import alert_state, alerts_history, check_results
+from ops.storage.tables import alert_state, alerts_history, check_results, outbox
 from ops.timeutil import Clock, format_duration, utcnow
 
 FLAP_STARTED = "started"
@@ -66,6 +67,25 @@ class _State:
         }
 
 
+Muter = Callable[[str, str, dict[str, str]], str | None]
+_UNKNOWN: Any = object()
+
+
+@dataclass
+class _Run:
+    """One `process` call: its detector and time, what it will write, and what it read up front."""
+
+    detector: DetectorBase
+    now: datetime
+    writes: Writes
+    incidents: dict[int, Incident]  # open and recently resolved incidents of this detector's keys
+    chats: dict[int, list[int]]  # incident id → chats that have (or will get) its card
+    muter: Muter | None
+    parent: Any = _UNKNOWN  # the firing `depends_on` detector, read at the first fire
+    fired: list[NewIncident] = field(default_factory=list)
+    dirty: set[str] = field(default_factory=set)
+
+
 class AlertEngine:
     def __init__(
         self,
@@ -87,7 +107,8 @@ class AlertEngine:
         # handler (which sleeps in steps of up to 100 ms and would make a 1,000-detector sweep crawl).
         self._writing = asyncio.Lock()
         # Silences and maintenance windows (set by the wiring): a reason to send nothing, or None.
-        self.mutes: Callable[[AsyncConnection, str, str, dict[str, str]], Awaitable[str | None]] | None = None
+        # Given a run's connection, a function naming why an alert is muted, or None (silences are read once).
+        self.muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None
 
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
         report = EngineReport()
@@ -96,24 +117,53 @@ class AlertEngine:
             if results:
                 await conn.execute(insert(check_results), [_check_row(r, now) for r in results])
             states = await self._states(conn, detector.name)
+            run = await self._run(conn, detector, states, now)
             seen: set[str] = set()
             for result in results:
                 seen.add(result.fingerprint)
                 state = states.get(result.fingerprint) or _State(result.fingerprint, result.detector, result.key)
                 states[result.fingerprint] = state
-                await self._transition(conn, detector, state, result, now, report)
-                await self._save(conn, state)
+                await self._transition(conn, run, state, result, report)
+                run.dirty.add(state.fingerprint)
             # A key that a successful run no longer reports has recovered (as Alertmanager resolves
             # alerts that stop arriving). A run that errored says nothing about its keys.
             measured = not any(r.status is CheckStatus.error and r.key == "" for r in results)
             if measured:
                 for state in states.values():
                     if state.fingerprint not in seen and state.incident_id is not None:
-                        await self._resolve(conn, state, now, "no longer reported", report)
+                        self._resolve(run, state, "no longer reported", report)
                         state.consecutive_failures = 0
-                        await self._save(conn, state)
+                        run.dirty.add(state.fingerprint)
+            for fingerprint in run.dirty:
+                state = states[fingerprint]
+                run.writes.save_state({"fingerprint": fingerprint, **state.values()}, state.exists)
+            await run.writes.flush(conn)
+            report.fired = [int(n.id) for n in run.fired if n.id is not None]
         self._count(report, detector.name)
         return report
+
+    async def _run(
+        self, conn: AsyncConnection, detector: DetectorBase, states: dict[str, _State], now: datetime
+    ) -> _Run:
+        """What this run needs to know, read up front in a few queries instead of per result."""
+        ids = {i for st in states.values() for i in (st.incident_id, st.last_incident_id) if i is not None}
+        incidents: dict[int, Incident] = {}
+        chats: dict[int, list[int]] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            for row in await conn.execute(select(alerts_history).where(alerts_history.c.id.in_(chunk))):
+                incidents[row.id] = incident_from_row(row)
+            rows = await conn.execute(
+                select(outbox.c.incident_id, outbox.c.chat_id)
+                .where(outbox.c.incident_id.in_(chunk), outbox.c.kind == "alert", outbox.c.status != "failed")
+                .group_by(outbox.c.incident_id, outbox.c.chat_id)
+                .order_by(func.min(outbox.c.id))
+            )
+            for row in rows:
+                chats.setdefault(row.incident_id, []).append(row.chat_id)
+        muter = await self.muter(conn) if self.muter is not None else None
+        return _Run(detector, now, Writes(), incidents, chats, muter)
 
     async def _states(self, conn: AsyncConnection, detector: str) -> dict[str, _State]:
         rows = await conn.execute(select(alert_state).where(alert_state.c.detector == detector))
@@ -135,47 +185,33 @@ class AlertEngine:
             for r in rows
         }
 
-    async def _save(self, conn: AsyncConnection, state: _State) -> None:
-        if state.exists:
-            await conn.execute(
-                update(alert_state).where(alert_state.c.fingerprint == state.fingerprint).values(**state.values())
-            )
-        else:
-            await conn.execute(insert(alert_state).values(fingerprint=state.fingerprint, **state.values()))
-            state.exists = True
-
     async def _transition(
-        self,
-        conn: AsyncConnection,
-        detector: DetectorBase,
-        state: _State,
-        result: CheckResult,
-        now: datetime,
-        report: EngineReport,
+        self, conn: AsyncConnection, run: _Run, state: _State, result: CheckResult, report: EngineReport
     ) -> None:
+        now = run.now
         state.last_status = result.status.value
         state.last_check_at = now
         if result.ok:
             state.consecutive_failures = 0
             if state.incident_id is not None:
-                await self._resolve(conn, state, now, result.message, report)
+                self._resolve(run, state, result.message, report)
             return
 
         state.consecutive_failures += 1
         if state.incident_id is not None:
-            incident = await load_incident(conn, state.incident_id)
+            incident = run.incidents.get(state.incident_id) if isinstance(state.incident_id, int) else None
             if incident is not None:
-                await self._still_failing(conn, incident, result, now, report)
+                self._still_failing(run, incident, result, report)
                 return
             state.incident_id = None  # the row is gone (pruned by hand): start afresh
-        if state.consecutive_failures < detector.for_:
+        if state.consecutive_failures < run.detector.for_:
             return
         if result.severity < self.settings.alert_min_severity:
             return
         if self._within_dedup(state, now):
-            await self._reopen(conn, state, result, now, report)
+            self._reopen(run, state, result, report)
             return
-        await self._fire(conn, detector, state, result, now, report)
+        await self._fire(conn, run, state, result, report)
 
     def _within_dedup(self, state: _State, now: datetime) -> bool:
         window = timedelta(seconds=self.settings.alert_dedup_window_sec)
@@ -186,18 +222,15 @@ class AlertEngine:
         )
 
     async def _fire(
-        self,
-        conn: AsyncConnection,
-        detector: DetectorBase,
-        state: _State,
-        result: CheckResult,
-        now: datetime,
-        report: EngineReport,
+        self, conn: AsyncConnection, run: _Run, state: _State, result: CheckResult, report: EngineReport
     ) -> None:
-        inhibitor = await self._firing_parent(conn, detector)
+        detector, now = run.detector, run.now
+        if run.parent is _UNKNOWN:
+            run.parent = await self._firing_parent(conn, detector)
+        inhibitor = run.parent
         muted = None
-        if not inhibitor and self.mutes is not None:
-            muted = await self.mutes(conn, detector.name, state.fingerprint, dict(detector.labels))
+        if not inhibitor and run.muter is not None:
+            muted = run.muter(detector.name, state.fingerprint, dict(detector.labels))
         flap = self._record_change(state, now)
         routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity, result.key)
         chats = [] if flap else routed
@@ -214,43 +247,37 @@ class AlertEngine:
             "silenced_by": muted,
             "flapping": bool(flap),
         }
-        res = await conn.execute(
-            insert(alerts_history).values(
-                created_at=now,
-                fingerprint=state.fingerprint,
-                source=result.detector,
-                key=result.key,
-                severity=result.severity.value,
-                message=result.message,
-                extras_json=json.dumps(extras),
-                status="firing",
-                last_seen_at=now,
-                last_notified_at=now if chats else None,
-                notification_count=1 if chats else 0,
-            )
+        incident = run.writes.incident(
+            {
+                "created_at": now,
+                "fingerprint": state.fingerprint,
+                "source": result.detector,
+                "key": result.key,
+                "severity": result.severity.value,
+                "message": result.message,
+                "extras_json": json.dumps(extras),
+                "status": "firing",
+                "last_seen_at": now,
+                "last_notified_at": now if chats else None,
+                "notification_count": 1 if chats else 0,
+            }
         )
-        incident_id = int(res.inserted_primary_key[0])
-        state.incident_id = incident_id
+        state.incident_id = incident  # type: ignore[assignment]  # an id after the flush
         for chat_id in chats:
-            await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=incident_id)
-        await record_event(
-            conn,
-            "inhibited" if inhibitor else "silenced" if muted else "flapping" if flap else "fired",
-            now,
-            incident_id=incident_id,
-            fingerprint=state.fingerprint,
-            detail=f"{inhibitor} is firing: nothing sent"
-            if inhibitor
-            else f"{muted}: nothing sent"
-            if muted
-            else "flapping: nothing sent"
-            if flap
-            else f"notified {len(chats)} chat(s)",
-        )
+            run.writes.enqueue(chat_id, "alert", now, incident)
+        if inhibitor:
+            event, detail = "inhibited", f"{inhibitor} is firing: nothing sent"
+        elif muted:
+            event, detail = "silenced", f"{muted}: nothing sent"
+        elif flap:
+            event, detail = "flapping", "flapping: nothing sent"
+        else:
+            event, detail = "fired", f"notified {len(chats)} chat(s)"
+        run.writes.event(event, now, incident, state.fingerprint, detail)
         if flap == FLAP_STARTED:
-            report.notifications += await self._flap_notice(conn, incident_id, state, routed, now, result.detector)
+            report.notifications += self._flap_notice(run, incident, state, routed)
         self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
-        report.fired.append(incident_id)
+        run.fired.append(incident)
         report.notifications += len(chats)
 
     async def _firing_parent(self, conn: AsyncConnection, detector: DetectorBase) -> str | None:
@@ -311,14 +338,8 @@ class AlertEngine:
             self.on_enqueue()
         return released
 
-    async def _still_failing(
-        self,
-        conn: AsyncConnection,
-        incident: Incident,
-        result: CheckResult,
-        now: datetime,
-        report: EngineReport,
-    ) -> None:
+    def _still_failing(self, run: _Run, incident: Incident, result: CheckResult, report: EngineReport) -> None:
+        now = run.now
         extras = {**incident.extras, "value": result.value, "threshold": result.threshold}
         values: dict[str, Any] = {
             "last_seen_at": now,
@@ -332,99 +353,77 @@ class AlertEngine:
                 last_notified_at=now,
                 notification_count=incident.notification_count + 1,
             )
-            await conn.execute(update(alerts_history).where(alerts_history.c.id == incident.id).values(**values))
+            run.writes.update_incident(incident.id, **values)
             payload = {"from": incident.severity.value, "to": result.severity.value}
-            report.notifications += await enqueue_for_alert_chats(conn, incident.id, "raised", now, payload)
-            await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
-            await record_event(
-                conn,
+            chats = run.chats.get(incident.id, [])
+            for chat_id in chats:
+                run.writes.enqueue(chat_id, "raised", now, incident.id, payload)
+            for chat_id in chats:
+                run.writes.enqueue(chat_id, "refresh", now, incident.id)
+            report.notifications += len(chats)
+            run.writes.event(
                 "severity_raised",
                 now,
-                incident_id=incident.id,
-                fingerprint=incident.fingerprint,
-                detail=f"{incident.severity.value} → {result.severity.value}",
+                incident.id,
+                incident.fingerprint,
+                f"{incident.severity.value} → {result.severity.value}",
             )
             report.raised.append(incident.id)
             return
-        await conn.execute(update(alerts_history).where(alerts_history.c.id == incident.id).values(**values))
+        run.writes.update_incident(incident.id, **values)
         report.deduplicated += 1
 
-    async def _reopen(
-        self,
-        conn: AsyncConnection,
-        state: _State,
-        result: CheckResult,
-        now: datetime,
-        report: EngineReport,
-    ) -> None:
+    def _reopen(self, run: _Run, state: _State, result: CheckResult, report: EngineReport) -> None:
         """Fire → resolve → fire within the dedup window: the same incident, back to firing, no new page."""
+        now = run.now
         incident_id = state.last_incident_id
         assert incident_id is not None
-        await conn.execute(
-            update(alerts_history)
-            .where(alerts_history.c.id == incident_id)
-            .values(
-                status="firing",
-                resolved_at=None,
-                resolved_by=None,
-                last_seen_at=now,
-                message=result.message,
-                acknowledged_at=None,
-                acknowledged_by=None,
-            )
+        run.writes.update_incident(
+            incident_id,
+            status="firing",
+            resolved_at=None,
+            resolved_by=None,
+            last_seen_at=now,
+            message=result.message,
+            acknowledged_at=None,
+            acknowledged_by=None,
         )
         state.incident_id = incident_id
         flap = self._record_change(state, now)
         if flap == FLAP_STARTED:
-            chats = await chats_with_alert(conn, incident_id)
-            report.notifications += await self._flap_notice(conn, incident_id, state, chats, now, state.detector)
+            report.notifications += self._flap_notice(run, incident_id, state, run.chats.get(incident_id, []))
         elif not flap:
-            await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
-        await record_event(
-            conn,
+            for chat_id in run.chats.get(incident_id, []):
+                run.writes.enqueue(chat_id, "refresh", now, incident_id)
+        run.writes.event(
             "deduplicated",
             now,
-            incident_id=incident_id,
-            fingerprint=state.fingerprint,
-            detail="fired again within the dedup window: reopened without a new notification",
+            incident_id,
+            state.fingerprint,
+            "fired again within the dedup window: reopened without a new notification",
         )
         report.reopened.append(incident_id)
         report.deduplicated += 1
 
-    async def _resolve(
-        self,
-        conn: AsyncConnection,
-        state: _State,
-        now: datetime,
-        message: str,
-        report: EngineReport,
-    ) -> None:
+    def _resolve(self, run: _Run, state: _State, message: str, report: EngineReport) -> None:
+        now = run.now
         incident_id = state.incident_id
-        assert incident_id is not None
-        await conn.execute(
-            update(alerts_history)
-            .where(alerts_history.c.id == incident_id)
-            .values(status="resolved", resolved_at=now, resolved_by="check", last_seen_at=now)
+        assert isinstance(incident_id, int)
+        run.writes.update_incident(
+            incident_id, status="resolved", resolved_at=now, resolved_by="check", last_seen_at=now
         )
         state.incident_id = None
         state.last_incident_id = incident_id
         state.last_resolved_at = now
         flap = self._record_change(state, now)
+        chats = run.chats.get(incident_id, [])
         if flap == FLAP_STARTED:
-            chats = await chats_with_alert(conn, incident_id)
-            report.notifications += await self._flap_notice(conn, incident_id, state, chats, now, state.detector)
+            report.notifications += self._flap_notice(run, incident_id, state, chats)
         elif not flap:
-            report.notifications += await enqueue_for_alert_chats(
-                conn, incident_id, "resolved", now, {"message": message}
-            )
-        await record_event(
-            conn,
-            "resolved",
-            now,
-            incident_id=incident_id,
-            fingerprint=state.fingerprint,
-            detail=message[:500],
-        )
+            for chat_id in chats:
+                run.writes.enqueue(chat_id, "resolved", now, incident_id, {"message": message})
+            report.notifications += len(chats)
+        run.writes.event("resolved", now, incident_id, state.fingerprint, message[:500])
         report.resolved.append(incident_id)
 
     # -- flapping ----------------------------------------------------------------------------
@@ -442,21 +441,18 @@ class AlertEngine:
             return FLAP_STARTED
         return ""
 
-    async def _flap_notice(
-        self, conn: AsyncConnection, incident_id: int, state: _State, chats: list[int], now: datetime, detector: str
-    ) -> int:
+    def _flap_notice(self, run: _Run, incident: IncidentRef, state: _State, chats: list[int]) -> int:
         payload = {"changes": len(state.changes), "window": self.settings.flap_window}
         for chat_id in chats:
-            await enqueue(conn, chat_id=chat_id, kind="flapping", now=now, incident_id=incident_id, payload=payload)
-        await record_event(
-            conn,
+            run.writes.enqueue(chat_id, "flapping", run.now, incident, payload)
+        run.writes.event(
             "flapping_started",
-            now,
-            incident_id=incident_id,
-            fingerprint=state.fingerprint,
-            detail=f"{len(state.changes)} state changes within {format_duration(self.settings.flap_window)}",
+            run.now,
+            incident,
+            state.fingerprint,
+            f"{len(state.changes)} state changes within {format_duration(self.settings.flap_window)}",
         )
-        self.metrics.alerts_flapping_total.labels(detector).inc()
+        self.metrics.alerts_flapping_total.labels(run.detector.name).inc()
         return len(chats)
 
     async def settle_flapping(self, detectors: dict[str, DetectorBase]) -> list[str]:

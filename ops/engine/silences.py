@@ -104,6 +104,22 @@ class SilenceService:
                 return f"maintenance window ({window.cron}, {format_duration(window.duration)})"
         return None
 
+    async def muter(self, conn: AsyncConnection) -> Callable[[str, str, dict[str, str]], str | None]:
+        """`mute_reason` for many alerts at once: the active silences are read once."""
+        active = await self.active(conn)
+        now = self.clock()
+
+        def reason(detector: str, fingerprint: str, labels: dict[str, str]) -> str | None:
+            window = self.maintenance(detector, now)
+            if window:
+                return window
+            for silence in active:
+                if silence.matches(detector, fingerprint, labels):
+                    return f"silence {silence.id}"
+            return None
+
+        return reason
+
     async def mute_reason(
         self, conn: AsyncConnection, detector: str, fingerprint: str, labels: dict[str, str]
     ) -> str | None:

@@ -1,0 +1,122 @@
+"""What one engine run writes, gathered and then executed as a few bulk statements.
+
+A storm turns 1,000 results into thousands of rows; one statement per row costs a database round trip
+each (a thread hop with aiosqlite), so the engine collects them here and flushes once per run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ops.storage.tables import alert_events, alert_state, alerts_history, outbox
+
+
+@dataclass(eq=False)
+class NewIncident:
+    """An incident to insert; its id is known after the flush."""
+
+    values: dict[str, Any]
+    id: int | None = None
+
+
+IncidentRef = int | NewIncident
+
+
+@dataclass
+class Writes:
+    new_incidents: list[NewIncident] = field(default_factory=list)
+    incident_updates: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    states_new: list[dict[str, Any]] = field(default_factory=list)
+    states_changed: list[dict[str, Any]] = field(default_factory=list)
+
+    def incident(self, values: dict[str, Any]) -> NewIncident:
+        new = NewIncident(values)
+        self.new_incidents.append(new)
+        return new
+
+    def update_incident(self, incident_id: int, **values: Any) -> None:
+        keys = tuple(sorted(values))
+        self.incident_updates.setdefault(keys, []).append({"b__id": incident_id, **{f"b_{k}": values[k] for k in keys}})
+
+    def enqueue(
+        self,
+        chat_id: int,
+        kind: str,
+        now: datetime,
+        incident: IncidentRef | None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        self.outbox_rows.append(
+            {
+                "created_at": now,
+                "chat_id": chat_id,
+                "kind": kind,
+                "incident_id": incident,
+                "payload_json": json.dumps(payload or {}),
+                "status": "pending",
+                "next_attempt_at": now,
+            }
+        )
+
+    def event(self, event: str, now: datetime, incident: IncidentRef | None, fingerprint: str, detail: str) -> None:
+        self.events.append(
+            {
+                "ts": now,
+                "incident_id": incident,
+                "fingerprint": fingerprint,
+                "event": event,
+                "actor_id": None,
+                "actor": None,
+                "chat_id": None,
+                "detail": detail,
+            }
+        )
+
+    def save_state(self, values: dict[str, Any], exists: bool) -> None:
+        (self.states_changed if exists else self.states_new).append(values)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        if self.new_incidents:
+            rows = await conn.execute(
+                insert(alerts_history).returning(alerts_history.c.id, sort_by_parameter_order=True),
+                [n.values for n in self.new_incidents],
+            )
+            for new, row in zip(self.new_incidents, rows, strict=True):
+                new.id = int(row.id)
+        for keys, params in self.incident_updates.items():
+            await conn.execute(
+                update(alerts_history)
+                .where(alerts_history.c.id == bindparam("b__id"))
+                .values({k: bindparam(f"b_{k}") for k in keys}),
+                params,
+            )
+        for rows in (self.outbox_rows, self.events):
+            for row in rows:
+                if isinstance(row["incident_id"], NewIncident):
+                    row["incident_id"] = row["incident_id"].id
+        if self.outbox_rows:
+            await conn.execute(insert(outbox), self.outbox_rows)
+        if self.events:
+            await conn.execute(insert(alert_events), self.events)
+        for rows in (self.states_new, self.states_changed):
+            for row in rows:
+                if isinstance(row["incident_id"], NewIncident):
+                    row["incident_id"] = row["incident_id"].id
+        if self.states_new:
+            await conn.execute(insert(alert_state), self.states_new)
+        if self.states_changed:
+            keys = [k for k in self.states_changed[0] if k != "fingerprint"]
+            await conn.execute(
+                update(alert_state)
+                .where(alert_state.c.fingerprint == bindparam("b_fingerprint"))
+                .values({k: bindparam(f"b_{k}") for k in keys}),
+                [{f"b_{k}": v for k, v in row.items()} for row in self.states_changed],
+            )
