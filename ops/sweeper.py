@@ -47,17 +47,25 @@ class Sweeper:
             await self.on_fired(report.fired)
         return results, report
 
-    async def sweep(self, concurrency: int = 8) -> SweepReport:
-        """Every detector once, a few at a time; results in config order."""
+    async def sweep(self, concurrency: int = 8, batch: int = 200) -> SweepReport:
+        """Every detector once, a few at a time; their results go to the engine in batches (one
+        transaction per `batch` detectors), so a thousand detectors do not mean a thousand commits."""
         limit = asyncio.Semaphore(concurrency)
 
-        async def one(cfg: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
+        async def measure(cfg: DetectorBase) -> list[CheckResult]:
             async with limit:
-                return await self.run_one(cfg)
+                return await run_detector(self._detectors[cfg.name], self.metrics)
 
-        outcomes = await asyncio.gather(*(one(d) for d in self.config.detectors))
+        measured = await asyncio.gather(*(measure(d) for d in self.config.detectors))
         report = SweepReport()
-        for results, engine_report in outcomes:
+        runs = list(zip(self.config.detectors, measured, strict=True))
+        for start in range(0, len(runs), batch):
+            chunk = runs[start : start + batch]
+            reports = await retry_locked("sweep", lambda chunk=chunk: self.engine.process_many(chunk))
+            fired = [i for r in reports for i in r.fired]
+            if fired and self.on_fired is not None:
+                await self.on_fired(fired)
+            report.engine.extend(reports)
+        for results in measured:
             report.results.extend(results)
-            report.engine.append(engine_report)
         return report

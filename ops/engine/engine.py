@@ -80,8 +80,8 @@ class _Run:
     writes: Writes
     incidents: dict[int, Incident]  # open and recently resolved incidents of this detector's keys
     chats: dict[int, list[int]]  # incident id → chats that have (or will get) its card
-    muter: Muter | None
     parent: Any = _UNKNOWN  # the firing `depends_on` detector, read at the first fire
+    muter: Any = _UNKNOWN  # silences and maintenance windows, read at the first fire
     fired: list[NewIncident] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
 
@@ -111,41 +111,66 @@ class AlertEngine:
         self.muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None
 
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
-        report = EngineReport()
+        return (await self.process_many([(detector, results)]))[0]
+
+    async def process_many(self, runs: list[tuple[DetectorBase, list[CheckResult]]]) -> list[EngineReport]:
+        """Several detectors' results in one transaction (a sweep): one commit, reads and writes in bulk."""
+        reports = [EngineReport() for _ in runs]
         async with self._writing, self.db.begin() as conn:
             now = self.clock()
-            if results:
-                await conn.execute(insert(check_results), [_check_row(r, now) for r in results])
-            states = await self._states(conn, detector.name)
-            run = await self._run(conn, detector, states, now)
-            seen: set[str] = set()
-            for result in results:
-                seen.add(result.fingerprint)
-                state = states.get(result.fingerprint) or _State(result.fingerprint, result.detector, result.key)
-                states[result.fingerprint] = state
-                await self._transition(conn, run, state, result, report)
-                run.dirty.add(state.fingerprint)
-            # A key that a successful run no longer reports has recovered (as Alertmanager resolves
-            # alerts that stop arriving). A run that errored says nothing about its keys.
-            measured = not any(r.status is CheckStatus.error and r.key == "" for r in results)
-            if measured:
-                for state in states.values():
-                    if state.fingerprint not in seen and state.incident_id is not None:
-                        self._resolve(run, state, "no longer reported", report)
-                        state.consecutive_failures = 0
-                        run.dirty.add(state.fingerprint)
-            for fingerprint in run.dirty:
-                state = states[fingerprint]
-                run.writes.save_state({"fingerprint": fingerprint, **state.values()}, state.exists)
-            await run.writes.flush(conn)
-            report.fired = [int(n.id) for n in run.fired if n.id is not None]
-        self._count(report, detector.name)
-        return report
+            checks = [_check_row(r, now) for _, results in runs for r in results]
+            if checks:
+                await conn.execute(insert(check_results), checks)
+            all_states = await self._states(conn, [d.name for d, _ in runs])
+            incidents, chats = await self._read_incidents(conn, all_states)
+            writes = Writes()
+            done: list[_Run] = []
+            for (detector, results), report in zip(runs, reports, strict=True):
+                states = {fp: st for fp, st in all_states.items() if st.detector == detector.name}
+                run = _Run(detector, now, writes, incidents, chats)
+                await self._apply(conn, run, states, results, report)
+                all_states.update(states)
+                for fingerprint in run.dirty:
+                    state = states[fingerprint]
+                    writes.save_state({"fingerprint": fingerprint, **state.values()}, state.exists)
+                    state.exists = True
+                done.append(run)
+            await writes.flush(conn)
+            for run, report in zip(done, reports, strict=True):
+                report.fired = [int(n.id) for n in run.fired if n.id is not None]
+        for (detector, _), report in zip(runs, reports, strict=True):
+            self._count(report, detector.name)
+        return reports
 
-    async def _run(
-        self, conn: AsyncConnection, detector: DetectorBase, states: dict[str, _State], now: datetime
-    ) -> _Run:
-        """What this run needs to know, read up front in a few queries instead of per result."""
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        run: _Run,
+        states: dict[str, _State],
+        results: list[CheckResult],
+        report: EngineReport,
+    ) -> None:
+        seen: set[str] = set()
+        for result in results:
+            seen.add(result.fingerprint)
+            state = states.get(result.fingerprint) or _State(result.fingerprint, result.detector, result.key)
+            states[result.fingerprint] = state
+            await self._transition(conn, run, state, result, report)
+            run.dirty.add(state.fingerprint)
+        # A key that a successful run no longer reports has recovered (as Alertmanager resolves
+        # alerts that stop arriving). A run that errored says nothing about its keys.
+        measured = not any(r.status is CheckStatus.error and r.key == "" for r in results)
+        if measured:
+            for state in states.values():
+                if state.fingerprint not in seen and state.incident_id is not None:
+                    self._resolve(run, state, "no longer reported", report)
+                    state.consecutive_failures = 0
+                    run.dirty.add(state.fingerprint)
+
+    async def _read_incidents(
+        self, conn: AsyncConnection, states: dict[str, _State]
+    ) -> tuple[dict[int, Incident], dict[int, list[int]]]:
+        """The incidents these states point at and the chats holding their cards, in a few queries."""
         ids = {i for st in states.values() for i in (st.incident_id, st.last_incident_id) if i is not None}
         incidents: dict[int, Incident] = {}
         chats: dict[int, list[int]] = {}
@@ -162,11 +187,16 @@ class AlertEngine:
             )
             for row in rows:
                 chats.setdefault(row.incident_id, []).append(row.chat_id)
-        muter = await self.muter(conn) if self.muter is not None else None
-        return _Run(detector, now, Writes(), incidents, chats, muter)
+        return incidents, chats
 
-    async def _states(self, conn: AsyncConnection, detector: str) -> dict[str, _State]:
-        rows = await conn.execute(select(alert_state).where(alert_state.c.detector == detector))
+    async def _states(self, conn: AsyncConnection, detectors: list[str]) -> dict[str, _State]:
+        found: dict[str, _State] = {}
+        for start in range(0, len(detectors), 500):
+            found.update(await self._states_of(conn, detectors[start : start + 500]))
+        return found
+
+    async def _states_of(self, conn: AsyncConnection, detectors: list[str]) -> dict[str, _State]:
+        rows = await conn.execute(select(alert_state).where(alert_state.c.detector.in_(detectors)))
         return {
             r.fingerprint: _State(
                 fingerprint=r.fingerprint,
@@ -228,6 +258,8 @@ class AlertEngine:
         if run.parent is _UNKNOWN:
             run.parent = await self._firing_parent(conn, detector)
         inhibitor = run.parent
+        if run.muter is _UNKNOWN:
+            run.muter = await self.muter(conn) if self.muter is not None else None
         muted = None
         if not inhibitor and run.muter is not None:
             muted = run.muter(detector.name, state.fingerprint, dict(detector.labels))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ops.storage.tables import alert_events, alert_state, alerts_history, outbox
@@ -85,12 +85,24 @@ class Writes:
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self.new_incidents:
-            rows = await conn.execute(
-                insert(alerts_history).returning(alerts_history.c.id, sort_by_parameter_order=True),
-                [n.values for n in self.new_incidents],
-            )
-            for new, row in zip(self.new_incidents, rows, strict=True):
-                new.id = int(row.id)
+            # A bulk insert, then the ids by fingerprint: the newest row of each fingerprint created now
+            # (a run fires a fingerprint at most once, inside its write transaction). RETURNING with a
+            # guaranteed order would make SQLite insert row by row.
+            await conn.execute(insert(alerts_history), [n.values for n in self.new_incidents])
+            by_fingerprint = {n.values["fingerprint"]: n for n in self.new_incidents}
+            now = self.new_incidents[0].values["created_at"]
+            fingerprints = sorted(by_fingerprint)
+            for start in range(0, len(fingerprints), 500):
+                rows = await conn.execute(
+                    select(alerts_history.c.fingerprint, func.max(alerts_history.c.id).label("id"))
+                    .where(
+                        alerts_history.c.fingerprint.in_(fingerprints[start : start + 500]),
+                        alerts_history.c.created_at == now,
+                    )
+                    .group_by(alerts_history.c.fingerprint)
+                )
+                for row in rows:
+                    by_fingerprint[row.fingerprint].id = int(row.id)
         for keys, params in self.incident_updates.items():
             await conn.execute(
                 update(alerts_history)
