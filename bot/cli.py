@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         help="which shipped example to play (the last two need PostgreSQL)",
     )
     demo.add_argument("--postgres", help="PostgreSQL server URL for those (default OPSBOT_DEMO_POSTGRES_URL or local)")
+    bench = sub.add_parser("bench", help="benchmarks: storm vs Alertmanager, latency, sweep, console, memory")
+    bench.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
+    bench.add_argument("--only", nargs="+", choices=["storm", "latency", "sweep", "console", "memory"])
+    bench.add_argument("--out", help="where to write the JSON (default bench/results.json)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
     return parser
@@ -47,6 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     for noisy in ("alembic", "apscheduler", "aiogram.event"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "bench":  # its own settings and emulator: needs nothing from the environment
+        logging.getLogger().setLevel(logging.ERROR)
+        from bench.__main__ import main as bench_main
+
+        extra = ["--quick"] if args.quick else []
+        extra += ["--only", *args.only] if args.only else []
+        extra += ["--out", args.out] if args.out else []
+        return bench_main(extra)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -1,0 +1,18 @@
+"""The benchmark's --quick mode runs end to end (one scenario, small), writing its JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.__main__ import main
+
+
+def test_quick_sweep_and_storm_write_results(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--only", "sweep", "latency", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["quick"] is True and results["machine"]["cpus"]
+    assert results["sweep"]["detectors"] == 201 and results["sweep"]["engine_results_per_s"] > 0
+    assert results["latency"]["alerts"] == 20 and results["latency"]["refused_429"] == 0
+    assert "sweep  201 sql detectors" in capsys.readouterr().out
