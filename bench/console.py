@@ -20,6 +20,12 @@ DETECTORS = 10
 COMMANDS = ["/health", "/alerts", "/alerts critical 50", "/slo", "/slo 90d"]
 SEVERITIES = ["info", "warning", "error", "critical"]
 
+ROLLUP = (  # what the engine keeps as it writes results, for history written here by hand
+    "INSERT INTO ops_check_hourly (detector, hour, total, good) SELECT detector, "
+    "strftime('%Y-%m-%d %H:00:00.000000', ts), COUNT(*), SUM(ok) FROM ops_check_results "
+    "GROUP BY detector, strftime('%Y-%m-%d %H:00:00.000000', ts)"
+)
+
 
 def fill(path: Path, checks: int, incidents: int) -> None:
     rng = random.Random(1)
@@ -57,6 +63,7 @@ def fill(path: Path, checks: int, incidents: int) -> None:
         " status, last_seen_at, resolved_at, notification_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         history,
     )
+    conn.execute(ROLLUP)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()

@@ -15,6 +15,7 @@ from ops.metrics import Metrics
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.report import WeeklyReport
+from ops.storage import rollup
 from ops.storage.outbox import OutboxStore
 from ops.storage.tables import check_results
 from ops.sweeper import Sweeper
@@ -124,6 +125,7 @@ async def prune_checks(engine: AlertEngine, retention_days: int) -> int:
     cutoff = engine.clock() - timedelta(days=retention_days)
     async with engine.db.begin() as conn:
         res = await conn.execute(delete(check_results).where(check_results.c.ts < cutoff))
+        await rollup.prune(conn, cutoff)
     if res.rowcount:
         log.info("pruned %d check results older than %d days", res.rowcount, retention_days)
     return res.rowcount

@@ -18,7 +18,7 @@ from ops.model import Actor, Incident, Severity
 from ops.settings import Settings
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
-from ops.storage.tables import alerts_history, check_results, outbox
+from ops.storage.tables import alert_state, alerts_history, check_results, outbox
 from ops.sweeper import Sweeper, SweepReport
 from ops.timeutil import Clock, utcnow
 
@@ -209,9 +209,10 @@ class OpsServices:
 
     # -- health ------------------------------------------------------------------------
     async def health(self) -> HealthReport:
+        # Each detector's last run, from its alert states (a small table) rather than a scan of history.
         latest = (
-            select(check_results.c.detector, func.max(check_results.c.ts).label("ts"))
-            .group_by(check_results.c.detector)
+            select(alert_state.c.detector, func.max(alert_state.c.last_check_at).label("ts"))
+            .group_by(alert_state.c.detector)
             .subquery()
         )
         last_q = (
@@ -219,6 +220,7 @@ class OpsServices:
             .join(latest, and_(latest.c.detector == check_results.c.detector, latest.c.ts == check_results.c.ts))
             .order_by(check_results.c.detector, check_results.c.key)
         )
+        # Served by the partial index ix_ops_alerts_open, however many incidents were ever resolved.
         open_q = select(alerts_history).where(alerts_history.c.status != "resolved").order_by(alerts_history.c.id)
         async with self.db.connect() as conn:
             last_rows = (await conn.execute(last_q)).all()

@@ -19,6 +19,7 @@ from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
 from ops.settings import Settings
+from ops.storage import rollup
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_state, alerts_history, check_results, outbox
 from ops.timeutil import Clock, format_duration, utcnow
@@ -121,6 +122,7 @@ class AlertEngine:
             checks = [_check_row(r, now) for _, results in runs for r in results]
             if checks:
                 await conn.execute(insert(check_results), checks)
+                await rollup.add(conn, checks)
             all_states = await self._states(conn, [d.name for d, _ in runs])
             incidents, chats = await self._read_incidents(conn, all_states)
             writes = Writes()

@@ -21,6 +21,7 @@ from ops.detectors import TargetPool
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Severity
+from ops.storage import rollup
 from ops.storage.tables import check_results, slo_daily
 from ops.timeutil import Clock, format_duration, utcnow
 
@@ -114,12 +115,8 @@ class SloEvaluator:
         """(good, total) between two instants: one aggregate query (two for an event-based SLI)."""
         sli = slo.sli
         if sli.detector is not None:
-            query = select(func.count().filter(check_results.c.ok.is_(True)), func.count()).where(
-                check_results.c.detector == sli.detector, check_results.c.ts >= since, check_results.c.ts < until
-            )
             async with self.db.connect() as conn:
-                good, total = (await conn.execute(query)).one()
-            return float(good or 0), float(total or 0)
+                return await rollup.counts(conn, sli.detector, since, until)
         assert sli.target and sli.good_query and sli.total_query
         params: dict[str, Any]
         if self.targets.dialect(sli.target) == "sqlite":  # SQLite keeps timestamps as text
@@ -138,10 +135,17 @@ class SloEvaluator:
     async def status(self, slo: SloConfig, window: float | None = None) -> SloStatus:
         now = self.clock()
         span = window or slo.window
-        good, total = await self.counts(slo, now - timedelta(seconds=span), now)
+        spans = [span, *BURN_WINDOWS.values()]
+        if slo.sli.detector is not None:  # every window in one statement over the hourly rollup
+            async with self.db.connect() as conn:
+                counted = await rollup.counts_many(
+                    conn, slo.sli.detector, [(now - timedelta(seconds=s), now) for s in spans]
+                )
+        else:
+            counted = [await self.counts(slo, now - timedelta(seconds=s), now) for s in spans]
+        good, total = counted[0]
         burn: dict[str, float | None] = {}
-        for label, seconds in BURN_WINDOWS.items():
-            g, t = await self.counts(slo, now - timedelta(seconds=seconds), now)
+        for label, (g, t) in zip(BURN_WINDOWS, counted[1:], strict=True):
             burn[label] = ((1 - g / t) / slo.budget) if t else None
         return SloStatus(slo, span, good, total, burn, burn_verdict(burn))
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -78,6 +79,13 @@ alerts_history = Table(
     Index("ix_ops_alerts_created", "created_at"),
     Index("ix_ops_alerts_fingerprint", "fingerprint"),
     Index("ix_ops_alerts_status", "status"),
+    # The few open incidents among 100,000s resolved ones (/health, escalation, reminders).
+    Index(
+        "ix_ops_alerts_open",
+        "id",
+        sqlite_where=text("status != 'resolved'"),
+        postgresql_where=text("status != 'resolved'"),
+    ),
 )
 
 alert_events = Table(
@@ -224,4 +232,15 @@ digests = Table(
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=True),
     Column("page", Integer, nullable=False, server_default="0"),  # 0: the summary; n: details page n
+)
+
+# Check results rolled up per detector and hour: SLO windows of weeks read a few hundred rows, not
+# every check. Kept by the engine as it writes results; `ops.storage.rollup.rebuild` recomputes it.
+check_hourly = Table(
+    "ops_check_hourly",
+    metadata,
+    Column("detector", String(64), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("total", Integer, nullable=False),
+    Column("good", Integer, nullable=False),
 )

@@ -97,7 +97,7 @@ def test_bad_setting_exits_2_naming_it(
 
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
-    assert "database at revision 0006_digests_and_flapping" in capsys.readouterr().out
+    assert "database at revision 0007_check_hourly" in capsys.readouterr().out
 
 
 def _free_port() -> int:
