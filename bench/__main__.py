@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = asyncio.run(run(args.quick, args.only))
     print(table(results))
+    if set(args.only) != set(SCENARIOS) and args.out.exists():  # a partial run updates its scenarios only
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        if previous.get("quick") == args.quick:
+            results = {**previous, **results}
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
     return 0

@@ -18,7 +18,7 @@ from ops.model import Actor, Incident, Severity
 from ops.settings import Settings
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
-from ops.storage.tables import alert_state, alerts_history, check_results, outbox
+from ops.storage.tables import alert_state, alerts_history, check_hourly, check_results, outbox
 from ops.sweeper import Sweeper, SweepReport
 from ops.timeutil import Clock, utcnow
 
@@ -251,17 +251,18 @@ class OpsServices:
         now = self.clock()
         since_day = (now - timedelta(days=days - 1)).date()
         since = datetime(since_day.year, since_day.month, since_day.day)
-        good = func.count().filter(check_results.c.ok.is_(True))
-        day = func.date(check_results.c.ts)
+        # From the hourly rollup: `since` is a day boundary, so whole hours cover the range exactly.
+        total, good = func.sum(check_hourly.c.total), func.sum(check_hourly.c.good)
+        day = func.date(check_hourly.c.hour)
         daily_q = (
-            select(day.label("d"), func.count().label("total"), good.label("good"))
-            .where(check_results.c.ts >= since)
+            select(day.label("d"), total.label("total"), good.label("good"))
+            .where(check_hourly.c.hour >= since)
             .group_by(day)
         )
         per_detector_q = (
-            select(check_results.c.detector, func.count().label("total"), good.label("good"))
-            .where(check_results.c.ts >= since)
-            .group_by(check_results.c.detector)
+            select(check_hourly.c.detector, total.label("total"), good.label("good"))
+            .where(check_hourly.c.hour >= since)
+            .group_by(check_hourly.c.detector)
         )
         incidents_q = (
             select(func.date(alerts_history.c.created_at).label("d"), func.count().label("n"))

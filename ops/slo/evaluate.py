@@ -22,7 +22,7 @@ from ops.engine import AlertEngine
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Severity
 from ops.storage import rollup
-from ops.storage.tables import check_results, slo_daily
+from ops.storage.tables import check_hourly, slo_daily
 from ops.timeutil import Clock, format_duration, utcnow
 
 BURN_WINDOWS: dict[str, float] = {"5m": 300, "30m": 1800, "1h": 3600, "6h": 21600, "3d": 259200}
@@ -218,11 +218,11 @@ class SloEvaluator:
         now = self.clock()
         first = (now - timedelta(days=days - 1)).date()
         since = datetime(first.year, first.month, first.day)
-        if slo.sli.detector is not None:
-            day = func.date(check_results.c.ts)
+        if slo.sli.detector is not None:  # whole days from the hourly rollup
+            day = func.date(check_hourly.c.hour)
             query = (
-                select(day, func.count().filter(check_results.c.ok.is_(True)), func.count())
-                .where(check_results.c.detector == slo.sli.detector, check_results.c.ts >= since)
+                select(day, func.sum(check_hourly.c.good), func.sum(check_hourly.c.total))
+                .where(check_hourly.c.detector == slo.sli.detector, check_hourly.c.hour >= since)
                 .group_by(day)
             )
         else:
