@@ -23,6 +23,7 @@ from bot.handlers import build_router
 from bot.limits import RateLimiter, RateLimitMiddleware
 from bot.render.texts import COMMANDS
 from bot.sender import Sender
+from ops.bridge import receive
 from ops.config.models import OpsConfig
 from ops.http import build_http_app, start_http
 from ops.metrics import Metrics
@@ -98,6 +99,8 @@ class OpsBotApp:
             pings=self.core.pings,
             heartbeats=frozenset(d.name for d in self.core.config.detectors if d.kind == "heartbeat"),
             ping_token=self.settings.ping_token,
+            alertmanager=lambda payload: receive(self.core.engine, payload),
+            alertmanager_token=self.settings.alertmanager_webhook_token,
         )
         self._http = await start_http(http_app, self.settings.http_host, self.settings.http_port)
         if not self.headless:

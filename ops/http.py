@@ -1,4 +1,5 @@
-"""opsbot's own HTTP server (aiohttp): /metrics, /healthz, and /ping for heartbeat detectors."""
+"""opsbot's own HTTP server (aiohttp): /metrics, /healthz, /ping for heartbeat detectors, and
+/alertmanager for Alertmanager's webhook."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from ops.bridge import AmPayload, BadPayload, parse_payload
 from ops.metrics import Metrics
 from ops.pings import PingStore
 
@@ -22,8 +24,10 @@ def build_http_app(
     pings: PingStore | None = None,
     heartbeats: frozenset[str] = frozenset(),
     ping_token: str = "",
+    alertmanager: Callable[[AmPayload], Awaitable[object]] | None = None,
+    alertmanager_token: str = "",
 ) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=8 * 1024 * 1024)  # an Alertmanager storm is a big payload
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
@@ -46,6 +50,23 @@ def build_http_app(
         await pings.record(name, kind, body, request.remote)
         return web.Response(text="OK\n")
 
+    async def alertmanager_webhook(request: web.Request) -> web.Response:
+        """Alertmanager's webhook receiver (payload version 4)."""
+        if alertmanager is None:
+            return web.json_response({"error": "the Alertmanager bridge is not running"}, status=404)
+        if alertmanager_token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), alertmanager_token.encode()):
+                return web.json_response({"error": "wrong or missing bearer token"}, status=401)
+        try:
+            payload = parse_payload(await request.json())
+        except (ValueError, UnicodeDecodeError) as exc:  # not JSON, or not Alertmanager's shape
+            reason = str(exc) if isinstance(exc, BadPayload) else "the body is not JSON"
+            return web.json_response({"error": f"bad payload: {reason}"[:300]}, status=400)
+        await alertmanager(payload)
+        return web.json_response({"status": "ok", "alerts": len(payload.alerts)})
+
+    app.router.add_post("/alertmanager", alertmanager_webhook)
     app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     app.router.add_get("/healthz", healthz)
     for path in ("/ping/{name}", "/ping/{name}/{kind}"):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.alertmanager_api import AlertmanagerClient
 from ops.config.models import DetectorBase, OpsConfig
 from ops.engine.incidents import AckResult, IncidentService, incident_from_row
 from ops.model import Actor, Incident, Severity
@@ -120,6 +121,8 @@ class OpsServices:
         self.remediation: Any = None  # the RemediationRunner, set by the wiring
         self.slo_evaluator: Any = None  # the SloEvaluator, likewise
         self.silences: Any = None  # the SilenceService, likewise
+        # Alertmanager's API, for silences of alerts that came over the bridge (ALERTMANAGER_URL).
+        self.alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
 
     # -- who may see what --------------------------------------------------------------
     def is_alert_chat(self, chat_id: int) -> bool:

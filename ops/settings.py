@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     sweep_interval_sec: int = Field(300, ge=1)
     ping_token: str = Field("", repr=False)
     check_retention_days: int = Field(90, ge=1)
+    # The Alertmanager bridge: POST /alertmanager (bearer token if set); silences go to ALERTMANAGER_URL.
+    alertmanager_webhook_token: str = Field("", repr=False)
+    alertmanager_url: str = ""
 
     alert_dedup_window_sec: int = Field(300, ge=0)
     alert_min_severity: Severity = Severity.warning

@@ -142,6 +142,9 @@ async def alert_button(
             await query.answer(f"{incident.source}: {verdict}"[:200], show_alert=True)
             return
         config = services.config.detector(incident.source)
+        if incident.source.startswith("am:"):
+            await query.answer("This alert is Alertmanager's: it resolves when Alertmanager says so.", show_alert=True)
+            return
         if config is None:
             await query.answer("Its detector is no longer configured.", show_alert=True)
             return

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.access import Access
 from bot.callbacks import SilenceCb
 from bot.handlers.replies import answer_long, args_of
+from ops.alertmanager_api import AlertmanagerError
 from ops.model import Actor
 from ops.services import OpsServices
 from ops.timeutil import format_duration, parse_duration
@@ -20,10 +21,12 @@ SILENCE_USAGE = (
     "Usage: /silence &lt;detector|#fingerprint|label=value&gt; &lt;duration&gt; [reason]"
     " — e.g. /silence cash_balance 2h deploy"
 )
-UNSILENCE_USAGE = "Usage: /unsilence &lt;id&gt; — ids are in /silences"
+UNSILENCE_USAGE = "Usage: /unsilence &lt;id&gt; — ids are in /silences (an Alertmanager silence by its UUID)"
+AM_UNTIL_RESOLVED = 24 * 3600.0  # Alertmanager silences need an end; opsbot's own one ends at the resolve
 ADMIN_ONLY = "Only admins can silence alerts."
 _LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]{0,63})=(.{1,200})$")
 _FP = re.compile(r"^#([0-9a-f]{4,16})$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 async def silence_button(
@@ -53,6 +56,19 @@ async def silence_button(
         actor=actor,
     )
     await query.answer(f"Silenced {'until resolved' if until_resolved else 'for 1h'} (silence {silence.id})")
+    if incident.source.startswith("am:") and services.alertmanager is not None:
+        # An alert from Alertmanager: silence it there too, so Alertmanager stops notifying about it.
+        labels = dict(incident.extras.get("labels") or {})
+        seconds = AM_UNTIL_RESOLVED if until_resolved else 3600
+        reason = "🔕 Until resolved button" if until_resolved else "🔕 Silence 1h button"
+        try:
+            am_id = await services.alertmanager.create_silence(labels, seconds, actor.name, reason)
+        except AlertmanagerError as exc:
+            text = f"⚠️ {exc}"
+        else:
+            text = f"🔕 Silenced in Alertmanager too: <code>{escape(am_id)}</code> · {escape(actor.name)}"
+        if isinstance(query.message, Message):
+            await query.message.answer(text[:1000])
 
 
 async def silence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
@@ -96,26 +112,48 @@ async def silence_command(message: Message, services: OpsServices, access: Acces
 async def silences_command(message: Message, services: OpsServices) -> None:
     active = await services.silences.active()
     now = services.clock()
-    if not active:
-        await message.answer("🔕 No active silences.")
-        return
-    lines = [f"🔕 <b>Silences</b> · {len(active)} active", ""]
+    lines = [f"🔕 <b>Silences</b> · {len(active)} active" if active else "🔕 No active silences."]
     for s in active:
         lines.append(
             f"<b>{s.id}</b> · {escape(s.target)} · {s.until(now)} · by {escape(s.created_by or '?')} · "
             f"{escape(s.reason or '')}"
         )
+    if services.alertmanager is not None:
+        try:
+            theirs = await services.alertmanager.active()
+        except AlertmanagerError as exc:
+            lines += ["", f"⚠️ {escape(str(exc))}"]
+        else:
+            lines += ["", f"<b>Alertmanager</b> · {len(theirs)} active"]
+            lines += [
+                f"<code>{escape(s.id)}</code> · {escape(s.matchers[:300])} · until {escape(s.ends_at[:16])} · "
+                f"by {escape(s.created_by)} · {escape(s.comment[:200])}"
+                for s in theirs
+            ]
     await answer_long(message, "\n".join(lines))
 
 
 async def unsilence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
     args = args_of(message)
-    if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 9:
+    am_id = len(args) == 1 and _UUID.match(args[0]) is not None
+    if len(args) != 1 or not ((args[0].isdigit() and len(args[0]) <= 9) or am_id):
         await message.answer(UNSILENCE_USAGE)
         return
     if not access.admin:
         await services.record("refused", actor, chat_id=access.chat_id, detail="/unsilence: not an admin")
         await message.answer(ADMIN_ONLY)
+        return
+    if am_id:
+        if services.alertmanager is None:
+            await message.answer("No Alertmanager is configured (ALERTMANAGER_URL).")
+            return
+        try:
+            await services.alertmanager.expire(args[0])
+        except AlertmanagerError as exc:
+            await message.answer(f"⚠️ {escape(str(exc))}")
+            return
+        await services.record("am_unsilenced", actor, chat_id=access.chat_id, detail=args[0])
+        await message.answer(f"🔔 Alertmanager silence <code>{args[0]}</code> expired.")
         return
     if not await services.silences.expire(int(args[0]), actor):
         await message.answer(f"No active silence {args[0]}. {UNSILENCE_USAGE}")

@@ -114,8 +114,13 @@ class AlertEngine:
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
         return (await self.process_many([(detector, results)]))[0]
 
-    async def process_many(self, runs: list[tuple[DetectorBase, list[CheckResult]]]) -> list[EngineReport]:
-        """Several detectors' results in one transaction (a sweep): one commit, reads and writes in bulk."""
+    async def process_many(
+        self, runs: list[tuple[DetectorBase, list[CheckResult]]], *, partial: bool = False
+    ) -> list[EngineReport]:
+        """Several detectors' results in one transaction (a sweep): one commit, reads and writes in bulk.
+
+        `partial`: the results need not name every key (Alertmanager's notifications carry one group),
+        so a key they leave out is not resolved as "no longer reported"."""
         reports = [EngineReport() for _ in runs]
         async with self._writing, self.db.begin() as conn:
             now = self.clock()
@@ -130,7 +135,7 @@ class AlertEngine:
             for (detector, results), report in zip(runs, reports, strict=True):
                 states = {fp: st for fp, st in all_states.items() if st.detector == detector.name}
                 run = _Run(detector, now, writes, incidents, chats)
-                await self._apply(conn, run, states, results, report)
+                await self._apply(conn, run, states, results, report, partial=partial)
                 all_states.update(states)
                 for fingerprint in run.dirty:
                     state = states[fingerprint]
@@ -151,6 +156,8 @@ class AlertEngine:
         states: dict[str, _State],
         results: list[CheckResult],
         report: EngineReport,
+        *,
+        partial: bool = False,
     ) -> None:
         seen: set[str] = set()
         for result in results:
@@ -162,7 +169,7 @@ class AlertEngine:
         # A key that a successful run no longer reports has recovered (as Alertmanager resolves
         # alerts that stop arriving). A run that errored says nothing about its keys.
         measured = not any(r.status is CheckStatus.error and r.key == "" for r in results)
-        if measured:
+        if measured and not partial:
             for state in states.values():
                 if state.fingerprint not in seen and state.incident_id is not None:
                     self._resolve(run, state, "no longer reported", report)
