@@ -167,3 +167,12 @@ async def test_a_bad_token_is_401_and_a_malformed_payload_400(bridge: tuple[Harn
                 assert (await r.json())["error"].startswith("bad payload")
         async with h.app.core.db.connect() as conn:
             assert await conn.scalar(select(func.count()).select_from(alerts_history)) == 0
+
+
+async def test_an_unreachable_alertmanager_is_one_line() -> None:
+    from ops.alertmanager_api import AlertmanagerClient, AlertmanagerError
+
+    client = AlertmanagerClient(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(AlertmanagerError) as caught:
+        await client.active()
+    assert "is unreachable" in str(caught.value) and "\n" not in str(caught.value)
