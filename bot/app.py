@@ -23,6 +23,7 @@ from bot.handlers import build_router
 from bot.limits import RateLimiter, RateLimitMiddleware
 from bot.render.texts import COMMANDS
 from bot.sender import Sender
+from ops.api import OpsApi
 from ops.bridge import receive
 from ops.config.models import OpsConfig
 from ops.http import build_http_app, start_http
@@ -101,6 +102,7 @@ class OpsBotApp:
             ping_token=self.settings.ping_token,
             alertmanager=lambda payload: receive(self.core.engine, payload),
             alertmanager_token=self.settings.alertmanager_webhook_token,
+            api=OpsApi(self.core.services, self.settings.api_token, self.settings.api_public_read),
         )
         self._http = await start_http(http_app, self.settings.http_host, self.settings.http_port)
         if not self.headless:

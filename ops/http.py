@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from ops.api import OpsApi
 from ops.bridge import AmPayload, BadPayload, parse_payload
 from ops.metrics import Metrics
 from ops.pings import PingStore
@@ -26,6 +27,7 @@ def build_http_app(
     ping_token: str = "",
     alertmanager: Callable[[AmPayload], Awaitable[object]] | None = None,
     alertmanager_token: str = "",
+    api: OpsApi | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)  # an Alertmanager storm is a big payload
 
@@ -67,6 +69,8 @@ def build_http_app(
         return web.json_response({"status": "ok", "alerts": len(payload.alerts)})
 
     app.router.add_post("/alertmanager", alertmanager_webhook)
+    if api is not None:
+        api.routes(app)
     app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     app.router.add_get("/healthz", healthz)
     for path in ("/ping/{name}", "/ping/{name}/{kind}"):

@@ -191,9 +191,16 @@ class OpsServices:
         severity: Severity | None = None,
         limit: int = 10,
         offset: int = 0,
+        status: str | None = None,
+        before_id: int | None = None,
     ) -> AlertPage:
-        """Incidents newest first; `chat_id` limits them to those sent to that chat (None: all)."""
+        """Incidents newest first; `chat_id` limits them to those sent to that chat (None: all);
+        `before_id` pages by id (a cursor) instead of by offset."""
         conds = []
+        if status is not None:
+            conds.append(alerts_history.c.status == status)
+        if before_id is not None:
+            conds.append(alerts_history.c.id < before_id)
         if chat_id is not None:
             sent_here = select(outbox.c.incident_id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
             conds.append(alerts_history.c.id.in_(sent_here))

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # The Alertmanager bridge: POST /alertmanager (bearer token if set); silences go to ALERTMANAGER_URL.
     alertmanager_webhook_token: str = Field("", repr=False)
     alertmanager_url: str = ""
+    # The JSON API under /api/v1/ops: off without API_TOKEN; reads open without a token only if public.
+    api_token: str = Field("", repr=False)
+    api_public_read: bool = False
 
     alert_dedup_window_sec: int = Field(300, ge=0)
     alert_min_severity: Severity = Severity.warning

@@ -1,0 +1,160 @@
+"""The JSON API under /api/v1/ops: auth, parameters, answers, and checked by schemathesis (a client
+nobody here wrote) against its own OpenAPI document and the live server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import OpsBotApp
+from helpers import make_settings, make_sqlite
+from ops.config import parse_config
+
+TOKEN = "api-secret-token"
+SHOP = "CREATE TABLE balances (mp TEXT, v REAL); INSERT INTO balances VALUES ('wb', -20000), ('ozon', 700);"
+
+
+def config(shop: str) -> str:
+    return f"""
+targets: {{shop: "{shop}"}}
+remediations:
+  - {{name: recount, kind: shell, command: [{sys.executable}, -c, "print('recounted')"]}}
+detectors:
+  - {{name: cash_balance, kind: sql, target: shop, query: "SELECT mp, v FROM balances", alert_if: "< -10000",
+      severity: critical, remediation: recount}}
+  - {{name: shop_size, kind: db_size, target: shop, alert_if: "> 5GB"}}
+slos:
+  - {{name: cash_ok, objective: 99.0, window: 7d, sli: {{detector: cash_balance}}}}
+"""
+
+
+async def start(tmp_path: Path, **overrides: Any) -> tuple[OpsBotApp, str]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    shop = make_sqlite(tmp_path / "shop.db", SHOP)
+    settings = make_settings(tmp_path / "ops.db", http_port=0, **overrides)
+    app = OpsBotApp(settings, parse_config(config(shop)), schedule=False)
+    await app.start()
+    return app, f"http://127.0.0.1:{app.http_port}"
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[str]:
+    app, base = await start(tmp_path, api_token=TOKEN)
+    yield base
+    await app.stop()
+
+
+async def call(method: str, url: str, token: str | None = TOKEN) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as http, http.request(method, url, headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_the_api_is_off_without_a_token(tmp_path: Path) -> None:
+    app, base = await start(tmp_path)
+    try:
+        status, body = await call("GET", f"{base}/api/v1/ops/health")
+        assert status == 404 and "API_TOKEN" in body["error"]
+    finally:
+        await app.stop()
+
+
+async def test_auth_reads_and_writes(api: str, tmp_path: Path) -> None:
+    assert (await call("GET", f"{api}/api/v1/ops/health", token=None))[0] == 401
+    assert (await call("GET", f"{api}/api/v1/ops/health", token="wrong"))[0] == 401
+    assert (await call("POST", f"{api}/api/v1/ops/run-detectors", token="wrong"))[0] == 401
+    public, base = await start(tmp_path / "p", api_token=TOKEN, api_public_read=True)
+    try:
+        assert (await call("GET", f"{base}/api/v1/ops/detectors", token=None))[0] == 200
+        assert (await call("POST", f"{base}/api/v1/ops/run-detectors", token=None))[0] == 401
+    finally:
+        await public.stop()
+
+
+async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
+    status, run = await call("POST", f"{api}/api/v1/ops/run-detectors")
+    assert status == 200 and run["status"] == "completed"
+    assert (run["total_checks"], run["passed"], run["failed"]) == (3, 2, 1)
+    status, page = await call("GET", f"{api}/api/v1/ops/alerts?severity=critical&limit=1")
+    assert status == 200 and page["total"] == 1 and page["next_cursor"] is None
+    [alert] = page["alerts"]
+    assert alert["source"] == "cash_balance" and alert["key"] == "wb" and alert["status"] == "firing"
+    status, ack = await call("POST", f"{api}/api/v1/ops/alerts/{alert['id']}/ack")
+    assert status == 200 and ack["outcome"] == "done" and ack["acknowledged_by"] == "api"
+    status, health = await call("GET", f"{api}/api/v1/ops/health")
+    assert status == 200 and health["alerts_last_hour"] == 1
+    assert {d["name"]: d["firing"] for d in health["detectors"]} == {"cash_balance": 1, "shop_size": 0}
+    status, rem = await call("POST", f"{api}/api/v1/ops/remediate?alert_source=cash_balance")
+    assert status == 200 and rem["action_name"] == "recount" and rem["status"] == "success"
+    status, summary = await call("GET", f"{api}/api/v1/ops/slo/summary?days=30")
+    assert status == 200 and summary["days_analyzed"] == 30
+    # The sweep's two rows, and the two of the re-check the remediation ran afterwards.
+    assert {d["detector"]: d["checks"] for d in summary["detectors"]} == {"cash_balance": 4, "shop_size": 1}
+    assert (await call("POST", f"{api}/api/v1/ops/remediate?alert_source=shop_size"))[0] == 409
+    assert (await call("POST", f"{api}/api/v1/ops/remediate?alert_source=nope"))[0] == 404
+    status, detectors = await call("GET", f"{api}/api/v1/ops/detectors")
+    assert [d["name"] for d in detectors] == ["cash_balance", "shop_size"]
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("GET /api/v1/ops/alerts?limit=501", "limit"),
+        ("GET /api/v1/ops/alerts?severity=loud", "severity"),
+        ("GET /api/v1/ops/alerts?cursor=abc", "cursor"),
+        ("GET /api/v1/ops/slo?date_from=yesterday", "date_from"),
+        ("GET /api/v1/ops/slo/summary?days=91", "days"),
+        ("POST /api/v1/ops/remediate?alert_source=", "alert_source"),
+        ("POST /api/v1/ops/alerts/x/ack", "id"),
+    ],
+)
+async def test_a_bad_parameter_is_422_naming_it(api: str, path: str, parameter: str) -> None:
+    method, rest = path.split(" ")
+    status, body = await call(method, f"{api}{rest}")
+    assert status == 422 and body["parameter"] == parameter and "Traceback" not in body["error"]
+
+
+@pytest.mark.skipif(shutil.which("st") is None, reason="schemathesis is not installed")
+@pytest.mark.parametrize("token", [TOKEN, None])
+async def test_schemathesis_finds_nothing(api: str, token: str | None) -> None:
+    await call("POST", f"{api}/api/v1/ops/run-detectors")  # some history to answer with
+    args = ["run", f"{api}/api/v1/openapi.json", "--checks", "all", "--max-examples", "15"]
+    args += ["--exclude-checks", "ignored_auth,unsupported_method"]
+    args += ["-H", f"Authorization: Bearer {token}"] if token else []
+    proc = await asyncio.create_subprocess_exec(
+        "st", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
+    assert proc.returncode == 0, out.decode()[-4000:]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed")
+async def test_promtool_accepts_the_metrics_after_a_busy_minute(tmp_path: Path) -> None:
+    app, base = await start(tmp_path, api_token=TOKEN)
+    try:
+        await call("POST", f"{base}/api/v1/ops/run-detectors")  # a sweep and an alert
+        await call("POST", f"{base}/api/v1/ops/remediate?alert_source=cash_balance")  # a remediation
+        await app.core.slo.evaluate()  # an SLO evaluation (it fires: half the checks failed)
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+    finally:
+        await app.stop()
+    for name in ("alerts_total", "auto_remediation_total", "slo_violation_total", "detector_checks_total"):
+        assert name in text
+    proc = await asyncio.create_subprocess_exec(
+        "promtool",
+        "check",
+        "metrics",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate(text.encode())
+    assert proc.returncode == 0, out.decode()
