@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -23,7 +24,9 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "🔴 CRITICAL · cash_balance" in out and "[1 ✅ Ack] [2 🔁 Check now] [3 🛠 Remediate] [4 📖 Runbook]" in out
+    # Which card arrives first depends on which detector finishes first: the buttons' numbers vary.
+    assert "🔴 CRITICAL · cash_balance" in out
+    assert re.search(r"\[\d+ ✅ Ack\] \[\d+ 🔁 Check now\] \[\d+ 🛠 Remediate\] \[\d+ 📖 Runbook\]", out), out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
     for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLOs · window 3d"):
