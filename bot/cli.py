@@ -128,7 +128,13 @@ def _table(results: list) -> str:
 
 def _run(settings: Settings, config: OpsConfig) -> int:
     from bot.app import OpsBotApp
+    from ops.storage.single import AlreadyRunning, hold_sqlite
 
+    try:
+        lock = hold_sqlite(settings.database_url)  # kept open for the life of the process
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     app = OpsBotApp(settings, config)
     if app.headless:
         print("BOT_TOKEN is not set: running headless — detectors and alerts run, notifications wait in the outbox.")
@@ -141,6 +147,8 @@ def _run(settings: Settings, config: OpsConfig) -> int:
         await app.run_forever(stop)
 
     asyncio.run(serve())
+    if lock is not None:
+        lock.close()
     return EXIT_OK
 
 

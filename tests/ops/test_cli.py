@@ -140,6 +140,18 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path) ->
             "opsbot_outbox_depth",
         ):
             assert f"# TYPE {name}" in metrics
+        # A second replica on the same SQLite file refuses to start, and says why.
+        second = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run"],
+            env={**env, "HTTP_PORT": "0"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=workspace,
+        )
+        assert second.returncode == 2
+        assert f"another opsbot (pid {proc.pid}) is running on" in second.stderr
+        assert "SQLite serves one replica" in second.stderr and "Traceback" not in second.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
