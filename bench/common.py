@@ -14,6 +14,12 @@ from ops.config import parse_config
 from ops.settings import Settings
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstu"
+# The hourly rollup the engine keeps as it writes results, for history a benchmark writes by hand.
+ROLLUP = (
+    "INSERT INTO ops_check_hourly (detector, hour, total, good) SELECT detector, "
+    "strftime('%Y-%m-%d %H:00:00.000000', ts), COUNT(*), SUM(ok) FROM ops_check_results "
+    "GROUP BY detector, strftime('%Y-%m-%d %H:00:00.000000', ts)"
+)
 
 
 def percentile(values: list[float], q: float) -> float:

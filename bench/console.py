@@ -13,19 +13,13 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.common import make_table, percentile, start_opsbot, workdir
+from bench.common import ROLLUP, make_table, percentile, start_opsbot, workdir
 from bot.emulator import BotApiEmulator
 from ops.storage.db import create_engine, migrate
 
 DETECTORS = 10
 COMMANDS = ["/health", "/alerts", "/alerts critical 50", "/slo", "/slo 90d"]
 SEVERITIES = ["info", "warning", "error", "critical"]
-
-ROLLUP = (  # what the engine keeps as it writes results, for history written here by hand
-    "INSERT INTO ops_check_hourly (detector, hour, total, good) SELECT detector, "
-    "strftime('%Y-%m-%d %H:00:00.000000', ts), COUNT(*), SUM(ok) FROM ops_check_results "
-    "GROUP BY detector, strftime('%Y-%m-%d %H:00:00.000000', ts)"
-)
 
 
 def fill(path: Path, checks: int, incidents: int) -> None:

@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.common import ROLLUP
 from ops.config import parse_config
 from ops.runtime import OpsCore
 from ops.settings import Settings
@@ -32,12 +33,6 @@ slos:
   - {{name: s1, objective: 99.5, window: 28d, sli: {{detector: d1}}}}
   - {{name: s2, objective: 98.0, window: 7d, sli: {{detector: d2}}}}
 """
-
-ROLLUP = (  # what the engine keeps as it writes results, for history written here by hand
-    "INSERT INTO ops_check_hourly (detector, hour, total, good) SELECT detector, "
-    "strftime('%Y-%m-%d %H:00:00.000000', ts), COUNT(*), SUM(ok) FROM ops_check_results "
-    "GROUP BY detector, strftime('%Y-%m-%d %H:00:00.000000', ts)"
-)
 
 
 def fill(path: Path, rows: int, detectors: int) -> None:

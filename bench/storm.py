@@ -69,6 +69,14 @@ async def _wait_visible(emulator: BotApiEmulator, ids: dict[int, set[str]], star
     return done_at, total - sum(len(v) for v in seen.values())
 
 
+def _result(system: str, alerts: int, emulator: BotApiEmulator, done_at: float | None, invisible: int) -> StormResult:
+    assert emulator.limits is not None
+    messages = _messages(emulator)
+    return StormResult(
+        system, alerts, done_at, sum(messages), emulator.limits.refused, invisible, floor_seconds(messages)
+    )
+
+
 def _messages(emulator: BotApiEmulator) -> list[int]:
     per_chat: dict[int, int] = {}
     for call in emulator.calls_to("sendMessage", ok=True):
@@ -112,17 +120,8 @@ async def storm_opsbot(alerts: int, mode: str, timeout: float) -> StormResult:
         await app.stop()
         await emulator.stop()
         shutil.rmtree(work, ignore_errors=True)
-    assert emulator.limits is not None
-    messages = _messages(emulator)
-    return StormResult(
-        f"opsbot ({'1 detector, ' + str(alerts) + ' keys' if mode == 'keys' else str(alerts) + ' detectors'})",
-        alerts,
-        done_at,
-        sum(messages),
-        emulator.limits.refused,
-        invisible,
-        floor_seconds(messages),
-    )
+    system = f"1 detector, {alerts} keys" if mode == "keys" else f"{alerts} detectors"
+    return _result(f"opsbot ({system})", alerts, emulator, done_at, invisible)
 
 
 def _start_alertmanager(work: Path, port: int) -> subprocess.Popen[bytes]:
@@ -206,15 +205,5 @@ receivers:
         proc.wait(timeout=10)
         await emulator.stop()
         shutil.rmtree(work, ignore_errors=True)
-    assert emulator.limits is not None
-    messages = _messages(emulator)
     label = "per-alert messages" if group_by == "alertname" else "one group per chat"
-    return StormResult(
-        f"Alertmanager ({label})",
-        alerts,
-        done_at,
-        sum(messages),
-        emulator.limits.refused,
-        invisible,
-        floor_seconds(messages),
-    )
+    return _result(f"Alertmanager ({label})", alerts, emulator, done_at, invisible)

@@ -9,21 +9,6 @@ from __future__ import annotations
 import math
 from collections import deque
 
-LIMITED_METHODS = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-        "sendAnimation",
-        "sendVideo",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "editMessageCaption",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
 CHAT_RATE = 1.0  # tokens per second per chat
 CHAT_BURST = 3.0
 GROUP_PER_MINUTE = 20
