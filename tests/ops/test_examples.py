@@ -4,20 +4,17 @@ marketplace on SQLite, trading-pipeline and devdiag on the PostgreSQL server."""
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from examples import get
 from examples.marketplace import latency_app, seed_pings
 from helpers import make_settings
 from ops.config import load_config
 from ops.runtime import OpsCore
-from ops.storage.db import create_engine
 from ops.storage.tables import alerts_history
 
 STATES = ("healthy", "broken")
@@ -75,20 +72,6 @@ async def test_marketplace_on_sqlite(tmp_path: Path, state: str) -> None:
         assert failing == names and firing == names
     else:
         assert failing == set() and firing == set()
-
-
-@pytest.fixture
-async def pg_database(postgres_url: str) -> AsyncIterator[str]:
-    """A database of its own on the PostgreSQL server, dropped afterwards."""
-    name = f"ex_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    base = postgres_url.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    async with admin.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    await admin.dispose()
 
 
 @pytest.mark.parametrize("name", ["trading-pipeline", "devdiag"])
