@@ -185,3 +185,33 @@ async def test_ten_minutes_without_telegram_then_everything_in_order_once(
             assert "key: c03" in texts[4] and texts[4].startswith("🔴 CRITICAL")
     finally:
         await h.app.stop()
+
+
+async def test_a_flapping_alert_is_told_once_in_the_chat_then_quiet(tmp_path: Path, emulator: BotApiEmulator) -> None:
+    path, url = make_shop(tmp_path, [])
+    h = await start_harness(
+        tmp_path,
+        emulator,
+        STORM_CONFIG.format(url=url),
+        path,
+        alert_dedup_window_sec=0,
+        flap_threshold=3,
+        flap_settle="10m",
+    )
+    h.app.sender.limiter.per_chat_interval = 0.05  # the per-chat pace is tested elsewhere
+    chat = ALERT_CHATS[0]
+    try:
+        for n in range(8):  # c00 fails, passes, fails, … : the 4th change starts flapping
+            set_value(path, "c00", -5 if n % 2 == 0 else 5)
+            await h.sweep()
+            await h.delivered()
+        texts = [m.text for m in emulator.bot_messages(chat)]
+        flapping = [t for t in texts if "is flapping" in t]
+        assert len(flapping) == 1, texts
+        assert (
+            "〰️" in flapping[0] and "4 state changes in 30m" in flapping[0] and "holds one state for 10m" in flapping[0]
+        )
+        assert texts[-1] == flapping[0]  # nothing after it, though c00 changed state four more times
+        assert len([t for t in texts if t.startswith("🔴 CRITICAL")]) <= 2
+    finally:
+        await h.app.stop()
