@@ -122,14 +122,20 @@ async def test_a_bad_parameter_is_422_naming_it(api: str, path: str, parameter: 
 
 
 @pytest.mark.parametrize("token", [TOKEN, None])
-async def test_schemathesis_finds_nothing(api: str, token: str | None) -> None:
+async def test_schemathesis_finds_nothing(api: str, token: str | None, tmp_path: Path) -> None:
     await call("POST", f"{api}/api/v1/ops/run-detectors")  # some history to answer with
     args = ["run", f"{api}/api/v1/openapi.json", "--checks", "all", "--max-examples", "15"]
     args += ["--exclude-checks", "ignored_auth,unsupported_method"]
     args += ["-H", f"Authorization: Bearer {token}"] if token else []
     cli = "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'st'; schemathesis()"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", cli, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-c",
+        cli,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # its cache goes there, not into the checkout
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
     assert proc.returncode == 0, out.decode()[-4000:]
