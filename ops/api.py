@@ -157,6 +157,10 @@ def _utc(ts: datetime | None) -> datetime | None:
     return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
 
 
+def _round(pct: float | None) -> float | None:
+    return round(pct, 3) if pct is not None else None
+
+
 def _json(model: BaseModel | list[Any], status: int = 200) -> web.Response:
     if isinstance(model, BaseModel):
         return web.json_response(text=model.model_dump_json(by_alias=True), status=status)
@@ -403,7 +407,7 @@ class OpsApi:
                 date=d.day,
                 checks=d.checks,
                 good=d.good,
-                compliance_pct=round(100 * d.good / d.checks, 3) if d.checks else None,
+                compliance_pct=_round(d.pct),
                 incidents=d.incidents,
             )
             for d in report.daily
@@ -414,9 +418,9 @@ class OpsApi:
                 detector=d.name,
                 checks=d.checks,
                 good=d.good,
-                actual_pct=round(100 * d.good / d.checks, 3) if d.checks else None,
+                actual_pct=_round(d.pct),
                 target_pct=d.objective,
-                **{"pass": (100 * d.good / d.checks >= d.objective) if d.checks and d.objective is not None else None},
+                **{"pass": d.pct >= d.objective if d.pct is not None and d.objective is not None else None},
             )
             for d in report.detectors
         ]

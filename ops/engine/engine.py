@@ -350,11 +350,7 @@ class AlertEngine:
                     continue
                 extras["inhibited_by"] = None
                 severity = Severity(row.severity)
-                chats = (
-                    self.router.chats_for(detector, severity, row.key)
-                    if detector is not None
-                    else list(self.settings.alert_chat_ids)
-                )
+                chats = self.router.chats_for(detector, severity, row.key)
                 await conn.execute(
                     update(alerts_history)
                     .where(alerts_history.c.id == row.id)
@@ -518,11 +514,7 @@ class AlertEngine:
                 if incident is None:
                     continue
                 detector = detectors.get(row.detector)
-                chats = (
-                    self.router.chats_for(detector, incident.severity, incident.key)
-                    if detector is not None
-                    else list(self.settings.alert_chat_ids)
-                )
+                chats = self.router.chats_for(detector, incident.severity, incident.key)
                 if incident.extras.get("silenced_by") or incident.extras.get("inhibited_by"):
                     chats = []
                 firing = incident.status is not IncidentStatus.resolved

@@ -23,7 +23,10 @@ class Router:
                     break
         return list(dict.fromkeys(chats or self.settings.alert_chat_ids))
 
-    def chats_for(self, detector: DetectorBase, severity: Severity, key: str = "") -> list[int]:
+    def chats_for(self, detector: DetectorBase | None, severity: Severity, key: str = "") -> list[int]:
+        """A detector's chats; one no longer configured goes to ALERT_CHAT_IDS."""
+        if detector is None:
+            return list(self.settings.alert_chat_ids)
         return self.chats(detector.name, severity, dict(detector.labels), key)
 
     def all_chats(self) -> set[int]:
