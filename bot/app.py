@@ -23,6 +23,7 @@ from bot.handlers import build_router
 from bot.limits import RateLimiter, RateLimitMiddleware
 from bot.render.texts import COMMANDS
 from bot.sender import Sender
+from bot.webhook import add_webhook_route
 from ops.api import OpsApi
 from ops.bridge import receive
 from ops.config.models import OpsConfig
@@ -31,6 +32,7 @@ from ops.metrics import Metrics
 from ops.runtime import OpsCore
 from ops.scheduler import build_scheduler
 from ops.settings import Settings
+from ops.storage.sends import SendLog
 from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -86,14 +88,16 @@ class OpsBotApp:
         self.scheduler: AsyncIOScheduler | None = None
         self._http: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._polling: asyncio.Task[None] | None = None
 
     @property
     def headless(self) -> bool:
         return not self.settings.bot_token
 
     async def start(self) -> None:
+        """Every replica serves HTTP (and the webhook) and drains the outbox; the leader alone polls
+        Telegram and runs the scheduler (see `ops.replicas`). On SQLite this process is the leader."""
         await self.core.migrate()
-        await self.core.remediation.reset_interrupted()
         http_app = build_http_app(
             self.core.metrics,
             self.core.probe,
@@ -104,17 +108,52 @@ class OpsBotApp:
             alertmanager_token=self.settings.alertmanager_webhook_token,
             api=OpsApi(self.core.services, self.settings.api_token, self.settings.api_public_read),
         )
-        self._http = await start_http(http_app, self.settings.http_host, self.settings.http_port)
+        replica = await self.core.replicas.register()
+        self.core.outbox.replica = self.core.remediation.replica = replica
         if not self.headless:
             self.bot = build_bot(self.settings)
+            shared = SendLog(self.core.db, replica) if self.core.replicas.shared else None
+            self.limiter.shared = shared
             self.bot.session.middleware(RateLimitMiddleware(self.limiter))
             self.dp = build_dispatcher(self.core)
             self.sender = Sender(self.bot, self.core, self.limiter)
-            await self.sender.start()
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
+            if self.settings.webhook_mode:
+                add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
+        self._http = await start_http(http_app, self.settings.http_host, self.settings.http_port)
+        self.core.replicas.on_elected.append(self._lead)
+        self.core.replicas.on_deposed.append(self._stand_down)
+        await self.core.replicas.start()
+        if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(), name="sender"))
-            self._tasks.append(asyncio.create_task(self._poll(), name="polling"))
+        # aiogram's pydantic models are hundreds of thousands of long-lived objects: park them outside
+        # the collector, so a full collection does not pause a command answer for a few hundred ms.
+        gc.collect()
+        gc.freeze()
+        telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"
+        log.info(
+            "opsbot running: replica %s, %d detector(s), HTTP on %s:%s, %s, %s",
+            replica,
+            len(self.core.config.detectors),
+            self.settings.http_host,
+            self.http_port,
+            telegram,
+            "leader" if self.core.replicas.is_leader else "standing by",
+        )
+
+    async def _lead(self) -> None:
+        """Elected: take the duties only one replica may have."""
+        self.core.metrics.leader.set(1)
+        if self.bot is not None and self.dp is not None:
+            if self.settings.webhook_mode:
+                await self.bot.set_webhook(
+                    self.settings.webhook_url,
+                    secret_token=self.settings.webhook_secret,
+                    allowed_updates=self.dp.resolve_used_update_types(),
+                )
+            else:  # Telegram refuses getUpdates while a webhook is set
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                self._polling = asyncio.create_task(self._poll(), name="polling")
+            await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
         if self.schedule:
             self.scheduler = build_scheduler(
                 self.settings,
@@ -125,20 +164,23 @@ class OpsBotApp:
                 self.core.slo,
                 self.core.report,
                 self.core.housekeeping,
+                last_runs=await self.core.engine.last_runs(),
             )
             self.scheduler.start()
-        # aiogram's pydantic models are hundreds of thousands of long-lived objects: park them outside
-        # the collector, so a full collection does not pause a command answer for a few hundred ms.
-        gc.collect()
-        gc.freeze()
-        telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"
-        log.info(
-            "opsbot running: %d detector(s), HTTP on %s:%s, %s",
-            len(self.core.config.detectors),
-            self.settings.http_host,
-            self.http_port,
-            telegram,
-        )
+
+    async def _stand_down(self) -> None:
+        """Lost the leader lock (or stopping): stop polling and scheduling at once."""
+        self.core.metrics.leader.set(0)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        polling, self._polling = self._polling, None
+        if polling is not None and self.dp is not None:
+            with contextlib.suppress(RuntimeError):  # not polling (yet): nothing to stop
+                await self.dp.stop_polling()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await polling
 
     @property
     def http_port(self) -> int:
@@ -158,11 +200,7 @@ class OpsBotApp:
         )
 
     async def stop(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-        if self.dp is not None:
-            with contextlib.suppress(RuntimeError):  # not polling (yet): nothing to stop
-                await self.dp.stop_polling()
+        await self.core.replicas.stop()  # stands down first: no poll, no scheduled run from here on
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -8,6 +8,7 @@ answers and the outbox sender share one budget.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
+
+from ops.storage.sends import SendLog
 
 LIMITED_METHODS = {
     "sendMessage",
@@ -40,13 +43,18 @@ RETRY_ON_429: contextvars.ContextVar[bool] = contextvars.ContextVar("retry_on_42
 
 
 class RateLimiter:
+    """The budget as this process sees it. With `shared` (several replicas on PostgreSQL) the database
+    has the last word: `acquire` reserves each send there, and `sync` learns the other replicas' sends."""
+
     def __init__(
         self,
         per_chat_interval: float = 1.0,
         group_per_minute: int = 20,
         global_per_second: int = 30,
         clock: Callable[[], float] = time.monotonic,
+        shared: SendLog | None = None,
     ) -> None:
+        self.shared = shared
         self.per_chat_interval = per_chat_interval
         self.group_per_minute = group_per_minute
         self.global_per_second = global_per_second
@@ -73,18 +81,39 @@ class RateLimiter:
         return max(0.0, *waits)
 
     async def acquire(self, chat_id: int) -> None:
-        while (wait := self.ready_in(chat_id)) > 0:
-            await asyncio.sleep(wait)
+        while True:
+            while (wait := self.ready_in(chat_id)) > 0:
+                await asyncio.sleep(wait)
+            if self.shared is None:
+                break
+            wait = await self.shared.reserve(chat_id)
+            if wait <= 0:
+                break
+            self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self.clock() + wait)
         self.record(chat_id, self.clock())
 
     def record(self, chat_id: int, at: float) -> None:
         self._last[chat_id] = max(self._last.get(chat_id, at), at)
         if chat_id < 0:
-            self._group.setdefault(chat_id, deque()).append(at)
-        self._global.append(at)
+            bisect.insort(self._group.setdefault(chat_id, deque()), at)
+        bisect.insort(self._global, at)
 
-    def block(self, chat_id: int, seconds: float) -> None:
+    async def sync(self) -> None:
+        """Learn what the other replicas sent and which chats Telegram blocked (no-op without `shared`)."""
+        if self.shared is None:
+            return
+        others, blocks = await self.shared.news()
+        now = self.clock()
+        for chat_id, ago in others:
+            self.record(chat_id, now - ago)
+        for chat_id, left in blocks.items():
+            self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), now + left)
+
+    async def block(self, chat_id: int, seconds: float) -> None:
+        """Telegram answered 429 for this chat: nobody posts to it for `seconds`."""
         self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self.clock() + seconds)
+        if self.shared is not None:
+            await self.shared.block(chat_id, seconds)
         if self.on_retry_after is not None:
             self.on_retry_after()
 
@@ -126,7 +155,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
-                self.limiter.block(chat_id, exc.retry_after)
+                await self.limiter.block(chat_id, exc.retry_after)
                 if not RETRY_ON_429.get() or retries >= self.max_retries:
                     raise
                 retries += 1

@@ -83,10 +83,11 @@ class Sender:
         self._wake.set()
 
     async def start(self) -> None:
-        """Before the first delivery: rows left in flight by a crash go back to the queue."""
-        reset = await self.outbox.reset_in_flight()
-        if reset:
-            log.info("outbox: %d row(s) were in flight at the last stop; delivering again", reset)
+        """Before the first delivery: what was sent in the last minute still counts against the limits
+        (with several replicas the shared budget knows; alone, the outbox does). Rows a crash left in
+        flight are queued again by the leader (`Coordinator.reap`)."""
+        if self.limiter.shared is not None:
+            return
         now = self.core.clock()
         recent = await self.outbox.sent_since(now - timedelta(seconds=60))
         self.limiter.prime([(chat, (now - at).total_seconds()) for chat, at in recent])
@@ -113,6 +114,7 @@ class Sender:
         """Deliver every row that may go now; returns how many messages were attempted."""
         attempted = 0
         while True:
+            await self.limiter.sync()
             now = self.core.clock()
             heads = await self.outbox.heads(now)
             ready = [row for row in heads if self.limiter.ready_in(row.chat_id) <= 0 and not self._held(row, now)]
@@ -151,6 +153,7 @@ class Sender:
         if storm:
             digest_id = await self.core.digests.create(row.chat_id, now)
             if not await self.outbox.claim_many([r.id for r in storm], digest_id):
+                await self.core.digests.discard(digest_id)  # another replica took some of these rows
                 return False
             await self._deliver(storm, self._send_digest(row.chat_id, digest_id))
             return True
@@ -202,7 +205,7 @@ class Sender:
             message_ids = await send
         except TelegramRetryAfter as exc:
             self.core.metrics.telegram_retry_after_total.inc()
-            self.limiter.block(head.chat_id, exc.retry_after)
+            await self.limiter.block(head.chat_id, exc.retry_after)
             await self.outbox.mark_retry(
                 ids,
                 now() + timedelta(seconds=exc.retry_after),

@@ -54,3 +54,7 @@ class Metrics:
         self.telegram_retry_after_total = Counter(
             "opsbot_telegram_retry_after_total", "429 answers received from Telegram", registry=r
         )
+        self.leader = Gauge(
+            "opsbot_leader", "1 while this replica leads (polls Telegram, runs the scheduler), else 0", registry=r
+        )
+        self.replicas = Gauge("opsbot_replicas", "Replicas alive on this database, as last seen", registry=r)

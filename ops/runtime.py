@@ -19,6 +19,7 @@ from ops.metrics import Metrics
 from ops.model import Incident
 from ops.pings import PingStore
 from ops.remediation import RemediationRunner
+from ops.replicas import Coordinator
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
@@ -61,6 +62,7 @@ class OpsCore:
     report: WeeklyReport
     escalator: Escalator
     silences: SilenceService
+    replicas: Coordinator
 
     @property
     def digests(self) -> DigestStore:
@@ -123,6 +125,7 @@ class OpsCore:
             report,
             escalator,
             silences,
+            Coordinator(db, clock=clock),
         )
 
     async def migrate(self) -> None:
@@ -141,9 +144,15 @@ class OpsCore:
     async def probe(self) -> dict[str, Any]:
         async with self.db.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        return {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
+        body: dict[str, Any] = {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
+        if self.replicas.id:
+            leadership = await self.replicas.leadership()
+            self.metrics.replicas.set(leadership.live_replicas)
+            body.update(leadership.as_dict())
+        return body
 
     async def close(self) -> None:
+        await self.replicas.stop()
         await self.remediation.close()
         await self.targets.dispose()
         await self.db.dispose()

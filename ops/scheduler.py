@@ -19,6 +19,7 @@ from ops.storage import rollup
 from ops.storage.outbox import OutboxStore
 from ops.storage.tables import check_results
 from ops.sweeper import Sweeper
+from ops.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +35,30 @@ def build_scheduler(
     housekeeping: Callable[[], Awaitable[object]] | None = None,
     *,
     housekeeping_every: float = 15.0,
+    last_runs: dict[str, datetime] | None = None,
 ) -> AsyncIOScheduler:
+    """`last_runs` (UTC, from `AlertEngine.last_runs`): a detector that ran lately, under an earlier leader
+    or before a restart, next runs one interval after that run, not at once — one run per interval."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     now = datetime.now().astimezone()
+    utc_now = utcnow()
     for index, detector in enumerate(sweeper.config.detectors):
+        every = detector.interval(settings.sweep_interval_sec)
+        delay = min(index * 0.05, 2.0)  # first runs spread over a couple of seconds instead of all at once
+        last = (last_runs or {}).get(detector.name)
+        if last is not None:
+            delay = max(delay, min(every, (last + timedelta(seconds=every) - utc_now).total_seconds()))
         scheduler.add_job(
             _run_detector,
             "interval",
-            seconds=detector.interval(settings.sweep_interval_sec),
+            seconds=every,
             args=[sweeper, detector],
             id=f"detector:{detector.name}",
             name=f"detector {detector.name}",
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            # first runs spread over a couple of seconds instead of all at once
-            next_run_time=now + timedelta(seconds=min(index * 0.05, 2.0)),
+            next_run_time=now + timedelta(seconds=delay),
         )
     scheduler.add_job(
         _housekeeping,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     sweep_interval_sec: int = Field(300, ge=1)
     ping_token: str = Field("", repr=False)
     check_retention_days: int = Field(90, ge=1)
+    # Webhook mode (both set): Telegram posts updates to WEBHOOK_URL, which every replica serves at its
+    # path; Telegram sends WEBHOOK_SECRET in X-Telegram-Bot-Api-Secret-Token. Unset: the leader polls.
+    webhook_url: str = ""
+    webhook_secret: str = Field("", repr=False)
     # The Alertmanager bridge: POST /alertmanager (bearer token if set); silences go to ALERTMANAGER_URL.
     alertmanager_webhook_token: str = Field("", repr=False)
     alertmanager_url: str = ""
@@ -66,6 +72,29 @@ class Settings(BaseSettings):
                 raise ValueError("expected comma-separated integer ids, e.g. -1001234,5678") from None
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_chars(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - in a webhook secret")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if value and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL, e.g. https://ops.example.com/telegram/webhook")
+        return value
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_url and self.webhook_secret)
+
+    @property
+    def webhook_path(self) -> str:
+        """Where this replica's HTTP server takes the updates: the path of WEBHOOK_URL."""
+        return urlsplit(self.webhook_url).path or "/"
+
     @field_validator("telegram_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -94,9 +123,13 @@ class SettingsError(Exception):
 
 def load_settings(**overrides: object) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         msg = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"bad setting {name}: {msg}") from None
+    if bool(settings.webhook_url) != bool(settings.webhook_secret):
+        missing = "WEBHOOK_SECRET" if settings.webhook_url else "WEBHOOK_URL"
+        raise SettingsError(f"bad setting {missing}: webhook mode needs both WEBHOOK_URL and WEBHOOK_SECRET")
+    return settings

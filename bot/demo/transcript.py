@@ -59,6 +59,8 @@ class Transcript:
         return " ".join(shown)
 
     def _on_call(self, call: Call, message: ChatMessage | None) -> None:
+        if call.status == 499:  # the bot hung up itself (a long poll ended at shutdown): not Telegram's doing
+            return
         if call.status != 200:
             self._print(f"Telegram refused {call.method} ({call.status})", call.description)
             return

@@ -8,6 +8,7 @@ or hangs on demand. Tests inject user messages and button presses with `send_tex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.emulator.html_check import EntityError, parse_html, utf16_len
@@ -106,6 +108,10 @@ class BotApiEmulator:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
         self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self.webhook_posts: list[int] = []  # HTTP status of each update POSTed to the webhook
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_wake = asyncio.Event()
         self.faults: list[Fault] = []
         self.listeners: list[Callable[[Call, ChatMessage | None], None]] = []
         self._updates: list[dict[str, Any]] = []
@@ -127,7 +133,8 @@ class BotApiEmulator:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        # A client that hangs up ends its request, as with Telegram: a killed bot's long poll is over.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -135,6 +142,11 @@ class BotApiEmulator:
         return self.url
 
     async def stop(self) -> None:
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -230,6 +242,9 @@ class BotApiEmulator:
             if handler is None:
                 raise _ApiError(404, "Not Found: method not found")
             result = await handler(params)
+        except asyncio.CancelledError:  # the client hung up (a timeout, or it died) before the answer
+            self._record(Call(method, params, 499, started, "client closed the request"), None)
+            raise
         except _ApiError as exc:
             call = Call(method, params, exc.code, started, exc.description)
             self._record(call, None)
@@ -300,12 +315,41 @@ class BotApiEmulator:
         return dict(self.bot_user)
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = None
+        self.webhook_url = self.webhook_secret = None
+        if str(params.get("drop_pending_updates")).lower() == "true":
+            self._updates.clear()
         return True
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook_url = params.get("url") or None
+        self.webhook_secret = params.get("secret_token") or None
+        if self.webhook_url and self._webhook_task is None:
+            self._webhook_task = asyncio.create_task(self._deliver_to_webhook())
+        self._webhook_wake.set()
         return True
+
+    async def _deliver_to_webhook(self) -> None:
+        """As Telegram does with a webhook set: POST each update in turn until one gets a 2xx, then the next."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while True:
+                if not self.webhook_url or not self._updates:
+                    self._webhook_wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._webhook_wake.wait(), 0.5)
+                    continue
+                update = self._updates[0]
+                headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+                try:
+                    async with session.post(self.webhook_url, json=update, headers=headers) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                self.webhook_posts.append(status)
+                if 200 <= status < 300:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                else:
+                    await asyncio.sleep(0.2)
 
     async def _m_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.webhook_url or "", "has_custom_certificate": False, "pending_update_count": 0}
@@ -517,6 +561,7 @@ class BotApiEmulator:
     def _push(self, update: dict[str, Any]) -> None:
         self._updates.append({"update_id": next(self._update_ids), **update})
         self._new_update.set()
+        self._webhook_wake.set()
 
     @staticmethod
     def _user(user_id: int, username: str | None) -> dict[str, Any]:

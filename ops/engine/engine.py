@@ -18,6 +18,7 @@ from ops.engine.routing import Router
 from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
+from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage import rollup
 from ops.storage.outbox import chats_with_alert, enqueue
@@ -111,6 +112,16 @@ class AlertEngine:
         # Given a run's connection, a function naming why an alert is muted, or None (silences are read once).
         self.muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None
 
+    async def last_runs(self) -> dict[str, datetime]:
+        """When each detector last ran (by any replica): a new leader's scheduler carries on from there."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(alert_state.c.detector, func.max(alert_state.c.last_check_at).label("at")).group_by(
+                    alert_state.c.detector
+                )
+            )
+            return {r.detector: r.at for r in rows if r.at is not None}
+
     async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
         return (await self.process_many([(detector, results)]))[0]
 
@@ -123,6 +134,7 @@ class AlertEngine:
         so a key they leave out is not resolved as "no longer reported"."""
         reports = [EngineReport() for _ in runs]
         async with self._writing, self.db.begin() as conn:
+            await serialize(conn, MUTEX_ENGINE)  # and one writer across replicas (the Alertmanager bridge)
             now = self.clock()
             checks = [_check_row(r, now) for _, results in runs for r in results]
             if checks:

@@ -92,6 +92,7 @@ class RemediationRunner:
         self.recheck: Recheck | None = None  # set by the wiring: runs the alert's detector again
         self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
         self._tasks: set[asyncio.Task[None]] = set()
+        self.replica = 0  # this replica's id (set at start): a run it leaves behind is failed by the leader
         self._secrets = [s for s in (settings.bot_token, settings.ping_token) if s]
 
     # -- reading ----------------------------------------------------------------------------
@@ -122,16 +123,6 @@ class RemediationRunner:
         return self.config.remediation(config.remediation) if config is not None else None
 
     # -- starting -------------------------------------------------------------------------
-    async def reset_interrupted(self) -> None:
-        """At start-up: runs cut off by a stop are failed, and their locks released."""
-        async with self.db.begin() as conn:
-            await conn.execute(delete(remediation_locks))
-            await conn.execute(
-                update(remediation_runs)
-                .where(remediation_runs.c.status == "running")
-                .values(status="failed", finished_at=self.clock(), last_error="interrupted by a restart")
-            )
-
     async def request(
         self, action: RemediationBase, incident: Incident | None, trigger: str, actor: Actor | None
     ) -> StartOutcome:
@@ -151,6 +142,7 @@ class RemediationRunner:
                         trigger=trigger,
                         actor=actor.name if actor else None,
                         status="running",
+                        replica=self.replica,
                     )
                 )
                 run_id = int(res.inserted_primary_key[0])

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ops.replicas import MUTEX_MIGRATE, serialize
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for a lock before saying "database is locked"
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        await serialize(conn, MUTEX_MIGRATE)  # replicas starting together: one migrates, the others wait
         await conn.run_sync(run)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.engine.incidents import incident_from_row
@@ -45,6 +45,11 @@ class DigestStore:
         async with self.db.begin() as conn:
             res = await conn.execute(insert(digests).values(created_at=now, chat_id=chat_id, page=0))
             return int(res.inserted_primary_key[0])
+
+    async def discard(self, digest_id: int) -> None:
+        """A digest that lists nothing: another replica took the rows first."""
+        async with self.db.begin() as conn:
+            await conn.execute(delete(digests).where(digests.c.id == digest_id))
 
     async def get(self, digest_id: int) -> Digest | None:
         async with self.db.connect() as conn:

@@ -1,7 +1,9 @@
-"""The outbox: notifications waiting for delivery, claimed one row at a time.
+"""The outbox: notifications waiting for delivery, claimed one row at a time by whichever replica is free.
 
-Rows are delivered per chat in id order. A row is `sending` only while one call is in flight; a
-restart turns `sending` back into `pending`, so at most that one message can be sent twice.
+Rows are delivered per chat in id order: a chat's next row is due only when no earlier row of it is
+pending or `sending`, so several replicas draining one outbox still keep each chat's order. A row is
+`sending` only while one call is in flight; when its replica dies the leader queues it again
+(`Coordinator.reap`), so at most that one message can be sent twice.
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ops.storage.tables import outbox
 
 KINDS = ("alert", "reminder", "resolved", "refresh", "raised", "note", "remediation", "slo_report", "flapping")
-
-
-class _Taken(Exception):
-    """Another sender claimed one of the rows first: the whole claim is rolled back."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,26 @@ def _ids(row_id: int | list[int]) -> list[int]:
 class OutboxStore:
     def __init__(self, db: AsyncEngine) -> None:
         self.db = db
+        self.replica = 0  # this replica's id (set at start): rows it claims carry it
+
+    async def _claim(self, conn: AsyncConnection, row_ids: list[int], **values: Any) -> bool:
+        """All of `row_ids` become `sending` by this replica, or none does. `FOR UPDATE SKIP LOCKED`: a row
+        another replica is claiming this instant is not waited for; it is simply not ours."""
+        free = (
+            await conn.execute(
+                select(outbox.c.id)
+                .where(outbox.c.id.in_(row_ids), outbox.c.status == "pending")
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if len(free) != len(row_ids):
+            return False
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(row_ids))
+            .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=self.replica, **values)
+        )
+        return True
 
     async def heads(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """The oldest pending row of each chat, if it is due. Later rows of a chat wait their turn."""
@@ -136,27 +154,12 @@ class OutboxStore:
 
     async def claim(self, row_id: int) -> bool:
         async with self.db.begin() as conn:
-            res = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, outbox.c.status == "pending")
-                .values(status="sending", attempts=outbox.c.attempts + 1)
-            )
-            return res.rowcount == 1
+            return await self._claim(conn, [row_id])
 
     async def claim_many(self, row_ids: list[int], digest_id: int) -> bool:
         """Claim rows for one digest, all or none; they keep `digest_id` so a retry resends the same digest."""
-        try:
-            async with self.db.begin() as conn:
-                res = await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(row_ids), outbox.c.status == "pending")
-                    .values(status="sending", attempts=outbox.c.attempts + 1, digest_id=digest_id)
-                )
-                if res.rowcount != len(row_ids):
-                    raise _Taken
-        except _Taken:
-            return False
-        return True
+        async with self.db.begin() as conn:
+            return await self._claim(conn, row_ids, digest_id=digest_id)
 
     async def digest_rows(self, digest_id: int, status: str = "sent") -> list[OutboxRow]:
         async with self.db.connect() as conn:
@@ -220,12 +223,6 @@ class OutboxStore:
                 .where(outbox.c.chat_id == old_chat_id, outbox.c.status.in_(("pending", "sending")))
                 .values(chat_id=new_chat_id)
             )
-
-    async def reset_in_flight(self) -> int:
-        """At start-up: a row left `sending` by a crash may or may not have arrived; send it again."""
-        async with self.db.begin() as conn:
-            res = await conn.execute(update(outbox).where(outbox.c.status == "sending").values(status="pending"))
-            return res.rowcount
 
     async def alert_message_ids(self, incident_id: int, chat_id: int) -> list[int]:
         async with self.db.connect() as conn:

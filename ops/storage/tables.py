@@ -137,6 +137,7 @@ outbox = Table(
     Column("sent_at", DateTime, nullable=True),
     Column("message_ids", Text, nullable=True),  # JSON list: one id per part of a split text
     Column("digest_id", Integer, nullable=True),  # delivered as part of this storm digest
+    Column("claimed_by", Integer, nullable=True),  # the replica sending it (while `sending`)
     Index("ix_ops_outbox_pending", "status", "chat_id", "id"),
     Index("ix_ops_outbox_incident", "incident_id", "chat_id"),
     Index("ix_ops_outbox_digest", "digest_id"),
@@ -182,6 +183,7 @@ remediation_runs = Table(
     Column("duration_ms", Float, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("output", Text, nullable=True),
+    Column("replica", Integer, nullable=True),  # the replica running it (while `running`)
     Index("ix_ops_remediation_runs_incident", "incident_id"),
     Index("ix_ops_remediation_runs_action", "action", "started_at"),
 )
@@ -243,4 +245,34 @@ check_hourly = Table(
     Column("hour", DateTime, primary_key=True),
     Column("total", Integer, nullable=False),
     Column("good", Integer, nullable=False),
+)
+
+# Replicas that ever started on this database; one is alive while it holds its advisory lock.
+replicas = Table(
+    "ops_replicas",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),  # host:pid
+    Column("started_at", DateTime, nullable=False),
+    Column("leader_since", DateTime, nullable=True),
+)
+
+# Messages posted to Telegram lately, by any replica: the shared rate budget (PostgreSQL only).
+sends = Table(
+    "ops_sends",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("replica", Integer, nullable=False),
+    Index("ix_ops_sends_at", "at"),
+    Index("ix_ops_sends_chat", "chat_id", "at"),
+)
+
+# A chat Telegram answered 429 for, until when (shared by every replica).
+chat_blocks = Table(
+    "ops_chat_blocks",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("until", DateTime, nullable=False),
 )

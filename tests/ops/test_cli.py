@@ -97,7 +97,7 @@ def test_bad_setting_exits_2_naming_it(
 
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
-    assert "database at revision 0007_check_hourly" in capsys.readouterr().out
+    assert "database at revision 0008_replicas" in capsys.readouterr().out
 
 
 def _free_port() -> int:
@@ -132,7 +132,9 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path) ->
             assert time.monotonic() < deadline, "no metrics"
             time.sleep(0.1)
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read())
-        assert health == {"status": "ok", "outbox_depth": 0, "detectors": 2}
+        assert health.pop("replica") == health.pop("leader_replica") == f"{socket.gethostname()}:{proc.pid}"
+        assert health == {"status": "ok", "outbox_depth": 0, "detectors": 2, "leader": True, "replicas": 1}
+        assert "opsbot_leader 1.0" in metrics
         for name in (
             "alerts_total",
             "alerts_deduplicated_total",
