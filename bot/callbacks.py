@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# A row id or count as the database stores it (PostgreSQL's integer): a forged bigger number is not a
+# button of ours, and never reaches a query.
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class AlertAction(str, Enum):
@@ -18,7 +24,7 @@ class AlertCb(CallbackData, prefix="a1"):
     """A press on an alert's button; refers to the incident by id, nothing else."""
 
     action: AlertAction
-    incident_id: int
+    incident_id: RowId
 
 
 class RemediateStep(str, Enum):
@@ -29,22 +35,22 @@ class RemediateStep(str, Enum):
 
 class RemediateCb(CallbackData, prefix="r1"):
     step: RemediateStep
-    incident_id: int
+    incident_id: RowId
 
 
 class SilenceCb(CallbackData, prefix="z1"):
     mode: str  # "1h" | "res" (until resolved)
-    incident_id: int
+    incident_id: RowId
 
 
 class SloChartCb(CallbackData, prefix="s1"):
-    window: int  # seconds
+    window: RowId  # seconds
 
 
 class AlertsPageCb(CallbackData, prefix="p1"):
     severity: str  # "" for all
-    offset: int
-    size: int
+    offset: RowId
+    size: RowId
 
 
 class DigestAction(str, Enum):
@@ -54,5 +60,5 @@ class DigestAction(str, Enum):
 
 class DigestCb(CallbackData, prefix="d1"):
     action: DigestAction
-    digest_id: int
-    page: int = 0
+    digest_id: RowId
+    page: RowId = 0

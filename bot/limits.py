@@ -20,7 +20,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from ops.storage.sends import SendLog
+from ops.storage.sends import Limits, SendLog
 
 LIMITED_METHODS = {
     "sendMessage",
@@ -80,13 +80,18 @@ class RateLimiter:
             waits.append(self._global[0] + 1.0 + GLOBAL_MARGIN - now)
         return max(0.0, *waits)
 
+    def limits(self) -> Limits:
+        return Limits(
+            self.per_chat_interval, self.group_per_minute, self.global_per_second, GROUP_MARGIN, GLOBAL_MARGIN
+        )
+
     async def acquire(self, chat_id: int) -> None:
         while True:
             while (wait := self.ready_in(chat_id)) > 0:
                 await asyncio.sleep(wait)
             if self.shared is None:
                 break
-            wait = await self.shared.reserve(chat_id)
+            wait = await self.shared.reserve(chat_id, self.limits())
             if wait <= 0:
                 break
             self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self.clock() + wait)

@@ -180,7 +180,7 @@ class OpsServices:
             if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
                 return None
             return await self.incidents.find_by_fingerprint(prefix)
-        if ref.isdigit() and len(ref) < 12:
+        if ref.isdigit() and len(ref) <= 9:  # an id PostgreSQL's integer can hold
             return await self.incidents.get(int(ref))
         return None
 

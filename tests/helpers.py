@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from ops.settings import Settings
+from ops.storage.db import create_engine
+
+# Which database opsbot's own tables live in for the running test: "sqlite" or "postgres". Set per test by
+# conftest's autouse `db_backend` fixture (every test runs on both unless marked), read by `database_url`.
+BACKEND = "sqlite"
+# On PostgreSQL: a database per (test, path), made on first use; conftest drops them after the test.
+PG_DATABASES: dict[Path, str] = {}
+
+
+def in_thread(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def query(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Rows of one SQL statement on opsbot's database (either backend), from sync test code."""
+
+    async def run() -> list[tuple[Any, ...]]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(r) for r in await conn.execute(text(statement))]
+        finally:
+            await engine.dispose()
+
+    return list(in_thread(run()))
+
+
+def database_url(db_path: Path) -> str:
+    """The URL for opsbot's database at `db_path` under the current backend (a fresh PG database per path)."""
+    if BACKEND == "sqlite":
+        return f"sqlite+aiosqlite:///{db_path}"
+    if db_path not in PG_DATABASES:
+        from conftest import create_pg_database_sync
+
+        PG_DATABASES[db_path] = create_pg_database_sync()
+    return PG_DATABASES[db_path]
 
 
 class FakeClock:
@@ -23,7 +65,7 @@ class FakeClock:
 
 def make_settings(db_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "database_url": database_url(db_path),
         "alert_chat_ids": [-1001, -1002],
         "admin_chat_ids": [-1009],
         "admin_user_ids": [42],

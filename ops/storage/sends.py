@@ -31,15 +31,13 @@ class Limits:
 
 
 class SendLog:
-    def __init__(self, db: AsyncEngine, replica: int, limits: Limits | None = None) -> None:
+    def __init__(self, db: AsyncEngine, replica: int) -> None:
         self.db = db
         self.replica = replica
-        self.limits = limits or Limits()
         self._seen = 0
 
-    async def reserve(self, chat_id: int) -> float:
+    async def reserve(self, chat_id: int, lim: Limits) -> float:
         """0 when this replica may post to `chat_id` now (the send is recorded); else seconds to wait."""
-        lim = self.limits
         async with self.db.begin() as conn:
             await serialize(conn, MUTEX_BUDGET)
             now: datetime = await conn.scalar(select(DB_NOW))

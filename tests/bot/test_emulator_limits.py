@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from bot.emulator import BotApiEmulator
 from bot.emulator.limits import FloodLimits
+
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import TOKEN
 
 from bot.emulator import BotApiEmulator
-from helpers import make_sqlite
+from helpers import database_url, make_sqlite
 
 CHATS = [-2001, -2002, -2003, -2004]
 KEYS = 500
@@ -27,7 +27,7 @@ def start_bot(tmp_path: Path, emulator: BotApiEmulator, log_name: str) -> subpro
         **os.environ,
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}",
+        "DATABASE_URL": database_url(tmp_path / "ops.db"),
         "OPSBOT_CONFIG": str(tmp_path / "opsbot.yaml"),
         "ALERT_CHAT_IDS": ",".join(map(str, CHATS)),
         "HTTP_PORT": "0",

@@ -32,6 +32,8 @@ from helpers import make_sqlite
 from ops.storage.db import create_engine
 from ops.storage.tables import check_results
 
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
+
 CHATS = [-3001, -3002]
 KEYS = 120
 KEY = re.compile(r"\bmp\d{3}\b")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.emulator.html_check import parse_html, utf16_len
 from bot.render.split import split_html
+
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
 TAGS = ["b", "i", "code", "pre", 'a href="https://example.org/x?a=1&amp;b=2"', "u"]
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import main
+
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
 
 def test_quick_sweep_and_storm_write_results(tmp_path: Path, capsys) -> None:

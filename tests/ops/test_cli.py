@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from helpers import make_sqlite, sql
+from helpers import database_url, make_sqlite, query, sql
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ detectors:
         encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}")
+    monkeypatch.setenv("DATABASE_URL", database_url(tmp_path / "ops.db"))
     monkeypatch.setenv("OPSBOT_CONFIG", str(tmp_path / "opsbot.yaml"))
     monkeypatch.setenv("ALERT_CHAT_IDS", "-1001")
     monkeypatch.delenv("BOT_TOKEN", raising=False)
@@ -64,15 +64,12 @@ def test_sweep_once_exits_0_when_all_pass_and_1_when_any_fails(
 
 
 def test_sweep_results_reach_the_engine_and_the_outbox(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import sqlite3
-
     sql(workspace / "shop.db", "UPDATE b SET v = -3 WHERE k = 'wb'")
     main(["sweep", "--once"])
     main(["sweep", "--once"])  # a second run (a new process in cron) does not notify again
-    conn = sqlite3.connect(workspace / "ops.db")
-    assert conn.execute("SELECT chat_id, kind, status FROM ops_outbox").fetchall() == [(-1001, "alert", "pending")]
-    assert conn.execute("SELECT COUNT(*) FROM ops_check_results").fetchone() == (6,)
-    conn.close()
+    url = database_url(workspace / "ops.db")
+    assert query(url, "SELECT chat_id, kind, status FROM ops_outbox") == [(-1001, "alert", "pending")]
+    assert query(url, "SELECT COUNT(*) FROM ops_check_results") == [(6,)]
 
 
 def test_config_error_exits_2_with_every_error(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,7 +103,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path) -> None:
+def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path, db_backend: str) -> None:
     port = _free_port()
     env = {**os.environ, "HTTP_PORT": str(port)}
     proc = subprocess.Popen(
@@ -142,18 +139,33 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path) ->
             "opsbot_outbox_depth",
         ):
             assert f"# TYPE {name}" in metrics
-        # A second replica on the same SQLite file refuses to start, and says why.
-        second = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "run"],
-            env={**env, "HTTP_PORT": "0"},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            cwd=workspace,
-        )
-        assert second.returncode == 2
-        assert f"another opsbot (pid {proc.pid}) is running on" in second.stderr
-        assert "SQLite serves one replica" in second.stderr and "Traceback" not in second.stderr
+        if db_backend == "sqlite":  # a second replica on the same SQLite file refuses to start, and says why
+            second = subprocess.run(
+                [sys.executable, "-m", "bot.cli", "run"],
+                env={**env, "HTTP_PORT": "0"},
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=workspace,
+            )
+            assert second.returncode == 2
+            assert f"another opsbot (pid {proc.pid}) is running on" in second.stderr
+            assert "SQLite serves one replica" in second.stderr and "Traceback" not in second.stderr
+        else:  # on PostgreSQL it joins and stands by
+            standby = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run"],
+                env={**env, "HTTP_PORT": "0"},
+                stderr=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                text=True,
+                cwd=workspace,
+            )
+            try:
+                line = standby.stderr.readline()  # type: ignore[union-attr]
+                assert "opsbot running: replica" in line and line.rstrip().endswith("standing by")
+            finally:
+                standby.send_signal(signal.SIGTERM)
+                assert standby.wait(timeout=15) == 0
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

@@ -10,6 +10,8 @@ from ops.config import ConfigError, load_config, parse_config
 from ops.settings import SettingsError, load_settings
 from ops.timeutil import parse_duration, parse_size
 
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
+
 GOOD = """
 targets:
   shop: sqlite+aiosqlite:///data/shop.db

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from helpers import FakeClock, make_settings
+from helpers import FakeClock, database_url, make_settings
 from ops.config import ConfigError, parse_config
 from ops.detectors import DetectorContext, TargetPool, build_detector, run_detector
 from ops.detectors.metrics_scrape import histogram_quantile
@@ -97,7 +97,7 @@ detectors:
 @pytest.fixture
 async def ping_server(tmp_path: Path) -> AsyncIterator[tuple[str, DetectorContext, FakeClock]]:
     clock = FakeClock()
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}")
+    db = create_engine(database_url(tmp_path / "ops.db"))
     await migrate(db)
     app = build_http_app(
         Metrics(),
@@ -211,7 +211,7 @@ async def exporter() -> AsyncIterator[tuple[str, Histogram, Counter, Gauge]]:
 
 async def test_metrics_histogram_quantile_between_scrapes(exporter, tmp_path: Path) -> None:
     url, latency, _, _ = exporter
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}")
+    db = create_engine(database_url(tmp_path / "ops.db"))
     await migrate(db)
     ctx = DetectorContext(TargetPool({}), db, FakeClock())
     yaml = f"""
@@ -240,7 +240,7 @@ detectors:
 
 async def test_metrics_counter_rate_and_gauge_series(exporter, tmp_path: Path) -> None:
     url, _, requests, lag = exporter
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}")
+    db = create_engine(database_url(tmp_path / "ops.db"))
     await migrate(db)
     clock = FakeClock()
     ctx = DetectorContext(TargetPool({}), db, clock)

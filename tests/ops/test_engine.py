@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import database_url_for
 from sqlalchemy import func, select
 
 from helpers import FakeClock, make_settings
@@ -44,13 +43,12 @@ def result(ok: bool, key: str = "", severity: Severity = Severity.critical, valu
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def core(request: pytest.FixtureRequest, tmp_path: Path):
+@pytest.fixture
+async def core(tmp_path: Path):
     """The engine on a SQLite file, and on a PostgreSQL database of its own (with TEST_POSTGRES_URL)."""
     clock = FakeClock()
     cfg, _ = detector_config()
     settings = make_settings(tmp_path / "ops.db", alert_dedup_window_sec=300, alert_repeat_interval_sec=3600)
-    settings = settings.model_copy(update={"database_url": await database_url_for(request, tmp_path / "ops.db")})
     core = OpsCore.build(settings, cfg, metrics=Metrics(), clock=clock)
     await core.migrate()
     core.clock_ = clock  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import database_url_for
 from sqlalchemy import select
 
 from helpers import FakeClock, make_settings
@@ -16,8 +15,8 @@ from ops.storage.tables import alert_events, outbox
 from tests.ops.test_engine import detector_config, result
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def core(request: pytest.FixtureRequest, tmp_path: Path):
+@pytest.fixture
+async def core(tmp_path: Path):
     clock = FakeClock()
     cfg, _ = detector_config()
     settings = make_settings(
@@ -27,7 +26,6 @@ async def core(request: pytest.FixtureRequest, tmp_path: Path):
         flap_window="30m",
         flap_settle="10m",
     )
-    settings = settings.model_copy(update={"database_url": await database_url_for(request, tmp_path / "ops.db")})
     core = OpsCore.build(settings, cfg, metrics=Metrics(), clock=clock)
     await core.migrate()
     core.clock_ = clock  # type: ignore[attr-defined]

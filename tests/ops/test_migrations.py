@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.storage.db import create_engine, current_revision, downgrade, migrate
+
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
 TABLES = {
     "ops_check_results",

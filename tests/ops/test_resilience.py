@@ -31,6 +31,7 @@ async def count(core: OpsCore, table, *where) -> int:
         return int(await conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)
 
 
+@pytest.mark.sqlite_only
 async def test_a_locked_database_is_waited_out_and_the_alert_still_fires(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

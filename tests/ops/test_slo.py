@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import database_url_for
 from sqlalchemy import insert, select, text
 
 from helpers import FakeClock, make_settings, make_sqlite
@@ -38,13 +37,12 @@ slo_report_tz: Europe/Berlin
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def core(request: pytest.FixtureRequest, tmp_path: Path):
+@pytest.fixture
+async def core(tmp_path: Path):
     """opsbot's own database on SQLite, and on PostgreSQL (with TEST_POSTGRES_URL)."""
     clock = FakeClock()  # Monday 2026-11-23 12:00 UTC
     app = make_sqlite(tmp_path / "app.db", "CREATE TABLE requests (ts TEXT, latency_ms REAL);")
     settings = make_settings(tmp_path / "ops.db", alert_chat_ids=[-1001])
-    settings = settings.model_copy(update={"database_url": await database_url_for(request, tmp_path / "ops.db")})
     config = parse_config(CONFIG.format(app=app), env=settings.config_env())
     core = OpsCore.build(settings, config, clock=clock)
     await core.migrate()
