@@ -92,6 +92,32 @@ def test_bad_setting_exits_2_naming_it(
     assert capsys.readouterr().err.startswith("bad setting SWEEP_INTERVAL_SEC:")
 
 
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"WEBHOOK_URL": "https://ops.example.com/tg"}, "bad setting WEBHOOK_SECRET: webhook mode needs both"),
+        ({"WEBHOOK_SECRET": "abc"}, "bad setting WEBHOOK_URL: webhook mode needs both"),
+        (
+            {"WEBHOOK_URL": "https://x.example/tg", "WEBHOOK_SECRET": "no spaces"},
+            "bad setting WEBHOOK_SECRET: Telegram",
+        ),
+        (
+            {"WEBHOOK_URL": "ops.example.com", "WEBHOOK_SECRET": "abc"},
+            "bad setting WEBHOOK_URL: expected an http(s) URL",
+        ),
+    ],
+)
+@pytest.mark.no_ops_db
+def test_half_a_webhook_setting_exits_2_naming_it(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict, says: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(says) and "no spaces" not in err  # a secret is never echoed
+
+
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
     assert "database at revision 0008_replicas" in capsys.readouterr().out
