@@ -133,8 +133,17 @@ class Coordinator:
                 self.db.url, poolclass=NullPool, connect_args={"server_settings": KEEPALIVES}
             )
         conn = await self._lock_db.connect()
-        await conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": REPLICAS, "id": self.id})
-        await conn.commit()
+        try:
+            # After a cut, the server may still hold our old session's lock until it notices: wait a bit.
+            await asyncio.wait_for(
+                conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": REPLICAS, "id": self.id}),
+                PING_TIMEOUT,
+            )
+            await conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         self._conn = conn
 
     async def _disconnect(self) -> None:
@@ -180,7 +189,7 @@ class Coordinator:
                 PING_TIMEOUT,
             )
             await self._conn.commit()
-        except (Exception, TimeoutError) as exc:
+        except Exception as exc:
             # The lock connection is gone, and with it every lock: whoever leads now, it is not us.
             log.warning("leadership: lost the database connection (%s)", type(exc).__name__)
             await self._disconnect()

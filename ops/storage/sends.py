@@ -23,6 +23,8 @@ DB_NOW = text("clock_timestamp() AT TIME ZONE 'UTC'")
 
 @dataclass(frozen=True)
 class Limits:
+    """Telegram's flood limits, as the limiter applies them (tests loosen them)."""
+
     per_chat_interval: float = 1.0
     group_per_minute: int = 20
     global_per_second: int = 30
