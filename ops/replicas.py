@@ -19,6 +19,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
@@ -284,6 +285,10 @@ class Coordinator:
             )
             running = select(remediation_runs.c.id).where(remediation_runs.c.status == "running")
             await conn.execute(delete(remediation_locks).where(remediation_locks.c.run_id.not_in(running)))
+            # Rows of replicas long gone (every start adds one): kept a day for the record.
+            await conn.execute(
+                delete(replicas).where(replicas.c.id.not_in(live), replicas.c.started_at < now - timedelta(days=1))
+            )
             if self.shared:
                 await conn.execute(
                     delete(sends).where(sends.c.at < text("(clock_timestamp() AT TIME ZONE 'UTC') - interval '2 min'"))
