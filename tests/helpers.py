@@ -90,3 +90,19 @@ def sql(path: Path, statement: str, params: tuple[Any, ...] = ()) -> None:
     conn.execute(statement, params)
     conn.commit()
     conn.close()
+
+
+def write_storm_config(tmp_path: Path, keys: int, failing: int | None = None, extra: str = "") -> None:
+    """`opsbot.yaml` with a `cash_balance` detector (every 1h) over `keys` marketplaces mp000…, the first
+    `failing` of them (all by default) below zero: one sweep is a storm. `extra`: more detector lines."""
+    failing = keys if failing is None else failing
+    values = ", ".join(f"('mp{i:03d}', {-50000 if i < failing else 1})" for i in range(keys))
+    shop = make_sqlite(tmp_path / "shop.db", f"CREATE TABLE b (k TEXT, v REAL); INSERT INTO b VALUES {values};")
+    (tmp_path / "opsbot.yaml").write_text(
+        f"""
+targets: {{shop: "{shop}"}}
+detectors:
+  - {{name: cash_balance, kind: sql, target: shop, query: "SELECT k, v FROM b", alert_if: "< 0", severity: critical, every: 1h}}
+{extra}""",
+        encoding="utf-8",
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import TOKEN
 
 from bot.emulator import BotApiEmulator
-from helpers import database_url, make_sqlite
+from helpers import database_url, write_storm_config
 
 CHATS = [-2001, -2002, -2003, -2004]
 KEYS = 500
@@ -41,16 +41,7 @@ async def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
 ) -> None:
     for chat in CHATS:
         emulator.add_chat(chat)
-    values = ", ".join(f"('mp{i:03d}', -50000)" for i in range(KEYS))
-    shop = make_sqlite(tmp_path / "shop.db", f"CREATE TABLE b (k TEXT, v REAL); INSERT INTO b VALUES {values};")
-    (tmp_path / "opsbot.yaml").write_text(
-        f"""
-targets: {{shop: "{shop}"}}
-detectors:
-  - {{name: cash_balance, kind: sql, target: shop, query: "SELECT k, v FROM b", alert_if: "< 0", severity: critical, every: 1h}}
-""",
-        encoding="utf-8",
-    )
+    write_storm_config(tmp_path, KEYS)
 
     def accepted() -> list[tuple[int, str]]:
         return [(int(c.params["chat_id"]), str(c.params["text"])) for c in emulator.calls_to("sendMessage", ok=True)]

@@ -27,7 +27,7 @@ from harness import TOKEN
 from sqlalchemy import select
 
 from bot.emulator import BotApiEmulator
-from helpers import make_sqlite
+from helpers import write_storm_config
 from ops.storage.db import create_engine
 from ops.storage.tables import check_results
 
@@ -152,18 +152,9 @@ def base_env(tmp_path: Path, emulator: BotApiEmulator, database_url: str) -> dic
     }
 
 
-def write_config(tmp_path: Path, keys: int = KEYS) -> None:
-    values = ", ".join(f"('mp{i:03d}', {-50000 if i < keys else 1})" for i in range(KEYS))
-    shop = make_sqlite(tmp_path / "shop.db", f"CREATE TABLE b (k TEXT, v REAL); INSERT INTO b VALUES {values};")
-    (tmp_path / "opsbot.yaml").write_text(
-        f"""
-targets: {{shop: "{shop}"}}
-detectors:
-  - {{name: cash_balance, kind: sql, target: shop, query: "SELECT k, v FROM b", alert_if: "< 0", severity: critical, every: 1h}}
-  - {{name: tick, kind: sql, target: shop, query: "SELECT 'tick', 1", alert_if: "< 0", every: {TICK_EVERY:g}s}}
-""",
-        encoding="utf-8",
-    )
+def write_config(tmp_path: Path, failing: int = KEYS) -> None:
+    tick = f"""  - {{name: tick, kind: sql, target: shop, query: "SELECT 'tick', 1", alert_if: "< 0", every: {TICK_EVERY:g}s}}\n"""
+    write_storm_config(tmp_path, KEYS, failing, extra=tick)
 
 
 async def run_times(database_url: str, detector: str) -> set[Any]:
@@ -256,7 +247,7 @@ async def test_webhook_mode_every_replica_takes_updates_and_a_wrong_secret_is_re
     tmp_path: Path, limited_emulator: BotApiEmulator, pg_database: str
 ) -> None:
     emulator = limited_emulator
-    write_config(tmp_path, keys=0)
+    write_config(tmp_path, failing=0)
     secret, path = "s3cret-webhook_token", "/telegram/webhook"
     ports = [free_port(), free_port()]
     url = f"http://127.0.0.1:{ports[0]}{path}"  # what a load balancer in front of both would be
