@@ -20,7 +20,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from ops.storage.sends import Limits, SendLog
+from ops.storage.sends import TELEGRAM, Limits, SendLog
 
 LIMITED_METHODS = {
     "sendMessage",
@@ -36,8 +36,8 @@ LIMITED_METHODS = {
     "forwardMessage",
 }
 # Telegram counts a message when it arrives, we when we send it; these margins absorb the difference.
-GROUP_MARGIN = 0.5
-GLOBAL_MARGIN = 0.1
+GROUP_MARGIN = TELEGRAM.group_margin
+GLOBAL_MARGIN = TELEGRAM.global_margin
 # The outbox sender handles a 429 itself (it reschedules the row and moves on to other chats).
 RETRY_ON_429: contextvars.ContextVar[bool] = contextvars.ContextVar("retry_on_429", default=True)
 
@@ -48,9 +48,9 @@ class RateLimiter:
 
     def __init__(
         self,
-        per_chat_interval: float = 1.0,
-        group_per_minute: int = 20,
-        global_per_second: int = 30,
+        per_chat_interval: float = TELEGRAM.per_chat_interval,
+        group_per_minute: int = TELEGRAM.group_per_minute,
+        global_per_second: int = TELEGRAM.global_per_second,
         clock: Callable[[], float] = time.monotonic,
         shared: SendLog | None = None,
     ) -> None:

@@ -7,13 +7,14 @@ unanswered and Telegram delivers it again (to whichever replica the load balance
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
+
+from ops.redaction import same_secret
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -22,7 +23,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 def add_webhook_route(app: web.Application, path: str, secret: str, dp: Dispatcher, bot: Bot) -> None:
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
+        if not same_secret(given, secret):
             log.warning("webhook: refused a request from %s with a wrong or missing secret", request.remote)
             return web.json_response({"error": "wrong or missing secret token"}, status=401)
         try:

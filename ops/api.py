@@ -7,7 +7,6 @@ The OpenAPI document at /api/v1/openapi.json is built from the same pydantic mod
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from ops.model import Actor, Severity
+from ops.redaction import same_secret
 from ops.services import OpsServices
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class OpsApi:
             given = request.headers.get("Authorization", "")
             if given or write or not (self.public_read or always):
                 secret = given.removeprefix("Bearer ").strip()
-                if not given.startswith("Bearer ") or not hmac.compare_digest(secret.encode(), self.token.encode()):
+                if not given.startswith("Bearer ") or not same_secret(secret, self.token):
                     return _error(401, "a valid `Authorization: Bearer <API_TOKEN>` is required")
             try:
                 return await handler(request)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from ops.api import OpsApi
 from ops.bridge import AmPayload, BadPayload, parse_payload
 from ops.metrics import Metrics
 from ops.pings import PingStore
+from ops.redaction import same_secret
 
 HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -42,7 +42,7 @@ def build_http_app(
         """healthchecks.io-style pings: /ping/<name>, /ping/<name>/start, /ping/<name>/fail."""
         if ping_token:
             given = request.query.get("token") or request.headers.get("X-Ping-Token") or ""
-            if not hmac.compare_digest(given.encode(), ping_token.encode()):
+            if not same_secret(given, ping_token):
                 return web.Response(status=403, text="forbidden: wrong or missing ping token\n")
         name = request.match_info["name"]
         kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
@@ -58,7 +58,7 @@ def build_http_app(
             return web.json_response({"error": "the Alertmanager bridge is not running"}, status=404)
         if alertmanager_token:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), alertmanager_token.encode()):
+            if not same_secret(given, alertmanager_token):
                 return web.json_response({"error": "wrong or missing bearer token"}, status=401)
         try:
             payload = parse_payload(await request.json())

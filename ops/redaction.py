@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Iterable
 
@@ -26,3 +27,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def tail(text: str, limit: int = 1500) -> str:
     text = text.strip()
     return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """A token or secret as sent equals the configured one (in constant time: no timing hints)."""
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -222,41 +222,37 @@ class Coordinator:
                 log.exception("leadership: a stand-down duty failed")
 
     # -- who is alive, who leads -----------------------------------------------------------
+    @staticmethod
+    async def _held(conn: AsyncConnection) -> list[tuple[int, int]]:
+        """(key, backend pid) of every replica lock granted in this database: key 0 is the leader's."""
+        rows = await conn.execute(
+            text(
+                "SELECT objid, pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = :ns AND objsubid = 2"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"ns": REPLICAS},
+        )
+        return [(int(r.objid), int(r.pid)) for r in rows]
+
     async def live(self) -> set[int]:
         """Ids of the replicas alive now (this one included)."""
         if not self.shared:
             return {self.id}
         async with self.db.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :ns"
-                    " AND objid <> :leader AND objsubid = 2"
-                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                ),
-                {"ns": REPLICAS, "leader": LEADER},
-            )
-            return {int(r.objid) for r in rows} | {self.id}
+            return {key for key, _ in await self._held(conn) if key != LEADER} | {self.id}
 
     async def leadership(self) -> Leadership:
         if not self.shared:
             return Leadership(self.name, self.is_leader, self.name if self.is_leader else None, 1)
         async with self.db.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT l.objid, l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
-                        " AND l.classid = :ns AND l.objsubid = 2"
-                        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                    ),
-                    {"ns": REPLICAS},
-                )
-            ).all()
-            leader_pid = next((r.pid for r in rows if r.objid == LEADER), None)
-            leader_id = next((int(r.objid) for r in rows if r.pid == leader_pid and r.objid != LEADER), None)
+            held = await self._held(conn)
+            leader_pid = next((pid for key, pid in held if key == LEADER), None)
+            leader_id = next((key for key, pid in held if pid == leader_pid and key != LEADER), None)
             name = None
             if leader_id is not None:
                 name = await conn.scalar(select(replicas.c.name).where(replicas.c.id == leader_id))
-        live = sum(1 for r in rows if r.objid != LEADER)
+        live = sum(1 for key, _ in held if key != LEADER)
         return Leadership(self.name, self.is_leader, name, live)
 
     # -- the dead replicas' leftovers --------------------------------------------------------

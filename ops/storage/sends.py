@@ -32,6 +32,9 @@ class Limits:
     global_margin: float = 0.1
 
 
+TELEGRAM = Limits()  # what Telegram's FAQ gives: 1 message/s per chat, 20/min per group, 30/s overall
+
+
 class SendLog:
     def __init__(self, db: AsyncEngine, replica: int) -> None:
         self.db = db

@@ -14,13 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ops.replicas import Coordinator
 from ops.storage.db import create_engine, migrate
 from ops.storage.outbox import OutboxStore, enqueue
-from ops.storage.sends import Limits, SendLog
+from ops.storage.sends import TELEGRAM, SendLog
 from ops.storage.tables import outbox
 
 pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
 NOW = datetime(2026, 11, 23, 12, 0, 0)
-LIMITS = Limits()  # Telegram's: 1/s per chat, 20/min per group, 30/s overall
 
 
 @pytest.fixture
@@ -115,16 +114,16 @@ async def test_the_leader_requeues_rows_a_dead_replica_was_sending(db: AsyncEngi
 
 async def test_the_send_budget_is_shared_across_replicas(db: AsyncEngine) -> None:
     one, two = SendLog(db, replica=1), SendLog(db, replica=2)
-    assert await one.reserve(-100, LIMITS) == 0
-    wait = await two.reserve(-100, LIMITS)  # the other replica may not post to that chat within a second
+    assert await one.reserve(-100, TELEGRAM) == 0
+    wait = await two.reserve(-100, TELEGRAM)  # the other replica may not post to that chat within a second
     assert 0.5 < wait <= 1.0
-    assert await two.reserve(-200, LIMITS) == 0
+    assert await two.reserve(-200, TELEGRAM) == 0
     others, blocks = await one.news()
     assert [chat for chat, _ in others] == [-200] and blocks == {}
     for chat in range(1, 29):  # 30 sends in this second, across both replicas
-        assert await (one if chat % 2 else two).reserve(chat, LIMITS) == 0
-    assert await one.reserve(999, LIMITS) > 0  # the 31st waits: 30 per second overall
+        assert await (one if chat % 2 else two).reserve(chat, TELEGRAM) == 0
+    assert await one.reserve(999, TELEGRAM) > 0  # the 31st waits: 30 per second overall
     await two.block(-300, 7)
-    assert await one.reserve(-300, LIMITS) > 6
+    assert await one.reserve(-300, TELEGRAM) > 6
     _, blocks = await one.news()
     assert 6 < blocks[-300] <= 7
