@@ -1,4 +1,6 @@
-"""Prometheus metrics, named as the seeds named them. Built on a registry passed in (tests use their own)."""
+"""Prometheus metrics, named as the marketplace plan opsbot grew from named them (docs/choices.md).
+
+Built on a registry passed in (tests use their own)."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     def config_env(self) -> dict[str, str]:
-        """The seeds' thresholds, so `${SLO_INGEST_SUCCESS_RATE_PCT}` in a config works unexported."""
+        """The examples' thresholds, so `${SLO_INGEST_SUCCESS_RATE_PCT}` in a config works unexported."""
         names = (
             "alert_min_severity",
             "slo_api_latency_p95_ms",

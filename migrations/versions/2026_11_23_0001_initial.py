@@ -129,7 +129,8 @@ def upgrade() -> None:
     op.create_index("ix_ops_outbox_pending", "ops_outbox", ["status", "chat_id", "id"])
     op.create_index("ix_ops_outbox_incident", "ops_outbox", ["incident_id", "chat_id"])
 
-    # The seeds' views. Violations count incidents opened per day by the seeds' detector names.
+    # The views of the marketplace plan opsbot grew from (docs/choices.md). Violations count incidents opened per
+    # day by that plan's detector names.
     op.execute(
         """
         CREATE VIEW vw_slo_daily AS

@@ -39,7 +39,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_ops_check_results_sli", "ops_check_results", ["detector", "ts", "ok"])
     op.execute("DROP VIEW IF EXISTS vw_slo_daily")
-    # One row per day and SLO (slo NULL on days with alerts but no SLO data); the seeds' columns repeat.
+    # One row per day and SLO (slo NULL on days with alerts but no SLO data); the first columns repeat.
     op.execute(
         f"""
         CREATE VIEW vw_slo_daily AS

@@ -1,4 +1,4 @@
-"""Migrations up and down, on SQLite and on PostgreSQL; the seeds' views answer on both."""
+"""Migrations up and down, on SQLite and on PostgreSQL; vw_slo_daily and vw_ops_health answer on both."""
 
 from __future__ import annotations
 
