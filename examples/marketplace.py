@@ -45,7 +45,7 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def env(url: str, metrics_url: str = "http://127.0.0.1:9/metrics") -> dict[str, str]:
+def env(url: str, metrics_url: str = "http://127.0.0.1:8000/metrics") -> dict[str, str]:
     """What marketplace.yaml needs besides the seeds' settings."""
     return {"SHOP_URL": url, "APP_METRICS_URL": metrics_url}
 
