@@ -27,11 +27,13 @@ from bot.webhook import add_webhook_route
 from ops.api import OpsApi
 from ops.bridge import receive
 from ops.config.models import OpsConfig
+from ops.engine.catchup import no_alert_chat_warning
 from ops.http import build_http_app, start_http
 from ops.metrics import Metrics
+from ops.reload import apply_chat_lists
 from ops.runtime import OpsCore
 from ops.scheduler import build_scheduler
-from ops.settings import Settings
+from ops.settings import Settings, SettingsError, load_settings
 from ops.storage.sends import SendLog
 from ops.timeutil import Clock, utcnow
 
@@ -89,6 +91,9 @@ class OpsBotApp:
         self._http: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._polling: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()  # set once started: a reload waits for it
+        self._reloading = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
 
     @property
     def headless(self) -> bool:
@@ -98,6 +103,7 @@ class OpsBotApp:
         """Every replica serves HTTP (and the webhook) and drains the outbox; the leader alone polls
         Telegram and runs the scheduler (see `ops.replicas`). On SQLite this process is the leader."""
         await self.core.migrate()
+        await self._catch_up()
         http_app = build_http_app(
             self.core.metrics,
             self.core.probe,
@@ -139,6 +145,43 @@ class OpsBotApp:
             telegram,
             "leader" if self.core.replicas.is_leader else "standing by",
         )
+        self._ready.set()
+
+    async def _catch_up(self) -> None:
+        """Warn when alerts reach no chat; send open alerts to the chats configured since they fired."""
+        warning = no_alert_chat_warning(self.core.engine.router)
+        if warning:
+            log.warning(warning)
+        report = await self.core.catch_up()
+        if report.cards:
+            log.info("caught up: %d open alert(s) queued to chats configured since they fired", len(report.incidents))
+
+    async def reload(self, fresh: Settings | None = None) -> None:
+        """Re-read the settings (environment and `.env`) and apply their chat lists, then catch up.
+
+        SIGHUP calls it. `fresh`: settings already read (tests); a bad value keeps the running ones."""
+        async with self._reloading:
+            await self._ready.wait()
+            if fresh is None:
+                try:
+                    fresh = load_settings()
+                except SettingsError as exc:
+                    log.error("reload: %s; the running settings stay", exc)
+                    return
+            log.info(apply_chat_lists(self.settings, fresh).summary())
+            await self._catch_up()
+
+    def reload_soon(self) -> None:
+        """From a signal handler: reload in a task of its own; a failure is one log line."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        self._reloads.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._reloads.discard(task)
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.error("reload failed: %s: %s", type(exc).__name__, exc)
+
+        task.add_done_callback(done)
 
     async def _lead(self) -> None:
         """Elected: take the duties only one replica may have."""

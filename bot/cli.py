@@ -144,6 +144,7 @@ def _run(settings: Settings, config: OpsConfig) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, app.reload_soon)  # re-read the chat lists, catch up
         await app.run_forever(stop)
 
     asyncio.run(serve())

@@ -1,4 +1,5 @@
-"""Shipped examples: three real monitoring setups as configs, each with a sample-data generator.
+"""Shipped examples: three configs (with the runbooks they name, in runbooks/), each with a sample-data
+generator.
 
 `python -m examples NAME --state healthy|broken --url DATABASE_URL` writes the sample data and
 prints the environment the config needs.

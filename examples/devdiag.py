@@ -1,4 +1,4 @@
-"""Diagnostics pipeline (PostgreSQL, schema `devdiag`): its health checks (were Grafana alert rules).
+"""Diagnostics pipeline (PostgreSQL, schema `devdiag`): sample data for examples/devdiag.yaml.
 
 Tables: devdiag.problem, devdiag.diag_run, devdiag.fix_suggestion. States: `healthy`, `broken`
 (no runs since yesterday, low fix confidence, 15 problems a day with one dominating, slow fixes).

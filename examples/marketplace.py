@@ -1,4 +1,4 @@
-"""Marketplace back office (SQLite): the checks of its monitoring plan.
+"""Marketplace back office (SQLite): sample data for examples/marketplace.yaml.
 
 Tables: job_runs, cashflow_daily (+ view vw_cashflow_daily), commission_recon, sales, bloat.
 States: `healthy`; `broken` (everything the detectors watch is wrong); `demo` (cash balance,
@@ -45,8 +45,8 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def env(url: str, metrics_url: str = "http://127.0.0.1:9/metrics") -> dict[str, str]:
-    """What marketplace.yaml needs besides opsbot's settings."""
+def env(url: str, metrics_url: str = "http://127.0.0.1:8000/metrics") -> dict[str, str]:
+    """What marketplace.yaml needs besides opsbot's own settings."""
     return {"SHOP_URL": url, "APP_METRICS_URL": metrics_url}
 
 

@@ -1,4 +1,4 @@
-"""Trading pipeline (PostgreSQL): its healthcheck over lag metrics.
+"""Trading pipeline (PostgreSQL): sample data for examples/trading-pipeline.yaml (lag per stage).
 
 Tables: lane_telemetry, lane_features, watchlist_state, dispatch_recommendations,
 dispatch_executions, dispatcher_runs. States: `healthy`, `broken` (every stage lags, a dispatcher

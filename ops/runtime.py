@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ops.config.models import OpsConfig
 from ops.detectors import DetectorContext, TargetPool
 from ops.engine import AlertEngine, IncidentService
+from ops.engine.catchup import CatchUpReport, catch_up
 from ops.engine.escalation import Escalator
 from ops.engine.routing import Router
 from ops.engine.silences import SilenceService
@@ -130,6 +131,13 @@ class OpsCore:
 
     async def migrate(self) -> None:
         await migrate(self.db)
+
+    async def catch_up(self) -> CatchUpReport:
+        """Open alerts to the chats configured since they fired (at start-up and on a reload)."""
+        report = await catch_up(self.db, self.engine.router, self.clock)
+        if report.cards:
+            self.wakeup()
+        return report
 
     async def housekeeping(self) -> None:
         """Every few seconds: reminders, released inhibitions, settled flapping, escalations, the outbox gauge."""

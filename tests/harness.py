@@ -106,16 +106,15 @@ async def start_harness(
     **overrides: object,
 ) -> Harness:
     """A started opsbot (no scheduler: tests sweep when they mean to) with fast retries."""
-    settings = make_settings(
-        tmp_path / "ops.db",
-        bot_token=TOKEN,
-        telegram_api_url=emulator.url,
-        alert_chat_ids=list(ALERT_CHATS),
-        admin_chat_ids=[ADMIN_CHAT],
-        admin_user_ids=[ADMIN],
-        http_port=0,
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "bot_token": TOKEN,
+        "telegram_api_url": emulator.url,
+        "alert_chat_ids": list(ALERT_CHATS),
+        "admin_chat_ids": [ADMIN_CHAT],
+        "admin_user_ids": [ADMIN],
+        "http_port": 0,
+    }
+    settings = make_settings(tmp_path / "ops.db", **{**values, **overrides})
     app = OpsBotApp(settings, parse_config(config_yaml), clock=clock, schedule=False, polling_timeout=1)
     await app.start()
     assert app.sender is not None

@@ -88,7 +88,7 @@ async def _play(workspace: Workspace, interactive: bool) -> int:
     print(f"  data        {workspace.target_url.split('@')[-1]}")
     opsbot_db = workspace.database_url.removeprefix("sqlite+aiosqlite:///")
     print(f"  opsbot db   {opsbot_db}  (alerts, events, outbox, check results)")
-    print(f"  runbooks    {workspace.config.parent.parent / 'runbooks'}")
+    print(f"  runbooks    {workspace.config.parent / 'runbooks'}")
     if not interactive:
         print("Drive it yourself: opsbot demo --interactive")
     return 0
