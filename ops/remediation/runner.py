@@ -24,7 +24,7 @@ from ops.config.models import OpsConfig, RemediationBase
 from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, record_event
 from ops.metrics import Metrics
 from ops.model import Actor, Incident
-from ops.redaction import redact, tail
+from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
 from ops.settings import Settings
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
@@ -32,6 +32,7 @@ from ops.timeutil import Clock, format_duration, utcnow
 
 log = logging.getLogger(__name__)
 Recheck = Callable[[Incident], Awaitable[str | None]]
+OUTPUT_WINDOW = 8000  # characters of an action's output that are redacted and trimmed to the stored tail
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ class RemediationRunner:
         self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
         self._tasks: set[asyncio.Task[None]] = set()
         self.replica = 0  # this replica's id (set at start): a run it leaves behind is failed by the leader
-        self._secrets = [s for s in (settings.bot_token, settings.ping_token) if s]
+        # Every secret value opsbot knows is blanked out of what an action prints (besides the patterns).
+        self._secrets = configured_secrets(settings, config)
 
     # -- reading ----------------------------------------------------------------------------
     async def latest_run(self, incident_id: int) -> RunView | None:
@@ -239,7 +241,13 @@ class RemediationRunner:
                 await self._note(incident, f"🔁 {incident.source} after {action.name}: {verdict}")
 
     def _clean(self, text: str) -> str:
-        return tail(redact(text or "", self._secrets))
+        """The output's tail, redacted. Only the last few KB are looked at (an action may print megabytes),
+        from a line start, so a secret cut in half at the window's edge is not shown either."""
+        text = text or ""
+        if len(text) > OUTPUT_WINDOW:
+            text = text[-OUTPUT_WINDOW:]
+            text = text.split("\n", 1)[1] if "\n" in text else text.split(None, 1)[-1]
+        return tail(redact(text, self._secrets))
 
     async def _record_attempt(
         self,
