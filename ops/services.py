@@ -5,6 +5,7 @@ Read models are plain dataclasses; rendering them for Telegram is the bot's busi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -180,7 +181,7 @@ class OpsServices:
             if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
                 return None
             return await self.incidents.find_by_fingerprint(prefix)
-        if ref.isdigit() and len(ref) <= 9:  # an id PostgreSQL's integer can hold
+        if re.fullmatch("[0-9]{1,9}", ref):  # ASCII digits ("²" is no number, "٥" not 5); an int4 id
             return await self.incidents.get(int(ref))
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from html import escape
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def parse_alerts_args(args: list[str]) -> tuple[str, int] | None:
         low = arg.lower()
         if low in Severity.__members__ and not severity:
             severity = low
-        elif arg.isdigit() and 1 <= int(arg) <= 50 and len(arg) <= 2:
+        elif re.fullmatch("[0-9]{1,2}", arg) and 1 <= int(arg) <= 50:  # ASCII digits: "²" and "٥" are not
             size = int(arg)
         else:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
@@ -122,7 +123,7 @@ async def runbook_command(message: Message, services: OpsServices) -> None:
 
 async def remediations_command(message: Message, services: OpsServices) -> None:
     args = args_of(message)
-    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50 and len(args[0]) <= 2)):
+    if len(args) > 1 or (args and not (re.fullmatch("[0-9]{1,2}", args[0]) and 1 <= int(args[0]) <= 50)):
         await message.answer(REMEDIATIONS_USAGE)
         return
     runs = await services.remediation.recent_runs(int(args[0]) if args else 10)

@@ -136,7 +136,7 @@ async def silences_command(message: Message, services: OpsServices) -> None:
 async def unsilence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
     args = args_of(message)
     am_id = len(args) == 1 and _UUID.match(args[0]) is not None
-    if len(args) != 1 or not ((args[0].isdigit() and len(args[0]) <= 9) or am_id):
+    if len(args) != 1 or not (re.fullmatch("[0-9]{1,9}", args[0]) or am_id):
         await message.answer(UNSILENCE_USAGE)
         return
     if not access.admin:
