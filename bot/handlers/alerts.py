@@ -82,7 +82,9 @@ async def ack_command(message: Message, services: OpsServices, access: Access, a
         await message.answer(ACK_USAGE)
         return
     incident = await services.resolve_reference(args[0])
-    if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
+    if not await services.may_act_on(
+        incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/ack"
+    ):  # refused and recorded, as a press of its Ack button from here would be
         await message.answer(f"No incident {escape(args[0][:20])} here. {ACK_USAGE}")
         return
     result = await services.acknowledge(incident.id, actor, access.chat_id)

@@ -96,7 +96,9 @@ async def remediate_command(message: Message, services: OpsServices, access: Acc
         await message.answer(f"{escape(detector)} has no remediation.")
         return
     incident = await services.open_incident_for(detector)
-    if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
+    if incident is None or not await services.may_act_on(
+        incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/remediate"
+    ):
         await message.answer(f"{escape(detector)} has no open alert here; nothing to remediate.")
         return
     action = services.remediation.action_for(detector)
@@ -121,12 +123,12 @@ async def runbook_command(message: Message, services: OpsServices) -> None:
     await answer_long(message, markdown_to_html(Path(config.runbook).read_text(encoding="utf-8")))
 
 
-async def remediations_command(message: Message, services: OpsServices) -> None:
+async def remediations_command(message: Message, services: OpsServices, access: Access) -> None:
     args = args_of(message)
     if len(args) > 1 or (args and not (re.fullmatch("[0-9]{1,2}", args[0]) and 1 <= int(args[0]) <= 50)):
         await message.answer(REMEDIATIONS_USAGE)
         return
-    runs = await services.remediation.recent_runs(int(args[0]) if args else 10)
+    runs = await services.remediation_runs(access.chat_id, access.sees_all, int(args[0]) if args else 10)
     await answer_long(message, remediations_text(runs, services.clock()))
 
 

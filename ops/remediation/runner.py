@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -115,10 +115,13 @@ class RemediationRunner:
             row = (await conn.execute(select(remediation_runs).where(remediation_runs.c.id == run_id))).first()
         return _run_view(row) if row else None
 
-    async def recent_runs(self, limit: int = 10) -> list[RunView]:
+    async def recent_runs(self, limit: int = 10, incidents: Select[Any] | None = None) -> list[RunView]:
+        """The newest runs; with `incidents` (a select of incident ids), only runs for those."""
+        query = select(remediation_runs).order_by(remediation_runs.c.id.desc()).limit(limit)
+        if incidents is not None:
+            query = query.where(remediation_runs.c.incident_id.in_(incidents))
         async with self.db.connect() as conn:
-            rows = await conn.execute(select(remediation_runs).order_by(remediation_runs.c.id.desc()).limit(limit))
-            return [_run_view(r) for r in rows]
+            return [_run_view(r) for r in await conn.execute(query)]
 
     def action_for(self, detector: str) -> RemediationBase | None:
         config = self.config.detector(detector)
