@@ -26,6 +26,7 @@ from ops.metrics import Metrics
 from ops.model import Actor, Incident
 from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
+from ops.remediation.confirmations import Confirmations
 from ops.settings import Settings
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
@@ -93,6 +94,7 @@ class RemediationRunner:
         self.recheck: Recheck | None = None  # set by the wiring: runs the alert's detector again
         self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
         self._tasks: set[asyncio.Task[None]] = set()
+        self.confirmations = Confirmations(db, clock)  # the ✅ Yes of actions with `confirm: true`
         self.replica = 0  # this replica's id (set at start): a run it leaves behind is failed by the leader
         # Every secret value opsbot knows is blanked out of what an action prints (besides the patterns).
         self._secrets = configured_secrets(settings, config)
