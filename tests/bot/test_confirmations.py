@@ -148,8 +148,8 @@ async def test_a_non_admins_yes_leaves_the_confirmation_for_an_admin(ch: Harness
 
 async def test_the_remediate_command_asks_the_same_way(ch: Harness) -> None:
     question = await ch.command(CHAT, "/remediate size", user_id=ADMIN, username="admin")
-    assert question.text.startswith("🛠 Run vacuum_shop for size") and question.button("Yes")["callback_data"].startswith(
-        "c1:yes:"
-    )
+    assert question.text.startswith("🛠 Run vacuum_shop for size") and question.button("Yes")[
+        "callback_data"
+    ].startswith("c1:yes:")
     assert (await ch.press(question, "Yes", user_id=ADMIN, username="admin"))["text"] == "vacuum_shop started"
     assert await runs(ch) == ["success"]
