@@ -182,10 +182,14 @@ async def test_alertmanager_silences_are_shown_where_their_alerts_were_sent(
             }
             async with http.post(f"{am_url}/api/v2/silences", json=body) as resp:
                 assert resp.status == 200
+        # An opsbot silence by label, made in an admin's private chat, is seen where an alert it matches went.
+        made = await h.command(ADMIN, "/silence instance=db1 2h db1-maintenance", user_id=ADMIN, username="boss")
+        assert made.text.startswith("🔕 Silence 2")
         here = (await h.command(ALERT_CHATS[0], "/silences")).text
         assert "Alertmanager · 1 active" in here and "@boss" in here and "payments freeze" not in here
+        assert "db1-maintenance" in here
         elsewhere = (await h.command(ALERT_CHATS[1], "/silences")).text
-        assert "Alertmanager · 0 active" in elsewhere and "@boss" not in elsewhere
+        assert "Alertmanager · 0 active" in elsewhere and "@boss" not in elsewhere and "db1" not in elsewhere
         everything = (await h.command(ADMIN_CHAT, "/silences")).text
         assert "Alertmanager · 2 active" in everything and "payments freeze" in everything
 
