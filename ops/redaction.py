@@ -59,18 +59,25 @@ def _replace_values(text: str, secrets: Iterable[str]) -> str:
 
 def redact_url(text: str) -> str:
     """URL credentials and token-like query parameters: `https://u:***@h/p?token=***&page=2`."""
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", text)
-    return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    if "@" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return text
 
 
 def redact_message(text: str, secrets: Iterable[str] = ()) -> str:
-    """What a detector or the Alertmanager client says, before it is stored or shown anywhere."""
+    """What a detector or the Alertmanager client says, before it is stored or shown anywhere. Runs on
+    every check result, so each pattern is tried only when its telltale character is there."""
     if not text:
         return text
     text = _replace_values(text, secrets)
     text = redact_url(text)
-    text = _BOT_TOKEN.sub("<token>", text)
-    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    if ":" in text:
+        text = _BOT_TOKEN.sub("<token>", text)
+    if "uthorization" in text or "UTHORIZATION" in text:
+        text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
