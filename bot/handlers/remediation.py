@@ -17,6 +17,7 @@ from bot.handlers.replies import answer_long, args_of
 from bot.keyboards import confirm_keyboard
 from bot.render.markdown import markdown_to_html
 from bot.render.texts import remediations_text
+from ops.config.models import RemediationBase
 from ops.model import Actor, Incident
 from ops.remediation import Verdict
 from ops.services import OpsServices
@@ -43,10 +44,9 @@ def _confirm_text(services: OpsServices, incident: Incident) -> str:
 
 
 async def _ask(
-    services: OpsServices, incident: Incident, access: Access, actor: Actor
+    services: OpsServices, incident: Incident, action: RemediationBase, access: Access, actor: Actor
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The question for an action with `confirm: true`, its buttons carrying a fresh single-use token."""
-    action = services.remediation.action_for(incident.source)
     token = await services.remediation.confirmations.ask(incident.id, action.name, access.chat_id, actor.id)
     return _confirm_text(services, incident), confirm_keyboard(token)
 
@@ -77,7 +77,7 @@ async def remediate_button(
     if action.confirm:
         await query.answer()
         if message is not None:
-            text, markup = await _ask(services, incident, access, actor)
+            text, markup = await _ask(services, incident, action, access, actor)
             await message.reply(text, reply_markup=markup)
         return
     await query.answer(await _start(services, incident, actor))
@@ -125,6 +125,8 @@ async def confirm_button(
     incident = await services.incidents.get(redeemed.incident_id)
     action = services.remediation.action_for(incident.source) if incident is not None else None
     if incident is None or action is None or action.name != redeemed.action:  # the config changed meanwhile
+        detail = "remediate: the confirmed action is no longer configured"
+        await services.record("refused", actor, incident_id=redeemed.incident_id, chat_id=access.chat_id, detail=detail)
         await query.answer("This confirmation is not valid: press 🛠 Remediate again.", show_alert=True)
         return
     started = await _start(services, incident, actor)
@@ -157,7 +159,7 @@ async def remediate_command(message: Message, services: OpsServices, access: Acc
         return
     action = services.remediation.action_for(detector)
     if action.confirm:
-        text, markup = await _ask(services, incident, access, actor)
+        text, markup = await _ask(services, incident, action, access, actor)
         await message.answer(text, reply_markup=markup)
         return
     await message.answer(escape(await _start(services, incident, actor)))
