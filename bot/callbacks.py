@@ -28,14 +28,28 @@ class AlertCb(CallbackData, prefix="a1"):
 
 
 class RemediateStep(str, Enum):
-    ask = "ask"  # the 🛠 Remediate button
-    yes = "yes"  # confirmed
-    cancel = "no"
+    ask = "ask"  # the 🛠 Remediate button. (`yes`/`no` by incident id are gone: a forged one is stale.)
 
 
 class RemediateCb(CallbackData, prefix="r1"):
     step: RemediateStep
     incident_id: RowId
+
+
+class ConfirmAnswer(str, Enum):
+    yes = "yes"
+    no = "no"
+
+
+# A confirmation's random single-use token (ops.remediation.confirmations), never an id one could guess.
+ConfirmToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,32}$")]
+
+
+class ConfirmCb(CallbackData, prefix="c1"):
+    """✅ Yes / ✖ Cancel under "Run <action>?": the answer and the question's token."""
+
+    answer: ConfirmAnswer
+    token: ConfirmToken
 
 
 class SilenceCb(CallbackData, prefix="z1"):

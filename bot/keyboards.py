@@ -8,6 +8,8 @@ from bot.callbacks import (
     AlertAction,
     AlertCb,
     AlertsPageCb,
+    ConfirmAnswer,
+    ConfirmCb,
     DigestAction,
     DigestCb,
     RemediateCb,
@@ -64,11 +66,13 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def confirm_keyboard(incident_id: int) -> InlineKeyboardMarkup:
-    def step(label: str, which: RemediateStep) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text=label, callback_data=RemediateCb(step=which, incident_id=incident_id).pack())
+def confirm_keyboard(token: str) -> InlineKeyboardMarkup:
+    """✅ Yes / ✖ Cancel carrying the question's single-use token."""
 
-    return InlineKeyboardMarkup(inline_keyboard=[[step(YES, RemediateStep.yes), step(CANCEL, RemediateStep.cancel)]])
+    def answer(label: str, which: ConfirmAnswer) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=label, callback_data=ConfirmCb(answer=which, token=token).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[[answer(YES, ConfirmAnswer.yes), answer(CANCEL, ConfirmAnswer.no)]])
 
 
 def pager(severity: str, offset: int, size: int, total: int) -> InlineKeyboardMarkup | None:

@@ -8,6 +8,7 @@ The OpenAPI document at /api/v1/openapi.json is built from the same pydantic mod
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -171,16 +172,20 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
     return _json(Error(error=message, parameter=parameter), status)
 
 
+# ASCII digits only: str.isdigit() and int() also take "²" (which int() then refuses) and "٥" (5).
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+_ID = re.compile(r"[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 31)  # dates the SLO endpoints take
+
+
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+    if not _INTEGER.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadParameter(name, f"{name} must be an integer from {low} to {high}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise BadParameter(name, f"{name} must be an integer from {low} to {high}")
-    return value
+    return int(raw)
 
 
 def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
@@ -197,9 +202,14 @@ def _date(request: web.Request, name: str) -> date | None:
     if raw is None:
         return None
     try:
-        return date.fromisoformat(raw)
+        if not _DATE.fullmatch(raw):
+            raise ValueError(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, f"{name} must be a date like 2026-11-23") from None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise BadParameter(name, f"{name} must be from {FIRST_DAY} to {LAST_DAY}")
+    return value
 
 
 # -- the API -------------------------------------------------------------------------------
@@ -373,7 +383,7 @@ class OpsApi:
 
     async def ack(self, request: web.Request) -> web.Response:
         raw = request.match_info["id"]
-        if not raw.isdigit():
+        if not _ID.fullmatch(raw):
             raise BadParameter("id", "id must be an incident id (an integer)")
         if len(raw) > 10 or int(raw) > 2**31 - 1:
             return _error(404, f"no incident {raw[:20]}")

@@ -53,7 +53,8 @@ def openapi_document() -> dict[str, Any]:
     severity = {"type": "string", "enum": ["info", "warning", "error", "critical"]}
     read = [{"bearer": []}, {}]
     write = [{"bearer": []}]
-    date = {"type": "string", "format": "date"}
+    # YYYY-MM-DD in ASCII digits, 1970-01-01 to 9999-12-31 (api.FIRST_DAY, api.LAST_DAY).
+    date = {"type": "string", "format": "date", "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "opsbot ops API", "version": "1"},

@@ -5,23 +5,34 @@ Read models are plain dataclasses; rendering them for Telegram is the bot's busi
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Select, and_, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ops.alertmanager_api import AlertmanagerClient
+from ops.alertmanager_api import AlertmanagerClient, AmSilence
 from ops.config.models import DetectorBase, OpsConfig
 from ops.engine.incidents import AckResult, IncidentService, incident_from_row
+from ops.engine.silences import Silence
 from ops.model import Actor, Incident, Severity
+from ops.remediation import RunView
 from ops.settings import Settings
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
-from ops.storage.tables import alert_state, alerts_history, check_hourly, check_results, outbox
+from ops.storage.tables import alert_state, alerts_history, check_hourly, check_results, outbox, silences
 from ops.sweeper import Sweeper, SweepReport
 from ops.timeutil import Clock, utcnow
+
+AM_SCOPE = 5000  # a chat's newest bridged alerts its Alertmanager silences are matched against
+
+
+def _labels_of(extras_json: str | None) -> dict[str, str]:
+    labels = json.loads(extras_json or "{}").get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,100 @@ class OpsServices:
             )
         return bool(n)
 
+    def sent_to(self, chat_id: int) -> Select[Any]:
+        """Ids of the incidents whose alert card went to this chat: all that chat may see."""
+        return select(outbox.c.incident_id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
+
+    async def may_act_on(
+        self, incident: Incident | None, *, chat_id: int, sees_all: bool, actor: Actor, what: str
+    ) -> bool:
+        """Whether this chat may act on `incident` (it was sent there, or the chat sees all). If not, the
+        refusal is recorded as a button press on it is: event `refused`, with who, where and what."""
+        if incident is not None and await self.incident_visible(incident.id, chat_id, sees_all):
+            return True
+        await self.record(
+            "refused",
+            actor,
+            incident_id=incident.id if incident is not None else None,
+            chat_id=chat_id,
+            detail=f"{what}: not sent to this chat" if incident is not None else f"{what}: unknown incident",
+        )
+        return False
+
+    # -- silences and remediation runs, as a chat may see them -------------------------
+    async def create_silence(self, *, chat_id: int, **kw: Any) -> tuple[Silence, int]:
+        """A silence made in a chat (SilenceService.create's arguments); that chat sees it in /silences."""
+        silence, muted = await self.silences.create(**kw)
+        async with self.db.begin() as conn:
+            await conn.execute(update(silences).where(silences.c.id == silence.id).values(chat_id=chat_id))
+        return silence, muted
+
+    async def silences_for(self, chat_id: int, sees_all: bool) -> list[Silence]:
+        """Active silences this chat may see: those made in it, and those that mute an alert sent to it."""
+        active: list[Silence] = await self.silences.active()
+        if sees_all or not active:
+            return active
+        sent = self.sent_to(chat_id)
+        async with self.db.connect() as conn:
+            seen = set(
+                await conn.scalars(
+                    select(silences.c.id).where(
+                        silences.c.id.in_([s.id for s in active]),
+                        or_(silences.c.chat_id == chat_id, silences.c.incident_id.in_(sent)),
+                    )
+                )
+            )
+            for silence in active:
+                if silence.id not in seen and await self._mutes_an_alert_sent(conn, silence, sent):
+                    seen.add(silence.id)
+        return [s for s in active if s.id in seen]
+
+    async def _mutes_an_alert_sent(self, conn: AsyncConnection, silence: Silence, sent: Select[Any]) -> bool:
+        """One indexed query per silence (there are few): does it match an incident among `sent`?"""
+        here = alerts_history.c.id.in_(sent)
+        if silence.kind == "detector":
+            match = alerts_history.c.source == silence.value
+        elif silence.kind == "fingerprint":
+            match = alerts_history.c.fingerprint.startswith(silence.value, autoescape=True)
+        else:
+            label, value = silence.label or "", silence.value
+            sources = [d.name for d in self.config.detectors if d.labels.get(label) == value]
+            if sources and await conn.scalar(
+                select(alerts_history.c.id).where(here, alerts_history.c.source.in_(sources)).limit(1)
+            ):
+                return True
+            # Alertmanager's alerts carry labels of their own (in extras): narrowed by text, then read.
+            rows = await conn.execute(
+                select(alerts_history.c.extras_json).where(
+                    here,
+                    alerts_history.c.source.startswith("am:"),
+                    alerts_history.c.extras_json.contains(json.dumps(value), autoescape=True),
+                )
+            )
+            return any(_labels_of(r.extras_json).get(label) == value for r in rows)
+        return await conn.scalar(select(alerts_history.c.id).where(here, match).limit(1)) is not None
+
+    async def am_silences_for(self, chat_id: int, sees_all: bool) -> list[AmSilence]:
+        """Alertmanager's active silences this chat may see: those muting a bridged alert sent to it
+        (its newest AM_SCOPE bridged alerts are looked at). Raises AlertmanagerError."""
+        assert self.alertmanager is not None
+        theirs = await self.alertmanager.active()
+        if sees_all or not theirs:
+            return theirs
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(alerts_history.c.extras_json)
+                .where(alerts_history.c.id.in_(self.sent_to(chat_id)), alerts_history.c.source.startswith("am:"))
+                .order_by(alerts_history.c.id.desc())
+                .limit(AM_SCOPE)
+            )
+            label_sets = [_labels_of(r.extras_json) for r in rows]
+        return [s for s in theirs if any(s.matches(labels) for labels in label_sets)]
+
+    async def remediation_runs(self, chat_id: int, sees_all: bool, limit: int = 10) -> list[RunView]:
+        """Recent runs this chat may see: those for incidents sent to it (admin chats: all)."""
+        return await self.remediation.recent_runs(limit, incidents=None if sees_all else self.sent_to(chat_id))
+
     # -- incidents ---------------------------------------------------------------------
     async def acknowledge(self, incident_id: int, actor: Actor, chat_id: int | None) -> AckResult:
         return await self.incidents.acknowledge(incident_id, actor, chat_id)
@@ -180,7 +285,7 @@ class OpsServices:
             if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
                 return None
             return await self.incidents.find_by_fingerprint(prefix)
-        if ref.isdigit() and len(ref) <= 9:  # an id PostgreSQL's integer can hold
+        if re.fullmatch("[0-9]{1,9}", ref):  # ASCII digits ("²" is no number, "٥" not 5); an int4 id
             return await self.incidents.get(int(ref))
         return None
 

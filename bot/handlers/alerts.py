@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from html import escape
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def parse_alerts_args(args: list[str]) -> tuple[str, int] | None:
         low = arg.lower()
         if low in Severity.__members__ and not severity:
             severity = low
-        elif arg.isdigit() and 1 <= int(arg) <= 50 and len(arg) <= 2:
+        elif re.fullmatch("[0-9]{1,2}", arg) and 1 <= int(arg) <= 50:  # ASCII digits: "²" and "٥" are not
             size = int(arg)
         else:
             return None
@@ -81,7 +82,9 @@ async def ack_command(message: Message, services: OpsServices, access: Access, a
         await message.answer(ACK_USAGE)
         return
     incident = await services.resolve_reference(args[0])
-    if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
+    if not await services.may_act_on(
+        incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/ack"
+    ):  # refused and recorded, as a press of its Ack button from here would be
         await message.answer(f"No incident {escape(args[0][:20])} here. {ACK_USAGE}")
         return
     result = await services.acknowledge(incident.id, actor, access.chat_id)

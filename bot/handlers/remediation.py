@@ -1,21 +1,25 @@
-"""🛠 Remediate (admins; confirm when the action asks for it), /remediate, /runbook, /remediations."""
+"""🛠 Remediate (admins; confirm when the action asks for it, with a single-use ✅ Yes), /remediate,
+/runbook, /remediations."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.access import Access
-from bot.callbacks import RemediateCb, RemediateStep
+from bot.callbacks import ConfirmAnswer, ConfirmCb, RemediateCb
 from bot.handlers.replies import answer_long, args_of
 from bot.keyboards import confirm_keyboard
 from bot.render.markdown import markdown_to_html
 from bot.render.texts import remediations_text
+from ops.config.models import RemediationBase
 from ops.model import Actor, Incident
+from ops.remediation import Verdict
 from ops.services import OpsServices
 
 REMEDIATE_USAGE = "Usage: /remediate &lt;detector&gt; — runs the remediation of its open alert (admins)"
@@ -37,6 +41,14 @@ def _confirm_text(services: OpsServices, incident: Incident) -> str:
     action = services.remediation.action_for(incident.source)
     what = escape(action.description) if action is not None and action.description else f"a {action.kind} action"
     return f"🛠 Run <b>{escape(action.name)}</b> for {escape(incident.source)} (incident {incident.id})? {what}"
+
+
+async def _ask(
+    services: OpsServices, incident: Incident, action: RemediationBase, access: Access, actor: Actor
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The question for an action with `confirm: true`, its buttons carrying a fresh single-use token."""
+    token = await services.remediation.confirmations.ask(incident.id, action.name, access.chat_id, actor.id)
+    return _confirm_text(services, incident), confirm_keyboard(token)
 
 
 async def remediate_button(
@@ -62,20 +74,65 @@ async def remediate_button(
         await query.answer(f"{incident.source} has no remediation.", show_alert=True)
         return
     message = query.message if isinstance(query.message, Message) else None
-    if step is RemediateStep.ask and action.confirm:
+    if action.confirm:
         await query.answer()
         if message is not None:
-            await message.reply(_confirm_text(services, incident), reply_markup=confirm_keyboard(incident_id))
+            text, markup = await _ask(services, incident, action, access, actor)
+            await message.reply(text, reply_markup=markup)
         return
-    if step is RemediateStep.cancel:
+    await query.answer(await _start(services, incident, actor))
+
+
+# Why a ✅ Yes / ✖ Cancel runs nothing: (the answer shown, the refusal's audit detail).
+_REFUSALS = {
+    Verdict.unknown: ("This confirmation is not valid: press 🛠 Remediate again.", "unknown confirmation"),
+    Verdict.elsewhere: ("This confirmation is not valid: press 🛠 Remediate again.", "confirmation from another chat"),
+    Verdict.used: ("This confirmation was already answered.", "confirmation already used"),
+    Verdict.expired: ("This confirmation has expired: press 🛠 Remediate again.", "confirmation expired"),
+    Verdict.resolved: ("The alert has resolved since: nothing to run.", "alert resolved since the question"),
+}
+
+
+async def confirm_button(
+    query: CallbackQuery, callback_data: ConfirmCb, services: OpsServices, access: Access, actor: Actor
+) -> None:
+    """✅ Yes / ✖ Cancel: admins only; the token is used up by the first admin's answer."""
+    if not access.admin:
+        await services.record("refused", actor, chat_id=access.chat_id, detail="remediate: not an admin")
+        await query.answer(ADMIN_ONLY, show_alert=True)
+        return
+    answer = callback_data.answer
+    redeemed = await services.remediation.confirmations.redeem(callback_data.token, access.chat_id, answer.value)
+    if redeemed.verdict is not Verdict.ok:
+        shown, why = _REFUSALS[redeemed.verdict]
+        mine = redeemed.verdict is not Verdict.elsewhere  # another chat's incident id is not this chat's business
+        incident_id = redeemed.incident_id if mine else None
+        detail = f"remediate: {why}"
+        await services.record("refused", actor, incident_id=incident_id, chat_id=access.chat_id, detail=detail)
+        await query.answer(shown, show_alert=True)
+        return
+    assert redeemed.incident_id is not None
+    await services.record(
+        f"pressed:remediate:{answer.value}", actor, incident_id=redeemed.incident_id, chat_id=access.chat_id
+    )
+    message = query.message if isinstance(query.message, Message) else None
+    name = escape(redeemed.action or "")
+    if answer is ConfirmAnswer.no:
         await query.answer("Cancelled")
         if message is not None:
-            await message.edit_text(f"✖ {escape(action.name)} cancelled by {escape(actor.name)}")
+            await message.edit_text(f"✖ {name} cancelled by {escape(actor.name)}")
         return
-    answer = await _start(services, incident, actor)
-    await query.answer(answer)
-    if step is RemediateStep.yes and message is not None:
-        await message.edit_text(f"▶ {escape(action.name)}: {escape(answer)} — {escape(actor.name)}")
+    incident = await services.incidents.get(redeemed.incident_id)
+    action = services.remediation.action_for(incident.source) if incident is not None else None
+    if incident is None or action is None or action.name != redeemed.action:  # the config changed meanwhile
+        detail = "remediate: the confirmed action is no longer configured"
+        await services.record("refused", actor, incident_id=redeemed.incident_id, chat_id=access.chat_id, detail=detail)
+        await query.answer("This confirmation is not valid: press 🛠 Remediate again.", show_alert=True)
+        return
+    started = await _start(services, incident, actor)
+    await query.answer(started)
+    if message is not None:
+        await message.edit_text(f"▶ {name}: {escape(started)} — {escape(actor.name)}")
 
 
 async def remediate_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
@@ -95,12 +152,15 @@ async def remediate_command(message: Message, services: OpsServices, access: Acc
         await message.answer(f"{escape(detector)} has no remediation.")
         return
     incident = await services.open_incident_for(detector)
-    if incident is None or not await services.incident_visible(incident.id, access.chat_id, access.sees_all):
+    if incident is None or not await services.may_act_on(
+        incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/remediate"
+    ):
         await message.answer(f"{escape(detector)} has no open alert here; nothing to remediate.")
         return
     action = services.remediation.action_for(detector)
     if action.confirm:
-        await message.answer(_confirm_text(services, incident), reply_markup=confirm_keyboard(incident.id))
+        text, markup = await _ask(services, incident, action, access, actor)
+        await message.answer(text, reply_markup=markup)
         return
     await message.answer(escape(await _start(services, incident, actor)))
 
@@ -120,18 +180,19 @@ async def runbook_command(message: Message, services: OpsServices) -> None:
     await answer_long(message, markdown_to_html(Path(config.runbook).read_text(encoding="utf-8")))
 
 
-async def remediations_command(message: Message, services: OpsServices) -> None:
+async def remediations_command(message: Message, services: OpsServices, access: Access) -> None:
     args = args_of(message)
-    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 50 and len(args[0]) <= 2)):
+    if len(args) > 1 or (args and not (re.fullmatch("[0-9]{1,2}", args[0]) and 1 <= int(args[0]) <= 50)):
         await message.answer(REMEDIATIONS_USAGE)
         return
-    runs = await services.remediation.recent_runs(int(args[0]) if args else 10)
+    runs = await services.remediation_runs(access.chat_id, access.sees_all, int(args[0]) if args else 10)
     await answer_long(message, remediations_text(runs, services.clock()))
 
 
 def build_router() -> Router:
     router = Router(name="remediation")
     router.callback_query.register(remediate_button, RemediateCb.filter())
+    router.callback_query.register(confirm_button, ConfirmCb.filter())
     router.message.register(remediate_command, Command("remediate"))
     router.message.register(runbook_command, Command("runbook"))
     router.message.register(remediations_command, Command("remediations"))

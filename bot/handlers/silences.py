@@ -46,7 +46,8 @@ async def silence_button(
         await query.answer(ADMIN_ONLY, show_alert=True)
         return
     until_resolved = callback_data.mode == "res"
-    silence, _ = await services.silences.create(
+    silence, _ = await services.create_silence(
+        chat_id=access.chat_id,
         kind="fingerprint",
         value=incident.fingerprint,
         label=None,
@@ -100,8 +101,15 @@ async def silence_command(message: Message, services: OpsServices, access: Acces
     else:
         await message.answer(f"No detector {escape(target[:48])}. {SILENCE_USAGE}")
         return
-    silence, muted = await services.silences.create(
-        kind=kind, value=value, label=label, seconds=seconds, incident_id=None, reason=reason, actor=actor
+    silence, muted = await services.create_silence(
+        chat_id=access.chat_id,
+        kind=kind,
+        value=value,
+        label=label,
+        seconds=seconds,
+        incident_id=None,
+        reason=reason,
+        actor=actor,
     )
     await message.answer(
         f"🔕 Silence {silence.id}: {escape(silence.target)} for {format_duration(seconds)} — {escape(reason)}"
@@ -109,8 +117,9 @@ async def silence_command(message: Message, services: OpsServices, access: Acces
     )
 
 
-async def silences_command(message: Message, services: OpsServices) -> None:
-    active = await services.silences.active()
+async def silences_command(message: Message, services: OpsServices, access: Access) -> None:
+    """The silences this chat may see: made here or muting its alerts (admin chats: all)."""
+    active = await services.silences_for(access.chat_id, access.sees_all)
     now = services.clock()
     lines = [f"🔕 <b>Silences</b> · {len(active)} active" if active else "🔕 No active silences."]
     for s in active:
@@ -120,7 +129,7 @@ async def silences_command(message: Message, services: OpsServices) -> None:
         )
     if services.alertmanager is not None:
         try:
-            theirs = await services.alertmanager.active()
+            theirs = await services.am_silences_for(access.chat_id, access.sees_all)
         except AlertmanagerError as exc:
             lines += ["", f"⚠️ {escape(str(exc))}"]
         else:
@@ -136,7 +145,7 @@ async def silences_command(message: Message, services: OpsServices) -> None:
 async def unsilence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
     args = args_of(message)
     am_id = len(args) == 1 and _UUID.match(args[0]) is not None
-    if len(args) != 1 or not ((args[0].isdigit() and len(args[0]) <= 9) or am_id):
+    if len(args) != 1 or not (re.fullmatch("[0-9]{1,9}", args[0]) or am_id):
         await message.answer(UNSILENCE_USAGE)
         return
     if not access.admin:

@@ -76,6 +76,7 @@ def _importable(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 FunctionRef = Annotated[str, AfterValidator(_importable)]  # package.module:callable, imported at load
 _NAME = re.compile(r"^[a-z0-9_]{1,48}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 def _check_name(value: object) -> object:
@@ -270,11 +271,27 @@ class SqlRemediation(RemediationBase):
 
 
 class ShellRemediation(RemediationBase):
-    """An argv list, run without a shell: nothing is ever interpolated into it."""
+    """An argv list, run without a shell: nothing is ever interpolated into it. It runs with PATH, HOME
+    and LANG only, plus `env:` — `{NAME: value}`, or a name alone (a list, or no value) to pass opsbot's own."""
 
     kind: Literal["shell"] = "shell"
     command: list[str] = Field(min_length=1)
     cwd: str | None = None
+    env: dict[str, str | None] = {}
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, raw: object) -> object:
+        if isinstance(raw, list):
+            raw = {name if isinstance(name, str) else repr(name): None for name in raw}
+        if not isinstance(raw, dict):
+            return raw
+        out: dict[str, str | None] = {}
+        for name, value in raw.items():
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            out[name] = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return out
 
     @field_validator("command", mode="before")
     @classmethod

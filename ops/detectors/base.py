@@ -28,6 +28,7 @@ from ops.config.models import (
 from ops.detectors.targets import QueryTimeout, TargetPool
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Severity
+from ops.redaction import redact_message
 from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,14 @@ def result(
     threshold: str | None = None,
     unit: str | None = None,
 ) -> CheckResult:
+    """One check's result. Key and message are redacted here, before anything stores or shows them: a
+    URL's password or a token in its query string (an aiohttp error quotes the URL) never leaves."""
     return CheckResult(
         detector=config.name,
-        key=key,
+        key=redact_message(key),
         status=status,
         severity=config.severity if status is not CheckStatus.error else Severity.error,
-        message=message,
+        message=redact_message(message),
         value=value,
         threshold=threshold,
         alert_on_no_data=config.no_data == "alert",
@@ -104,6 +107,7 @@ def result(
 
 
 def error_result(config: DetectorBase, message: str, duration_ms: float = 0.0) -> CheckResult:
+    message = redact_message(message)
     return CheckResult(
         detector=config.name,
         key="",
@@ -142,4 +146,4 @@ def _describe(exc: BaseException) -> str:
     text = str(orig if orig is not None else exc).strip().splitlines()
     first = text[0] if text else ""
     name = type(orig if orig is not None else exc).__name__
-    return f"{name}: {first}"[:300] if first else name
+    return redact_message(f"{name}: {first}")[:300] if first else name

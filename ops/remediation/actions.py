@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +80,22 @@ async def _sql(action: SqlRemediation, ctx: ActionContext) -> str:
         await engine.dispose()
 
 
+INHERITED = ("PATH", "HOME", "LANG")  # all a command gets of opsbot's environment, besides its `env:`
+
+
+def shell_env(action: ShellRemediation, parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a shell action: PATH, HOME, LANG, and what its `env:` names — never opsbot's
+    tokens, database URL or anything else it was started with. A name without a value passes opsbot's own."""
+    parent = os.environ if parent is None else parent
+    env = {name: parent[name] for name in INHERITED if name in parent}
+    for name, value in action.env.items():
+        if value is not None:
+            env[name] = value
+        elif name in parent:
+            env[name] = parent[name]
+    return env
+
+
 async def _shell(action: ShellRemediation) -> str:
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -86,6 +104,7 @@ async def _shell(action: ShellRemediation) -> str:
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
             cwd=action.cwd,
+            env=shell_env(action),
         )
     except OSError as exc:
         raise ActionFailed(f"cannot start {action.command[0]}: {exc.strerror}") from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,14 +24,16 @@ from ops.config.models import OpsConfig, RemediationBase
 from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, record_event
 from ops.metrics import Metrics
 from ops.model import Actor, Incident
-from ops.redaction import redact, tail
+from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
+from ops.remediation.confirmations import Confirmations
 from ops.settings import Settings
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
 
 log = logging.getLogger(__name__)
 Recheck = Callable[[Incident], Awaitable[str | None]]
+OUTPUT_WINDOW = 8000  # characters of an action's output that are redacted and trimmed to the stored tail
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,10 @@ class RemediationRunner:
         self.recheck: Recheck | None = None  # set by the wiring: runs the alert's detector again
         self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
         self._tasks: set[asyncio.Task[None]] = set()
+        self.confirmations = Confirmations(db, clock)  # the ✅ Yes of actions with `confirm: true`
         self.replica = 0  # this replica's id (set at start): a run it leaves behind is failed by the leader
-        self._secrets = [s for s in (settings.bot_token, settings.ping_token) if s]
+        # Every secret value opsbot knows is blanked out of what an action prints (besides the patterns).
+        self._secrets = configured_secrets(settings, config)
 
     # -- reading ----------------------------------------------------------------------------
     async def latest_run(self, incident_id: int) -> RunView | None:
@@ -113,10 +117,13 @@ class RemediationRunner:
             row = (await conn.execute(select(remediation_runs).where(remediation_runs.c.id == run_id))).first()
         return _run_view(row) if row else None
 
-    async def recent_runs(self, limit: int = 10) -> list[RunView]:
+    async def recent_runs(self, limit: int = 10, incidents: Select[Any] | None = None) -> list[RunView]:
+        """The newest runs; with `incidents` (a select of incident ids), only runs for those."""
+        query = select(remediation_runs).order_by(remediation_runs.c.id.desc()).limit(limit)
+        if incidents is not None:
+            query = query.where(remediation_runs.c.incident_id.in_(incidents))
         async with self.db.connect() as conn:
-            rows = await conn.execute(select(remediation_runs).order_by(remediation_runs.c.id.desc()).limit(limit))
-            return [_run_view(r) for r in rows]
+            return [_run_view(r) for r in await conn.execute(query)]
 
     def action_for(self, detector: str) -> RemediationBase | None:
         config = self.config.detector(detector)
@@ -239,7 +246,13 @@ class RemediationRunner:
                 await self._note(incident, f"🔁 {incident.source} after {action.name}: {verdict}")
 
     def _clean(self, text: str) -> str:
-        return tail(redact(text or "", self._secrets))
+        """The output's tail, redacted. Only the last few KB are looked at (an action may print megabytes),
+        from a line start, so a secret cut in half at the window's edge is not shown either."""
+        text = text or ""
+        if len(text) > OUTPUT_WINDOW:
+            text = text[-OUTPUT_WINDOW:]
+            text = text.split("\n", 1)[1] if "\n" in text else text.split(None, 1)[-1]
+        return tail(redact(text, self._secrets))
 
     async def _record_attempt(
         self,

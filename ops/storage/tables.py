@@ -197,6 +197,23 @@ remediation_locks = Table(
     Column("acquired_at", DateTime, nullable=False),
 )
 
+# A remediation confirmation asked in a chat: its random token is the ✅ Yes button's payload, good once,
+# for that incident and action, until it expires.
+remediation_confirmations = Table(
+    "ops_remediation_confirmations",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("asked_by_id", BigInteger, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    Column("answer", String(16), nullable=True),  # yes | no, once used
+    Index("ix_ops_remediation_confirmations_expires", "expires_at"),
+)
+
 # Good and total events per SLO and day (the SLI's daily history, for event-based SLOs and the view).
 slo_daily = Table(
     "ops_slo_daily",
@@ -223,6 +240,7 @@ silences = Table(
     Column("incident_id", Integer, nullable=True),  # for "until resolved"
     Column("reason", Text, nullable=True),
     Column("expired_at", DateTime, nullable=True),  # /unsilence
+    Column("chat_id", BigInteger, nullable=True),  # the chat it was made in (that chat sees it in /silences)
 )
 
 # Storm digests: one message standing for many outbox rows (they point here with digest_id).

@@ -5,6 +5,7 @@ creates a silence in it; a bad token is 401, a malformed payload 400."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from harness import ADMIN, ALERT_CHATS, Harness, start_harness
+from harness import ADMIN, ADMIN_CHAT, ALERT_CHATS, Harness, start_harness
 from sqlalchemy import func, select
 
 from bot.emulator import BotApiEmulator
@@ -65,13 +66,19 @@ receivers:
 
 @pytest.fixture
 async def bridge(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[tuple[Harness, str]]:
+    async with running_bridge(tmp_path, emulator, "targets: {}\ndetectors: []\n") as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(tmp_path: Path, emulator: BotApiEmulator, config: str) -> AsyncIterator[tuple[Harness, str]]:
     am_port = free_port()
     am_url = f"http://127.0.0.1:{am_port}"
     shop = tmp_path / "empty.db"
     h = await start_harness(
         tmp_path,
         emulator,
-        "targets: {}\ndetectors: []\n",
+        config,
         shop,
         alertmanager_webhook_token=TOKEN,
         alertmanager_url=am_url,
@@ -152,6 +159,39 @@ async def test_alertmanager_alerts_reach_the_chat_resolve_and_silence(bridge: tu
             break
         await asyncio.sleep(0.1)
     assert await resolved()
+
+
+async def test_alertmanager_silences_are_shown_where_their_alerts_were_sent(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    routes = f"targets: {{}}\ndetectors: []\nroutes: [{{match: {{team: infra}}, chats: [{ALERT_CHATS[0]}]}}]\n"
+    async with running_bridge(tmp_path, emulator, routes) as (h, am_url):
+        await post_alerts(am_url)
+        [card] = await h.wait_cards(ALERT_CHATS[0], 1, timeout=20)
+        await h.press(card, "Silence 1h", user_id=ADMIN, username="boss")
+        await h.emulator.wait_for(
+            lambda: any("Alertmanager too" in m.text for m in h.emulator.bot_messages(ALERT_CHATS[0]))
+        )
+        async with aiohttp.ClientSession() as http:  # one more, muting nothing opsbot was sent
+            body = {
+                "matchers": [{"name": "team", "value": "payments", "isRegex": False, "isEqual": True}],
+                "startsAt": datetime.now(UTC).isoformat(),
+                "endsAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                "createdBy": "someone",
+                "comment": "payments freeze",
+            }
+            async with http.post(f"{am_url}/api/v2/silences", json=body) as resp:
+                assert resp.status == 200
+        # An opsbot silence by label, made in an admin's private chat, is seen where an alert it matches went.
+        made = await h.command(ADMIN, "/silence instance=db1 2h db1-maintenance", user_id=ADMIN, username="boss")
+        assert made.text.startswith("🔕 Silence 2")
+        here = (await h.command(ALERT_CHATS[0], "/silences")).text
+        assert "Alertmanager · 1 active" in here and "@boss" in here and "payments freeze" not in here
+        assert "db1-maintenance" in here
+        elsewhere = (await h.command(ALERT_CHATS[1], "/silences")).text
+        assert "Alertmanager · 0 active" in elsewhere and "@boss" not in elsewhere and "db1" not in elsewhere
+        everything = (await h.command(ADMIN_CHAT, "/silences")).text
+        assert "Alertmanager · 2 active" in everything and "payments freeze" in everything
 
 
 async def test_a_bad_token_is_401_and_a_malformed_payload_400(bridge: tuple[Harness, str]) -> None:

@@ -122,6 +122,13 @@ async def test_alerts_paging_buttons(harness: Harness) -> None:
         ("/ack", "Usage: /ack"),
         ("/ack <b>", "Usage: /ack"),
         ("/ack 99999", "Usage: /ack"),
+        # Digits are ASCII digits: "²" is no number (int() refuses it) and "٥" is not 5.
+        ("/ack ²", "Usage: /ack"),
+        ("/ack ٥", "Usage: /ack"),
+        ("/alerts ²", "Usage: /alerts"),
+        ("/alerts ٥", "Usage: /alerts"),
+        ("/remediations ²", "Usage: /remediations"),
+        ("/unsilence ²", "Usage: /unsilence"),
         ("/nonsense", "Unknown command"),
     ],
 )

@@ -113,6 +113,20 @@ async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
         ("GET /api/v1/ops/slo/summary?days=91", "days"),
         ("POST /api/v1/ops/remediate?alert_source=", "alert_source"),
         ("POST /api/v1/ops/alerts/x/ack", "id"),
+        # Unicode digits are not numbers here: superscripts, Arabic-Indic, and doubled signs.
+        ("GET /api/v1/ops/alerts?limit=²", "limit"),
+        ("GET /api/v1/ops/alerts?limit=--5", "limit"),
+        ("GET /api/v1/ops/alerts?limit=٥", "limit"),
+        ("GET /api/v1/ops/alerts?limit=%205", "limit"),
+        ("GET /api/v1/ops/alerts?cursor=²", "cursor"),
+        ("GET /api/v1/ops/slo/summary?days=²", "days"),
+        ("GET /api/v1/ops/slo/summary?days=٧", "days"),
+        ("POST /api/v1/ops/alerts/²/ack", "id"),
+        ("POST /api/v1/ops/alerts/٣/ack", "id"),
+        ("GET /api/v1/ops/slo?date_to=0001-01-01", "date_to"),
+        ("GET /api/v1/ops/slo?date_from=0001-01-01", "date_from"),
+        ("GET /api/v1/ops/slo?date_to=20261123", "date_to"),
+        ("GET /api/v1/ops/slo?date_from=٢٠٢٦-١١-٢٣", "date_from"),
     ],
 )
 async def test_a_bad_parameter_is_422_naming_it(api: str, path: str, parameter: str) -> None:
