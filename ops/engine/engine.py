@@ -14,9 +14,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ops import model
 from ops.config.models import DetectorBase
 from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, load_incident, record_event
-from ops.engine.intake import Accepted, accept_runs
+from ops.engine.intake import Accepted, accept_runs, describe, processing_error
 from ops.engine.routing import Router
 from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
@@ -24,7 +25,6 @@ from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severi
 from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage import rollup
-from ops.storage.clean import shorten
 from ops.storage.db import retry_locked
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_state, alerts_history, check_results, outbox
@@ -188,7 +188,7 @@ class AlertEngine:
             if len(items) == 1:
                 return {items[0].index: await self._failed(items[0], exc, partial)}
             log.warning(
-                "a batch of %d detectors could not be written (%s); writing each on its own", len(items), _describe(exc)
+                "a batch of %d detectors could not be written (%s); writing each on its own", len(items), describe(exc)
             )
         done: dict[int, EngineReport] = {}
         for item in items:
@@ -202,7 +202,7 @@ class AlertEngine:
 
     async def _failed(self, item: Accepted, exc: BaseException, partial: bool) -> EngineReport:
         """The detector's results could not be written: its error result is written instead."""
-        log.error("%s: its results could not be written: %s", item.detector.name, _describe(exc))
+        log.error("%s: its results could not be written: %s", item.detector.name, describe(exc))
         error = processing_error(item.detector, exc)
         try:
             report = (await self._written([Accepted(item.index, item.detector, [error])], partial))[item.index]
@@ -211,7 +211,7 @@ class AlertEngine:
         except Exception as again:
             if _database_unavailable(again):
                 raise
-            log.error("%s: not even its error result could be processed: %s", item.detector.name, _describe(again))
+            log.error("%s: not even its error result could be processed: %s", item.detector.name, describe(again))
 
         async def checked_only() -> None:
             async with self._writing, self.db.begin() as conn:
@@ -219,7 +219,12 @@ class AlertEngine:
                 await conn.execute(insert(check_results), [row])
                 await rollup.add(conn, [row])
 
-        await retry_locked(item.detector.name, checked_only)
+        try:
+            await retry_locked(item.detector.name, checked_only)
+        except Exception as last:
+            if _database_unavailable(last):
+                raise
+            log.error("%s: its error result could not be stored either: %s", item.detector.name, describe(last))
         return EngineReport(error=error)
 
     async def _written(self, items: list[Accepted], partial: bool) -> dict[int, EngineReport]:
@@ -232,7 +237,8 @@ class AlertEngine:
                 await serialize(conn, MUTEX_ENGINE)  # and one writer across replicas (the Alertmanager bridge)
                 return await self._process_in(conn, items, partial, done)
 
-        reports = await retry_locked("engine", transaction)
+        what = items[0].detector.name if len(items) == 1 else f"{len(items)} detectors"
+        reports = await retry_locked(what, transaction)
         for run, report in done:  # committed: count and wake the sender
             for detector, severity in run.alerts:
                 self.metrics.alerts_total.labels(detector, severity).inc()
@@ -250,7 +256,7 @@ class AlertEngine:
         incidents, chats = await self._read_incidents(conn, all_states)
         by_detector: dict[str, dict[str, _State]] = {name: {} for name in names}
         for fingerprint, state in all_states.items():
-            by_detector[state.detector][fingerprint] = state
+            by_detector.setdefault(state.detector, {})[fingerprint] = state
         batch = _Batch(now, incidents, chats)
         writes = Writes()
         checks: list[dict[str, Any]] = []
@@ -337,6 +343,13 @@ class AlertEngine:
                     self._resolve(run, state, "no longer reported", report)
                     state.consecutive_failures = 0
                     run.dirty.add(state.fingerprint)
+        elif measured:  # a partial run names only its keys, but processed well it ends its detector's error
+            state = states.get(model.fingerprint(run.detector.name, ""))
+            if state is not None and state.fingerprint not in seen and state.incident_id is not None:
+                if state.last_status == CheckStatus.error.value:
+                    self._resolve(run, state, "its results are processed again", report)
+                    state.consecutive_failures = 0
+                    run.dirty.add(state.fingerprint)
 
     async def _read_incidents(
         self, conn: AsyncConnection, states: dict[str, _State]
@@ -363,8 +376,10 @@ class AlertEngine:
     async def _states(self, conn: AsyncConnection, items: list[Accepted], partial: bool) -> dict[str, _State]:
         """The stored states the runs need: every key of their detectors, or with `partial` (which resolves
         nothing it does not name) only the keys they report, not every alert an alertname ever had."""
-        if partial:
-            column, wanted = alert_state.c.fingerprint, [r.fingerprint for item in items for r in item.results]
+        if partial:  # and the detector's error, which a partial run that goes well resolves
+            wanted = [model.fingerprint(item.detector.name, "") for item in items]
+            wanted += [r.fingerprint for item in items for r in item.results]
+            column = alert_state.c.fingerprint
         else:
             column, wanted = alert_state.c.detector, [item.detector.name for item in items]
         wanted = list(dict.fromkeys(wanted))
@@ -407,6 +422,9 @@ class AlertEngine:
             return
 
         state.consecutive_failures += 1
+        if isinstance(state.incident_id, NewIncident):  # fired earlier in this batch: nothing new to say
+            report.deduplicated += 1
+            return
         if state.incident_id is not None:
             incident = run.incidents.get(state.incident_id) if isinstance(state.incident_id, int) else None
             if incident is not None:
@@ -792,30 +810,9 @@ def _chunks(items: list[Accepted]) -> Iterator[list[Accepted]]:
         yield chunk
 
 
-def processing_error(detector: DetectorBase, exc: BaseException) -> CheckResult:
-    """What a detector's results that could not be processed are replaced with: its error, alerted."""
-    reason = _describe(exc)
-    return CheckResult(
-        detector=detector.name,
-        key="",
-        status=CheckStatus.error,
-        severity=Severity.error,
-        message=f"{detector.name}: its results could not be processed ({reason})",
-        error=reason,
-    )
-
-
 def _database_unavailable(exc: BaseException) -> bool:
     """The database's fault rather than the results': locked, down, or its connection lost. The caller
     retries or fails loudly; writing the detectors one by one would not help."""
     if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-def _describe(exc: BaseException) -> str:
-    """The exception's type and first line (a database's own message, not SQLAlchemy's statement dump)."""
-    orig = getattr(exc, "orig", None)
-    shown = orig if orig is not None else exc
-    lines = str(shown).strip().splitlines()
-    return shorten(f"{type(shown).__name__}: {lines[0]}" if lines else type(shown).__name__, 300)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ops.config.models import DetectorBase
-from ops.model import CheckResult, CheckStatus
+from ops.model import CheckResult, CheckStatus, Severity
 from ops.storage.clean import clean_text, message_text, shorten, storage_key
 
 ERROR_LIMIT = 2000
@@ -49,8 +49,11 @@ def accept_runs(runs: list[tuple[DetectorBase, list[CheckResult]]], *, partial: 
             mine = []
             plan.append((index, detector, mine))
             whole.setdefault(detector.name, mine)
-        for r in results:
-            clean = _storable(r)
+        try:
+            cleaned = [_storable(r) for r in results]
+        except Exception as exc:  # not a result the engine can read: the detector's error
+            cleaned = [processing_error(detector, exc)]
+        for clean in cleaned:
             seen = rows.get(clean.fingerprint)
             if seen is None:
                 rows[clean.fingerprint] = [clean]
@@ -99,3 +102,24 @@ def _badness(r: CheckResult, direction: int) -> tuple[int, int, int, float]:
         _STATUS_RANK[r.status],
         direction * value if value is not None and direction else -math.inf,
     )
+
+
+def processing_error(detector: DetectorBase, exc: BaseException) -> CheckResult:
+    """What a detector's results that could not be processed are replaced with: its error, alerted."""
+    reason = describe(exc)
+    return CheckResult(
+        detector=detector.name,
+        key="",
+        status=CheckStatus.error,
+        severity=Severity.error,
+        message=f"{detector.name}: its results could not be processed ({reason})",
+        error=reason,
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """The exception's type and first line (a database's own message, not SQLAlchemy's statement dump)."""
+    orig = getattr(exc, "orig", None)
+    shown = orig if orig is not None else exc
+    lines = str(shown).strip().splitlines()
+    return shorten(clean_text(f"{type(shown).__name__}: {lines[0]}" if lines else type(shown).__name__), 300)

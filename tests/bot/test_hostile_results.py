@@ -192,3 +192,31 @@ async def test_alertmanager_nul_bytes_and_lone_surrogates_are_stored(harness: Ha
     assert (key, status, message) == ("fp1", "firing", "disk  full \ufffd")
     [card] = await h.wait_cards(ALERT_CHATS[0], 1)
     assert "am:DiskFull" in card.text
+
+
+async def test_an_alertmanager_alert_that_cannot_be_processed_is_an_error_until_it_can(harness: Harness) -> None:
+    h = harness
+    url = f"http://127.0.0.1:{h.app.http_port}/alertmanager"
+    alert = {"status": "firing", "labels": {"alertname": "DiskFull"}, "fingerprint": "f1"}
+    other = {"status": "firing", "labels": {"alertname": "CpuHot"}, "fingerprint": "f2"}
+
+    async def post(*alerts: dict) -> None:
+        async with aiohttp.ClientSession() as http, http.post(url, json={"version": "4", "alerts": alerts}) as r:
+            assert r.status == 200
+
+    await post(alert)
+    await h.wait_cards(ALERT_CHATS[0], 1)
+    await h.delivered()
+    async with h.app.core.db.begin() as conn:
+        await conn.execute(text("UPDATE ops_alerts_history SET extras_json = '[]'"))
+    await post(alert, other)
+    errors = [(k, s) for k, s, m in await incidents(h, "am:DiskFull") if "could not be processed" in m]
+    assert errors == [("", "firing")]
+    assert [(k, s) for k, s, _ in await incidents(h, "am:CpuHot")] == [("f2", "firing")]
+    cards = await h.wait_cards(ALERT_CHATS[0], 3)
+    assert any("am:DiskFull: its results could not be processed (TypeError" in c.text for c in cards)
+    # Repaired, the next notification is processed, and that ends the error.
+    async with h.app.core.db.begin() as conn:
+        await conn.execute(text("UPDATE ops_alerts_history SET extras_json = '{}' WHERE extras_json = '[]'"))
+    await post(alert)
+    assert sorted((k, s) for k, s, _ in await incidents(h, "am:DiskFull")) == [("", "resolved"), ("f1", "firing")]
