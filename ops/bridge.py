@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ops.config.models import DetectorBase
 from ops.engine import AlertEngine, EngineReport
 from ops.model import CheckResult, CheckStatus, Severity
+from ops.storage.clean import clean_text
 
 SEVERITIES = {"critical": Severity.critical, "page": Severity.critical, "error": Severity.error}
 SEVERITIES |= {"warning": Severity.warning, "warn": Severity.warning, "info": Severity.info, "none": Severity.info}
@@ -53,7 +54,7 @@ def parse_payload(body: Any) -> AmPayload:
 
 
 def detector_for(alert: AmAlert) -> DetectorBase:
-    name = alert.labels.get("alertname", "alert")
+    name = clean_text(alert.labels.get("alertname", "alert"))
     return DetectorBase.model_construct(
         name=f"am:{name}"[:64],
         severity=severity_of(alert),
@@ -83,7 +84,9 @@ def message_of(alert: AmAlert) -> str:
 
 
 async def receive(engine: AlertEngine, payload: AmPayload) -> list[EngineReport]:
-    """One webhook notification: every alert in it through the engine, in one transaction."""
+    """One webhook notification: every alert in it through the engine (in transactions of bounded size).
+
+    An alert the notification carries twice (firing and resolved, say) is one result, the worse: firing."""
     runs = []
     for alert in payload.alerts:
         detector = detector_for(alert)

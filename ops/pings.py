@@ -8,11 +8,22 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.storage.clean import clean_text
 from ops.storage.tables import pings
 from ops.timeutil import Clock, utcnow
 
 KINDS = ("success", "start", "fail")
-MAX_BODY = 1000
+MAX_BODY = 1000  # characters of a ping's body kept (a fail's body is shown in its alert)
+
+
+def decode_body(raw: bytes, charset: str | None) -> str:
+    """A ping's body as text, whatever was sent: in its declared charset when Python knows it as a text
+    encoding, else UTF-8, with bytes that do not decode replaced by U+FFFD (a fail counts regardless)."""
+    raw = raw[: MAX_BODY * 4]  # no charset needs more than 4 bytes a character
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset, or a codec that is not a text encoding (base64, rot13)
+        return raw.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,8 @@ class PingStore:
     async def record(self, detector: str, kind: str, body: str | None, source: str | None) -> Ping:
         """Store one ping; a success or fail right after a start gets the run's duration."""
         now = self.clock()
-        body = (body or "").strip()[:MAX_BODY] or None
+        body = clean_text(body or "").strip()[:MAX_BODY] or None
+        source = clean_text(source)[:64] if source else None
         async with self.db.begin() as conn:
             last = (
                 await conn.execute(

@@ -25,7 +25,7 @@ from ops.services import OpsServices
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.report import WeeklyReport
-from ops.storage.db import create_engine, migrate
+from ops.storage.db import create_engine, migrate, reading
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
 from ops.sweeper import Sweeper
@@ -150,7 +150,7 @@ class OpsCore:
         self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def probe(self) -> dict[str, Any]:
-        async with self.db.connect() as conn:
+        async with reading(self.db) as conn:
             await conn.execute(text("SELECT 1"))
         body: dict[str, Any] = {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
         if self.replicas.id:

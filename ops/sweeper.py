@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from ops.config.models import DetectorBase, OpsConfig
 from ops.detectors import DetectorContext, TargetPool, build_detector, run_detector
 from ops.engine import AlertEngine, EngineReport
+from ops.engine.intake import accept
 from ops.metrics import Metrics
 from ops.model import CheckResult
-from ops.storage.db import retry_locked
 
 
 @dataclass
@@ -40,12 +40,12 @@ class Sweeper:
         self.on_fired: Callable[[list[int]], Awaitable[None]] | None = None  # automatic remediation
 
     async def run_one(self, config: DetectorBase) -> tuple[list[CheckResult], EngineReport]:
-        results = await run_detector(self._detectors[config.name], self.metrics)
-        # A measurement is not thrown away because another writer held the database a while.
-        report = await retry_locked(config.name, lambda: self.engine.process(config, results))
+        """One detector: its results as stored (one per key, or the error that replaced them)."""
+        results = accept(config, await run_detector(self._detectors[config.name], self.metrics))
+        report = await self.engine.process(config, results)
         if report.fired and self.on_fired is not None:
             await self.on_fired(report.fired)
-        return results, report
+        return ([report.error] if report.error else results), report
 
     async def sweep(self, concurrency: int = 8, batch: int = 200) -> SweepReport:
         """Every detector once, a few at a time; their results go to the engine in batches (one
@@ -54,18 +54,19 @@ class Sweeper:
 
         async def measure(cfg: DetectorBase) -> list[CheckResult]:
             async with limit:
-                return await run_detector(self._detectors[cfg.name], self.metrics)
+                return accept(cfg, await run_detector(self._detectors[cfg.name], self.metrics))
 
         measured = await asyncio.gather(*(measure(d) for d in self.config.detectors))
         report = SweepReport()
         runs = list(zip(self.config.detectors, measured, strict=True))
         for start in range(0, len(runs), batch):
-            chunk = runs[start : start + batch]
-            reports = await retry_locked("sweep", lambda chunk=chunk: self.engine.process_many(chunk))
+            # The engine retries a transaction SQLite's other writers kept locked, and turns a detector's
+            # results it cannot process into that detector's error: a measurement is not thrown away.
+            reports = await self.engine.process_many(runs[start : start + batch])
             fired = [i for r in reports for i in r.fired]
             if fired and self.on_fired is not None:
                 await self.on_fired(fired)
             report.engine.extend(reports)
-        for results in measured:
-            report.results.extend(results)
+        for results, engine_report in zip(measured, report.engine, strict=True):
+            report.results.extend([engine_report.error] if engine_report.error else results)
         return report

@@ -181,15 +181,22 @@ class BotApiEmulator:
         return msg
 
     def press(
-        self, chat_id: int, message_id: int, data: str, user_id: int = 1001, username: str | None = "alice"
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        user_id: int = 1001,
+        username: str | None = "alice",
+        names: tuple[str, str] | None = None,
     ) -> str:
+        """`names`: the user's first and last name (Telegram allows 64 characters each)."""
         msg = self.messages[(chat_id, message_id)]
         query_id = str(next(self._callback_ids))
         self._push(
             {
                 "callback_query": {
                     "id": query_id,
-                    "from": self._user(user_id, username),
+                    "from": self._user(user_id, username, names),
                     "message": self._message_json(msg, self.chats[chat_id], self.bot_user),
                     "chat_instance": f"ci{chat_id}",
                     "data": data,
@@ -199,9 +206,15 @@ class BotApiEmulator:
         return query_id
 
     def press_button(
-        self, msg: ChatMessage, label_part: str, user_id: int = 1001, username: str | None = "alice"
+        self,
+        msg: ChatMessage,
+        label_part: str,
+        user_id: int = 1001,
+        username: str | None = "alice",
+        names: tuple[str, str] | None = None,
     ) -> str:
-        return self.press(msg.chat_id, msg.message_id, msg.button(label_part)["callback_data"], user_id, username)
+        data = msg.button(label_part)["callback_data"]
+        return self.press(msg.chat_id, msg.message_id, data, user_id, username, names)
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
         return sorted(
@@ -564,12 +577,14 @@ class BotApiEmulator:
         self._webhook_wake.set()
 
     @staticmethod
-    def _user(user_id: int, username: str | None) -> dict[str, Any]:
+    def _user(user_id: int, username: str | None, names: tuple[str, str] | None = None) -> dict[str, Any]:
         user: dict[str, Any] = {
             "id": user_id,
             "is_bot": False,
             "first_name": (username or f"user{user_id}").title(),
         }
+        if names is not None:
+            user["first_name"], user["last_name"] = names
         if username:
             user["username"] = username
         return user

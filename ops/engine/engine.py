@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ops import model
 from ops.config.models import DetectorBase
 from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, load_incident, record_event
+from ops.engine.intake import Accepted, accept_runs, describe, processing_error
 from ops.engine.routing import Router
 from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
@@ -21,12 +25,17 @@ from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severi
 from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage import rollup
+from ops.storage.db import retry_locked
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_state, alerts_history, check_results, outbox
 from ops.timeutil import Clock, format_duration, utcnow
 
 FLAP_STARTED = "started"
 FLAP_QUIET = "quiet"
+# Results written per transaction: a 5,000-alert webhook is ten short transactions, with the event loop
+# (HTTP, delivery) and other writers served between them, not one that holds both for seconds.
+CHUNK_RESULTS = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +46,8 @@ class EngineReport:
     raised: list[int] = field(default_factory=list)
     deduplicated: int = 0
     notifications: int = 0
+    # Set when the detector's results could not be processed: the error result stored in their place.
+    error: CheckResult | None = None
 
 
 @dataclass
@@ -74,18 +85,40 @@ _UNKNOWN: Any = object()
 
 
 @dataclass
+class _Batch:
+    """One transaction: its time, what it read up front, and what its runs look up at most once."""
+
+    now: datetime
+    incidents: dict[int, Incident]  # open and recently resolved incidents of the batch's keys
+    chats: dict[int, list[int]]  # incident id → chats that have (or will get) its card
+    parents: dict[str, str | None] = field(default_factory=dict)  # detector → its firing `depends_on`
+    muter: Any = _UNKNOWN  # silences and maintenance windows, read at the first fire
+
+
+@dataclass
 class _Run:
-    """One `process` call: its detector and time, what it will write, and what it read up front."""
+    """One detector's results within a batch: what they will write, kept apart from the other detectors'
+    until they are all processed (a run that fails leaves nothing behind)."""
 
     detector: DetectorBase
-    now: datetime
-    writes: Writes
-    incidents: dict[int, Incident]  # open and recently resolved incidents of this detector's keys
-    chats: dict[int, list[int]]  # incident id → chats that have (or will get) its card
-    parent: Any = _UNKNOWN  # the firing `depends_on` detector, read at the first fire
-    muter: Any = _UNKNOWN  # silences and maintenance windows, read at the first fire
+    batch: _Batch
+    writes: Writes = field(default_factory=Writes)
     fired: list[NewIncident] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # (detector, severity) per fire, for metrics
+    flaps: int = 0
+
+    @property
+    def now(self) -> datetime:
+        return self.batch.now
+
+    @property
+    def incidents(self) -> dict[int, Incident]:
+        return self.batch.incidents
+
+    @property
+    def chats(self) -> dict[int, list[int]]:
+        return self.batch.chats
 
 
 class AlertEngine:
@@ -128,38 +161,161 @@ class AlertEngine:
     async def process_many(
         self, runs: list[tuple[DetectorBase, list[CheckResult]]], *, partial: bool = False
     ) -> list[EngineReport]:
-        """Several detectors' results in one transaction (a sweep): one commit, reads and writes in bulk.
+        """Several detectors' results (a sweep, a webhook), one report per run, written in bulk: a
+        transaction per CHUNK_RESULTS results, each retried while SQLite is locked by another writer.
+
+        Whatever one detector's results hold, the others' are written: its results are first made
+        storable (`intake`), and an exception while processing them becomes its error result, stored
+        and alerted in their place. Only an unavailable database fails the call.
 
         `partial`: the results need not name every key (Alertmanager's notifications carry one group),
         so a key they leave out is not resolved as "no longer reported"."""
         reports = [EngineReport() for _ in runs]
-        async with self._writing, self.db.begin() as conn:
-            await serialize(conn, MUTEX_ENGINE)  # and one writer across replicas (the Alertmanager bridge)
-            now = self.clock()
-            checks = [_check_row(r, now) for _, results in runs for r in results]
-            if checks:
-                await conn.execute(insert(check_results), checks)
-                await rollup.add(conn, checks)
-            all_states = await self._states(conn, [d.name for d, _ in runs])
-            incidents, chats = await self._read_incidents(conn, all_states)
-            writes = Writes()
-            done: list[_Run] = []
-            for (detector, results), report in zip(runs, reports, strict=True):
-                states = {fp: st for fp, st in all_states.items() if st.detector == detector.name}
-                run = _Run(detector, now, writes, incidents, chats)
-                await self._apply(conn, run, states, results, report, partial=partial)
-                all_states.update(states)
-                for fingerprint in run.dirty:
-                    state = states[fingerprint]
-                    writes.save_state({"fingerprint": fingerprint, **state.values()}, state.exists)
-                    state.exists = True
-                done.append(run)
-            await writes.flush(conn)
-            for run, report in zip(done, reports, strict=True):
-                report.fired = [int(n.id) for n in run.fired if n.id is not None]
-        for (detector, _), report in zip(runs, reports, strict=True):
-            self._count(report, detector.name)
+        for number, chunk in enumerate(_chunks(accept_runs(runs, partial=partial))):
+            if number:
+                await asyncio.sleep(0)  # let the event loop serve what waited for this chunk
+            for index, report in (await self._isolated(chunk, partial)).items():
+                reports[index] = report
         return reports
+
+    async def _isolated(self, items: list[Accepted], partial: bool) -> dict[int, EngineReport]:
+        """`items` in one transaction; when the database refuses it, each detector in one of its own."""
+        try:
+            return await self._written(items, partial)
+        except Exception as exc:
+            if _database_unavailable(exc):
+                raise
+            if len(items) == 1:
+                return {items[0].index: await self._failed(items[0], exc, partial)}
+            log.warning(
+                "a batch of %d detectors could not be written (%s); writing each on its own", len(items), describe(exc)
+            )
+        done: dict[int, EngineReport] = {}
+        for item in items:
+            try:
+                done.update(await self._written([item], partial))
+            except Exception as exc:
+                if _database_unavailable(exc):
+                    raise
+                done[item.index] = await self._failed(item, exc, partial)
+        return done
+
+    async def _failed(self, item: Accepted, exc: BaseException, partial: bool) -> EngineReport:
+        """The detector's results could not be written: its error result is written instead."""
+        log.error("%s: its results could not be written: %s", item.detector.name, describe(exc))
+        error = processing_error(item.detector, exc)
+        try:
+            report = (await self._written([Accepted(item.index, item.detector, [error])], partial))[item.index]
+            report.error = error
+            return report
+        except Exception as again:
+            if _database_unavailable(again):
+                raise
+            log.error("%s: not even its error result could be processed: %s", item.detector.name, describe(again))
+
+        async def checked_only() -> None:
+            async with self._writing, self.db.begin() as conn:
+                row = _check_row(error, self.clock())
+                await conn.execute(insert(check_results), [row])
+                await rollup.add(conn, [row])
+
+        try:
+            await retry_locked(item.detector.name, checked_only)
+        except Exception as last:
+            if _database_unavailable(last):
+                raise
+            log.error("%s: its error result could not be stored either: %s", item.detector.name, describe(last))
+        return EngineReport(error=error)
+
+    async def _written(self, items: list[Accepted], partial: bool) -> dict[int, EngineReport]:
+        """One transaction (again while SQLite is locked by another writer); reports by run index."""
+        done: list[tuple[_Run, EngineReport]] = []
+
+        async def transaction() -> dict[int, EngineReport]:
+            done.clear()
+            async with self._writing, self.db.begin() as conn:
+                await serialize(conn, MUTEX_ENGINE)  # and one writer across replicas (the Alertmanager bridge)
+                return await self._process_in(conn, items, partial, done)
+
+        what = items[0].detector.name if len(items) == 1 else f"{len(items)} detectors"
+        reports = await retry_locked(what, transaction)
+        for run, report in done:  # committed: count and wake the sender
+            for detector, severity in run.alerts:
+                self.metrics.alerts_total.labels(detector, severity).inc()
+            if run.flaps:
+                self.metrics.alerts_flapping_total.labels(run.detector.name).inc(run.flaps)
+            self._count(report, run.detector.name)
+        return reports
+
+    async def _process_in(
+        self, conn: AsyncConnection, items: list[Accepted], partial: bool, done: list[tuple[_Run, EngineReport]]
+    ) -> dict[int, EngineReport]:
+        now = self.clock()
+        names = list(dict.fromkeys(item.detector.name for item in items))
+        all_states = await self._states(conn, items, partial)
+        incidents, chats = await self._read_incidents(conn, all_states)
+        by_detector: dict[str, dict[str, _State]] = {name: {} for name in names}
+        for fingerprint, state in all_states.items():
+            by_detector.setdefault(state.detector, {})[fingerprint] = state
+        batch = _Batch(now, incidents, chats)
+        writes = Writes()
+        checks: list[dict[str, Any]] = []
+        reports: dict[int, EngineReport] = {}
+        for item in items:
+            detector, results, report = item.detector, item.results, EngineReport()
+            try:
+                run = await self._run(conn, batch, detector, by_detector[detector.name], results, report, partial)
+            except SQLAlchemyError:
+                raise  # the transaction may be broken: the caller writes each detector on its own
+            except Exception as exc:  # a fault of ours or of stored rows, confined to this detector
+                log.exception("%s: its results could not be processed", detector.name)
+                # Its error instead, against its states as stored (the failed attempt changed them in memory).
+                instead = Accepted(item.index, detector, [processing_error(detector, exc)])
+                stored = await self._states(conn, [item, instead], partial)
+                more_incidents, more_chats = await self._read_incidents(conn, stored)
+                batch.incidents.update(more_incidents)
+                batch.chats.update(more_chats)
+                if partial:  # it had only its own keys' states; other runs of its detector keep theirs
+                    mine = by_detector[detector.name]
+                    for fingerprint in {r.fingerprint for r in item.results + instead.results}:
+                        if fingerprint in stored:
+                            mine[fingerprint] = stored[fingerprint]
+                        else:
+                            mine.pop(fingerprint, None)
+                else:
+                    by_detector[detector.name] = stored
+                results, report = instead.results, EngineReport(error=instead.results[0])
+                run = await self._run(conn, batch, detector, by_detector[detector.name], results, report, partial)
+            writes.extend(run.writes)
+            checks.extend(_check_row(r, now) for r in results)
+            reports[item.index] = report
+            done.append((run, report))
+        if checks:
+            await conn.execute(insert(check_results), checks)
+            await rollup.add(conn, checks)
+        await writes.flush(conn)
+        for run, report in done:
+            report.fired = [int(n.id) for n in run.fired if n.id is not None]
+        return reports
+
+    async def _run(
+        self,
+        conn: AsyncConnection,
+        batch: _Batch,
+        detector: DetectorBase,
+        states: dict[str, _State],
+        results: list[CheckResult],
+        report: EngineReport,
+        partial: bool,
+    ) -> _Run:
+        """One detector's results against its states (changed in place), with its own writes."""
+        run = _Run(detector, batch)
+        await self._apply(conn, run, states, results, report, partial=partial)
+        for fingerprint in run.dirty:
+            state = states[fingerprint]
+            run.writes.save_state({"fingerprint": fingerprint, **state.values()}, state.exists)
+            state.exists = True
+        return run
 
     async def _apply(
         self,
@@ -187,6 +343,13 @@ class AlertEngine:
                     self._resolve(run, state, "no longer reported", report)
                     state.consecutive_failures = 0
                     run.dirty.add(state.fingerprint)
+        elif measured:  # a partial run names only its keys, but processed well it ends its detector's error
+            state = states.get(model.fingerprint(run.detector.name, ""))
+            if state is not None and state.fingerprint not in seen and state.incident_id is not None:
+                if state.last_status == CheckStatus.error.value:
+                    self._resolve(run, state, "its results are processed again", report)
+                    state.consecutive_failures = 0
+                    run.dirty.add(state.fingerprint)
 
     async def _read_incidents(
         self, conn: AsyncConnection, states: dict[str, _State]
@@ -210,14 +373,24 @@ class AlertEngine:
                 chats.setdefault(row.incident_id, []).append(row.chat_id)
         return incidents, chats
 
-    async def _states(self, conn: AsyncConnection, detectors: list[str]) -> dict[str, _State]:
+    async def _states(self, conn: AsyncConnection, items: list[Accepted], partial: bool) -> dict[str, _State]:
+        """The stored states the runs need: every key of their detectors, or with `partial` (which resolves
+        nothing it does not name) only the keys they report, not every alert an alertname ever had."""
+        if partial:  # and the detector's error, which a partial run that goes well resolves
+            wanted = [model.fingerprint(item.detector.name, "") for item in items]
+            wanted += [r.fingerprint for item in items for r in item.results]
+            column = alert_state.c.fingerprint
+        else:
+            column, wanted = alert_state.c.detector, [item.detector.name for item in items]
+        wanted = list(dict.fromkeys(wanted))
         found: dict[str, _State] = {}
-        for start in range(0, len(detectors), 500):
-            found.update(await self._states_of(conn, detectors[start : start + 500]))
+        for start in range(0, len(wanted), 500):
+            rows = await conn.execute(select(alert_state).where(column.in_(wanted[start : start + 500])))
+            found.update(self._parse_states(rows))
         return found
 
-    async def _states_of(self, conn: AsyncConnection, detectors: list[str]) -> dict[str, _State]:
-        rows = await conn.execute(select(alert_state).where(alert_state.c.detector.in_(detectors)))
+    @staticmethod
+    def _parse_states(rows: Any) -> dict[str, _State]:
         return {
             r.fingerprint: _State(
                 fingerprint=r.fingerprint,
@@ -249,6 +422,9 @@ class AlertEngine:
             return
 
         state.consecutive_failures += 1
+        if isinstance(state.incident_id, NewIncident):  # fired earlier in this batch: nothing new to say
+            report.deduplicated += 1
+            return
         if state.incident_id is not None:
             incident = run.incidents.get(state.incident_id) if isinstance(state.incident_id, int) else None
             if incident is not None:
@@ -275,15 +451,15 @@ class AlertEngine:
     async def _fire(
         self, conn: AsyncConnection, run: _Run, state: _State, result: CheckResult, report: EngineReport
     ) -> None:
-        detector, now = run.detector, run.now
-        if run.parent is _UNKNOWN:
-            run.parent = await self._firing_parent(conn, detector)
-        inhibitor = run.parent
-        if run.muter is _UNKNOWN:
-            run.muter = await self.muter(conn) if self.muter is not None else None
+        detector, now, batch = run.detector, run.now, run.batch
+        if detector.name not in batch.parents:
+            batch.parents[detector.name] = await self._firing_parent(conn, detector)
+        inhibitor = batch.parents[detector.name]
+        if batch.muter is _UNKNOWN:
+            batch.muter = await self.muter(conn) if self.muter is not None else None
         muted = None
-        if not inhibitor and run.muter is not None:
-            muted = run.muter(detector.name, state.fingerprint, dict(detector.labels))
+        if not inhibitor and batch.muter is not None:
+            muted = batch.muter(detector.name, state.fingerprint, dict(detector.labels))
         flap = self._record_change(state, now)
         routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity, result.key)
         chats = [] if flap else routed
@@ -329,7 +505,7 @@ class AlertEngine:
         run.writes.event(event, now, incident, state.fingerprint, detail)
         if flap == FLAP_STARTED:
             report.notifications += self._flap_notice(run, incident, state, routed)
-        self.metrics.alerts_total.labels(result.detector, result.severity.value).inc()
+        run.alerts.append((result.detector, result.severity.value))
         run.fired.append(incident)
         report.notifications += len(chats)
 
@@ -501,7 +677,7 @@ class AlertEngine:
             state.fingerprint,
             f"{len(state.changes)} state changes within {format_duration(self.settings.flap_window)}",
         )
-        self.metrics.alerts_flapping_total.labels(run.detector.name).inc()
+        run.flaps += 1
         return len(chats)
 
     async def settle_flapping(self, detectors: dict[str, DetectorBase]) -> list[str]:
@@ -618,3 +794,25 @@ def _check_row(r: CheckResult, now: datetime) -> dict[str, Any]:
         "duration_ms": r.duration_ms,
         "error": r.error,
     }
+
+
+def _chunks(items: list[Accepted]) -> Iterator[list[Accepted]]:
+    """`items` in groups of about CHUNK_RESULTS results; a detector's results are never split."""
+    chunk: list[Accepted] = []
+    size = 0
+    for item in items:
+        if chunk and size + len(item.results) > CHUNK_RESULTS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item.results)
+    if chunk:
+        yield chunk
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """The database's fault rather than the results': locked, down, or its connection lost. The caller
+    retries or fails loudly; writing the detectors one by one would not help."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.model import Actor, Incident, IncidentStatus, Severity
+from ops.storage.clean import actor_name
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_events, alerts_history
 from ops.timeutil import Clock, utcnow
@@ -55,7 +56,7 @@ async def record_event(
             fingerprint=fingerprint,
             event=event,
             actor_id=actor.id if actor else None,
-            actor=actor.name if actor else None,
+            actor=actor_name(actor.name) if actor else None,
             chat_id=chat_id,
             detail=detail,
         )
@@ -132,7 +133,7 @@ class IncidentService:
             await conn.execute(
                 update(alerts_history)
                 .where(alerts_history.c.id == incident_id)
-                .values(status="acknowledged", acknowledged_at=now, acknowledged_by=actor.name)
+                .values(status="acknowledged", acknowledged_at=now, acknowledged_by=actor_name(actor.name))
             )
             await record_event(
                 conn,

@@ -20,6 +20,7 @@ from ops.detectors.cron import next_run_after, parse_cron
 from ops.engine.incidents import enqueue_for_alert_chats, record_event
 from ops.engine.routing import Router
 from ops.model import Actor, Severity
+from ops.storage.clean import actor_name
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alerts_history, silences
 from ops.timeutil import Clock, format_duration
@@ -149,7 +150,7 @@ class SilenceService:
             res = await conn.execute(
                 insert(silences).values(
                     created_at=now,
-                    created_by=actor.name,
+                    created_by=actor_name(actor.name),
                     created_by_id=actor.id,
                     kind=kind,
                     label=label,
@@ -195,7 +196,7 @@ class SilenceService:
             res = await conn.execute(
                 update(silences)
                 .where(silences.c.id == silence_id, silences.c.expired_at.is_(None))
-                .values(expired_at=self.clock(), reason=silences.c.reason + f" (ended by {actor.name})")
+                .values(expired_at=self.clock(), reason=silences.c.reason + f" (ended by {actor_name(actor.name)})")
             )
         return res.rowcount == 1
 

@@ -80,6 +80,16 @@ class Writes:
             }
         )
 
+    def extend(self, other: Writes) -> None:
+        """Take `other`'s writes too (one detector's, into its batch's)."""
+        self.new_incidents.extend(other.new_incidents)
+        for keys, params in other.incident_updates.items():
+            self.incident_updates.setdefault(keys, []).extend(params)
+        self.outbox_rows.extend(other.outbox_rows)
+        self.events.extend(other.events)
+        self.states_new.extend(other.states_new)
+        self.states_changed.extend(other.states_changed)
+
     def save_state(self, values: dict[str, Any], exists: bool) -> None:
         (self.states_changed if exists else self.states_new).append(values)
 

@@ -28,6 +28,7 @@ from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
 from ops.remediation.confirmations import Confirmations
 from ops.settings import Settings
+from ops.storage.clean import actor_name
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
 
@@ -147,7 +148,7 @@ class RemediationRunner:
                         action=action.name,
                         incident_id=incident.id if incident else None,
                         trigger=trigger,
-                        actor=actor.name if actor else None,
+                        actor=actor_name(actor.name) if actor else None,
                         status="running",
                         replica=self.replica,
                     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,11 +14,12 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ops.replicas import MUTEX_MIGRATE, serialize
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+READ_ONLY = "opsbot_read_only"  # an execution option: this connection never writes
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for a lock before saying "database is locked"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +70,18 @@ def _make_sqlite_safe(engine: AsyncEngine, busy_timeout: float) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(db: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection that only reads. On SQLite its transaction is deferred: in WAL mode it reads a snapshot
+    without waiting for a writer, so /healthz answers while a storm is being written (every other
+    transaction is `BEGIN IMMEDIATE` and queues behind the writer)."""
+    async with db.connect() as conn:
+        await conn.execution_options(**{READ_ONLY: True})
+        yield conn
 
 
 def alembic_config(url: str) -> Config:

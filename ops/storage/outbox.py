@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ops.storage.db import reading
 from ops.storage.tables import outbox
 
 KINDS = ("alert", "reminder", "resolved", "refresh", "raised", "note", "remediation", "slo_report", "flapping")
@@ -257,7 +258,7 @@ class OutboxStore:
         return bool(n)
 
     async def depth(self) -> int:
-        async with self.db.connect() as conn:
+        async with reading(self.db) as conn:
             return int(
                 await conn.scalar(
                     select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending")))
