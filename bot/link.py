@@ -1,8 +1,9 @@
 """Whether Telegram answers, as every Bot API call of this process sees it (an aiogram request middleware).
 
 A network error, a timeout or a 5xx makes the link `unreachable since <the first such failure>`; any answer
-from Telegram — an error like 400, 403, 409 or 429 included — makes it `ok` again, and the `on_back`
-callbacks run (the outbox sender delivers what waited at once). A 401 is `unauthorized`: the token is
+from Telegram — an error like 400, 403, 409 or 429 included — makes it `ok` again, and after an outage of
+`OUTAGE` seconds or more the `on_back` callbacks run (the outbox sender delivers what waited at once; a
+lone 5xx between two answers leaves the sender's own backoff alone). A 401 is `unauthorized`: the token is
 wrong or was revoked. `accepted` says whether Telegram has ever taken this process's token: a 401 before
 that is a wrong BOT_TOKEN (start-up fails with exit 2), after it a revoked one (logged and retried).
 """
@@ -30,6 +31,7 @@ from ops.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 UNREACHABLE = (TelegramNetworkError, TelegramServerError, TimeoutError)
+OUTAGE = 5.0  # seconds
 
 
 class TelegramLink(BaseRequestMiddleware):
@@ -73,8 +75,9 @@ class TelegramLink(BaseRequestMiddleware):
         self.state, self.since = "ok", None
         if was in ("unreachable", "unauthorized") and since is not None:
             log.info("Telegram answers again (%s since %sZ)", was, since.isoformat(timespec="seconds"))
-            for callback in self.on_back:
-                callback()
+            if (utcnow() - since).total_seconds() >= OUTAGE:
+                for callback in self.on_back:
+                    callback()
 
     def failed(self, state: str, exc: BaseException) -> None:
         if self.state == state:
