@@ -147,9 +147,16 @@ def _run(settings: Settings, config: OpsConfig) -> int:
         loop.add_signal_handler(signal.SIGHUP, app.reload_soon)  # re-read the chat lists, catch up
         await app.run_forever(stop)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except SettingsError as exc:  # found at start: a port in use, a BOT_TOKEN Telegram refuses, …
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     if lock is not None:
         lock.close()
+    if app.fatal is not None:  # found later, and it stopped the process (a BOT_TOKEN refused once reachable)
+        print(app.fatal, file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 

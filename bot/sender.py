@@ -77,6 +77,7 @@ class Sender:
         self.request_timeout = REQUEST_TIMEOUT  # a call slower than this counts as transient
         self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
         self._wake = asyncio.Event()
+        self._started = False
         core.wakeup.listeners.append(self._wake.set)
 
     def wake(self) -> None:
@@ -93,15 +94,13 @@ class Sender:
         self.limiter.prime([(chat, (now - at).total_seconds()) for chat, at in recent])
 
     async def run(self) -> None:
-        await self.start()
+        """Deliver until cancelled. An error here (the database is down) ends the run: the app runs it as a
+        duty (`ops.duties`), which logs that once per failure streak and runs it again with backoff."""
+        if not self._started:
+            await self.start()
+            self._started = True
         while True:
-            try:
-                delivered = await self.drain()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database is busy or down: keep the loop alive
-                log.exception("outbox: drain failed; retrying")
-                delivered = 0
+            delivered = await self.drain()
             if delivered:
                 continue
             self._wake.clear()

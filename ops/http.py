@@ -32,10 +32,14 @@ def build_http_app(
     app = web.Application(client_max_size=8 * 1024 * 1024)  # an Alertmanager storm is a big payload
 
     async def healthz(_request: web.Request) -> web.Response:
+        """200 while this replica does its work; 503 when the database is down or the probe lists
+        `problems` (a leader whose scheduler is not running, detectors not run for 3 intervals, …)."""
         try:
             body = await probe()
         except Exception as exc:  # the database is down, say so with 503
             return web.json_response({"status": "error", "error": type(exc).__name__}, status=503)
+        if body.get("problems"):
+            return web.json_response({"status": "error", **body}, status=503)
         return web.json_response({"status": "ok", **body})
 
     async def ping(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.models import OpsConfig
 from ops.detectors import DetectorContext, TargetPool
+from ops.duties import Duties
 from ops.engine import AlertEngine, IncidentService
 from ops.engine.catchup import CatchUpReport, catch_up
 from ops.engine.escalation import Escalator
@@ -21,11 +22,13 @@ from ops.model import Incident
 from ops.pings import PingStore
 from ops.remediation import RemediationRunner
 from ops.replicas import Coordinator
+from ops.scheduler import SchedulerDuty
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.report import WeeklyReport
 from ops.storage.db import create_engine, migrate, reading
+from ops.storage.dbfile import DatabaseFile
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
 from ops.sweeper import Sweeper
@@ -64,6 +67,13 @@ class OpsCore:
     escalator: Escalator
     silences: SilenceService
     replicas: Coordinator
+    # What /healthz tells beyond the database (set by the app that runs this core): the process's duties,
+    # the leader's scheduler while it leads, whether this process schedules at all, and Telegram's state.
+    duties: Duties = field(default_factory=Duties)
+    schedule: SchedulerDuty | None = None
+    scheduling: bool = False
+    telegram: Callable[[], str] = lambda: "headless"
+    db_file: DatabaseFile | None = None
 
     @property
     def digests(self) -> DigestStore:
@@ -131,6 +141,7 @@ class OpsCore:
 
     async def migrate(self) -> None:
         await migrate(self.db)
+        self.db_file = DatabaseFile.of(self.settings.database_url)
 
     async def catch_up(self) -> CatchUpReport:
         """Open alerts to the chats configured since they fired (at start-up and on a reload)."""
@@ -140,7 +151,10 @@ class OpsCore:
         return report
 
     async def housekeeping(self) -> None:
-        """Every few seconds: reminders, released inhibitions, settled flapping, escalations, the outbox gauge."""
+        """Every few seconds: the SQLite file is still ours; reminders, released inhibitions, settled
+        flapping, escalations, the outbox gauge."""
+        if self.db_file is not None:
+            self.db_file.check()
         await self.engine.send_reminders()
         detectors = {d.name: d for d in self.config.detectors}
         await self.engine.release_inhibited(detectors)
@@ -150,13 +164,40 @@ class OpsCore:
         self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def probe(self) -> dict[str, Any]:
+        """What /healthz answers. `problems` (present only when there are some) makes it a 503: the
+        scheduler is not running on the leader, a detector has not run for 3 of its intervals, or the
+        SQLite file was deleted or replaced."""
         async with reading(self.db) as conn:
             await conn.execute(text("SELECT 1"))
-        body: dict[str, Any] = {"outbox_depth": await self.outbox.depth(), "detectors": len(self.config.detectors)}
+        body: dict[str, Any] = {
+            "outbox_depth": await self.outbox.depth(),
+            "detectors": len(self.config.detectors),
+            "alert_chats": len(self.settings.alert_chat_ids),
+        }
         if self.replicas.id:
             leadership = await self.replicas.leadership()
             self.metrics.replicas.set(leadership.live_replicas)
             body.update(leadership.as_dict())
+        problems: list[str] = []
+        leads = self.replicas.is_leader
+        body["telegram"] = self.telegram()
+        schedule = self.schedule
+        if not self.scheduling:
+            body["scheduler"] = "off"
+        else:
+            body["scheduler"] = "running" if leads and schedule is not None and schedule.running else "stopped"
+            if leads and body["scheduler"] != "running":
+                problems.append("the scheduler is not running on the leader")
+            elif leads and schedule is not None and (stale := schedule.stale()):
+                body["stale_detectors"] = stale
+                problems.append(f"no run for 3 of their intervals: {', '.join(stale)}")
+        body["duties"] = self.duties.as_dict()
+        database = self.db_file.problem if self.db_file is not None else None
+        body["database"] = database or "ok"
+        if database:
+            problems.append(database)
+        if problems:
+            body["problems"] = problems
         return body
 
     async def close(self) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
 from sqlalchemy import delete
 
 from ops.config.models import DetectorBase
+from ops.duties import describe
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
 from ops.settings import Settings
@@ -34,12 +38,15 @@ def build_scheduler(
     report: WeeklyReport | None = None,
     housekeeping: Callable[[], Awaitable[object]] | None = None,
     *,
-    housekeeping_every: float = 15.0,
+    housekeeping_every: float | None = 15.0,
     last_runs: dict[str, datetime] | None = None,
-) -> AsyncIOScheduler:
+    ran: Callable[[str], None] | None = None,
+) -> WatchedScheduler:
     """`last_runs` (UTC, from `AlertEngine.last_runs`): a detector that ran lately, under an earlier leader
-    or before a restart, next runs one interval after that run, not at once — one run per interval."""
-    scheduler = AsyncIOScheduler(timezone="UTC")
+    or before a restart, next runs one interval after that run, not at once — one run per interval.
+    `ran(name)` is told each time a detector's results were stored. `housekeeping_every=None`: no
+    housekeeping job (the app runs housekeeping as a duty of its own)."""
+    scheduler = WatchedScheduler(timezone="UTC")
     now = datetime.now().astimezone()
     utc_now = utcnow()
     for index, detector in enumerate(sweeper.config.detectors):
@@ -52,7 +59,7 @@ def build_scheduler(
             _run_detector,
             "interval",
             seconds=every,
-            args=[sweeper, detector],
+            args=[sweeper, detector, ran],
             id=f"detector:{detector.name}",
             name=f"detector {detector.name}",
             max_instances=1,
@@ -60,17 +67,18 @@ def build_scheduler(
             misfire_grace_time=None,
             next_run_time=now + timedelta(seconds=delay),
         )
-    scheduler.add_job(
-        _housekeeping,
-        "interval",
-        seconds=housekeeping_every,
-        args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
-        id="housekeeping",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        next_run_time=now,
-    )
+    if housekeeping_every is not None:
+        scheduler.add_job(
+            _housekeeping,
+            "interval",
+            seconds=housekeeping_every,
+            args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
+            id="housekeeping",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=now,
+        )
     if sweeper.config.slos or sweeper.config.slo_report:
         scheduler.add_job(
             evaluate_slos,
@@ -97,11 +105,36 @@ def build_scheduler(
     return scheduler
 
 
-async def _run_detector(sweeper: Sweeper, detector: DetectorBase) -> None:
+async def _run_detector(sweeper: Sweeper, detector: DetectorBase, ran: Callable[[str], None] | None = None) -> None:
     try:
         await sweeper.run_one(detector)
     except Exception:  # the loop must live: log and try again next interval
         log.exception("detector %s: the engine could not store its results", detector.name)
+        return
+    if ran is not None:
+        ran(detector.name)
+
+
+class WatchedScheduler(AsyncIOScheduler):
+    """APScheduler's asyncio scheduler, which wakes itself up with `loop.call_later`: an exception while it
+    looks for due jobs (a trigger that raises, say) breaks that chain for good while `running` stays True —
+    a scheduler that runs nothing and says it is fine. Here that exception is kept in `failure` and
+    `on_failure` is told, so the scheduler duty can die of it and be started again."""
+
+    failure: BaseException | None = None
+    on_failure: Callable[[BaseException], None] | None = None
+
+    @run_in_event_loop
+    def wakeup(self) -> None:
+        self._stop_timer()
+        try:
+            wait_seconds = self._process_jobs()
+        except Exception as exc:
+            self.failure = exc
+            if self.on_failure is not None:
+                self.on_failure(exc)
+            return
+        self._start_timer(wait_seconds)
 
 
 def _reminders_and_gauge(engine: AlertEngine, outbox: OutboxStore, metrics: Metrics) -> Callable[[], Awaitable[None]]:
@@ -138,3 +171,77 @@ async def prune_checks(engine: AlertEngine, retention_days: int) -> int:
     if res.rowcount:
         log.info("pruned %d check results older than %d days", res.rowcount, retention_days)
     return res.rowcount
+
+
+class SchedulerStopped(Exception):
+    """The scheduler stopped running its jobs; the scheduler duty dies of it and is started again."""
+
+
+class SchedulerDuty:
+    """The leader's scheduler as a duty (see `ops.duties`): `run` builds and starts it, then watches it. The
+    duty dies — and is started again, each detector carrying on from its last run — when the scheduler fails
+    while looking for due jobs, stops running, or lets a job fall `overdue` seconds behind its time.
+
+    It also knows when each detector last ran (its results stored): `stale()` names those that have not for
+    `missed` of their intervals since this replica began to lead."""
+
+    def __init__(
+        self,
+        build: Callable[[Callable[[str], None]], Awaitable[WatchedScheduler]],
+        intervals: dict[str, float],
+        *,
+        check_every: float = 5.0,
+        overdue: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.build = build
+        self.intervals = intervals
+        self.check_every = check_every
+        self.overdue = overdue
+        self.clock = clock
+        self.scheduler: WatchedScheduler | None = None
+        self.since = clock()
+        self.last_run: dict[str, float] = {}
+
+    def ran(self, name: str) -> None:
+        self.last_run[name] = self.clock()
+
+    @property
+    def running(self) -> bool:
+        scheduler = self.scheduler
+        return scheduler is not None and scheduler.running and scheduler.failure is None
+
+    def stale(self, missed: int = 3) -> list[str]:
+        now = self.clock()
+        return sorted(
+            name for name, every in self.intervals.items() if now - self.last_run.get(name, self.since) > missed * every
+        )
+
+    async def run(self) -> None:
+        failed = asyncio.Event()
+        scheduler = await self.build(self.ran)
+        scheduler.on_failure = lambda _exc: failed.set()
+        scheduler.start()
+        self.scheduler = scheduler
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(failed.wait(), self.check_every)
+                self._check(scheduler)
+        finally:
+            self.scheduler = None
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+
+    def _check(self, scheduler: WatchedScheduler) -> None:
+        if scheduler.failure is not None:
+            raise SchedulerStopped(
+                f"the scheduler failed while looking for due jobs: {describe(scheduler.failure)}"
+            ) from scheduler.failure
+        if not scheduler.running:
+            raise SchedulerStopped("the scheduler is not running")
+        now = datetime.now(UTC)
+        for job in scheduler.get_jobs():
+            late = (now - job.next_run_time).total_seconds() if job.next_run_time is not None else 0.0
+            if late > self.overdue:
+                raise SchedulerStopped(f"job {job.id} is {late:.0f}s overdue: the scheduler stopped waking up")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     # The Alertmanager bridge: POST /alertmanager (bearer token if set); silences go to ALERTMANAGER_URL.
     alertmanager_webhook_token: str = Field("", repr=False)
     alertmanager_url: str = ""
+    # Without PING_TOKEN and ALERTMANAGER_WEBHOOK_TOKEN, `opsbot run` refuses an HTTP_HOST other machines
+    # can reach (/ping and /alertmanager would take anything from anyone) unless this says it is meant.
+    allow_unauthenticated_ingest: bool = False
     # The JSON API under /api/v1/ops: off without API_TOKEN; reads open without a token only if public.
     api_token: str = Field("", repr=False)
     api_public_read: bool = False
@@ -115,6 +119,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def open_ingest(self) -> list[str]:
+        """The ingest tokens left unset while HTTP_HOST is not loopback (empty when that is not the case)."""
+        host = self.http_host.strip("[]")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a host name, or "" (every interface)
+            loopback = False
+        if loopback:
+            return []
+        tokens = {"ALERTMANAGER_WEBHOOK_TOKEN": self.alertmanager_webhook_token, "PING_TOKEN": self.ping_token}
+        return [name for name, value in tokens.items() if not value]
 
 
 class SettingsError(Exception):

@@ -38,3 +38,9 @@ def nothing() -> None:
 
 def broken() -> int:
     raise RuntimeError("the check itself crashed")
+
+
+async def slow() -> bool:
+    """A check that takes longer than its interval (STATE["slow_seconds"], 5 s unless set)."""
+    await asyncio.sleep(float(STATE.get("slow_seconds", 5)))
+    return True

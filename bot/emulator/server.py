@@ -42,7 +42,7 @@ class Fault:
     """Answer matching calls with an error (or hang) `times` times. `chat_id` None matches any chat."""
 
     method: str
-    kind: str  # retry_after | server_error | forbidden | chat_not_found | hang
+    kind: str  # retry_after | server_error | forbidden | chat_not_found | unauthorized | hang
     times: int = 1
     retry_after: int = 1
     hang_seconds: float = 0.0
@@ -318,6 +318,8 @@ class BotApiEmulator:
                 raise _ApiError(403, "Forbidden: bot was kicked from the group chat")
             if fault.kind == "chat_not_found":
                 raise _ApiError(400, "Bad Request: chat not found")
+            if fault.kind == "unauthorized":  # a wrong or revoked token
+                raise _ApiError(401, "Unauthorized")
             if fault.kind == "hang":
                 await asyncio.sleep(fault.hang_seconds)
                 raise _ApiError(504, "Gateway Timeout")

@@ -208,6 +208,17 @@ class OutboxStore:
         async with self.db.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id.in_(_ids(row_id))).values(**values))
 
+    async def retry_now(self, now: datetime) -> int:
+        """Telegram answers again after an outage: rows waiting out a backoff go now, not minutes later.
+        (A chat still under a 429 stays held by the rate limiter, which keeps its `retry_after`.)"""
+        async with self.db.begin() as conn:
+            res = await conn.execute(
+                update(outbox)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            )
+        return res.rowcount
+
     async def mark_failed(self, row_id: int | list[int], now: datetime, reason: str) -> None:
         async with self.db.begin() as conn:
             await conn.execute(

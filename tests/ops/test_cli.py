@@ -156,7 +156,22 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path, db
             time.sleep(0.1)
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read())
         assert health.pop("replica") == health.pop("leader_replica") == f"{socket.gethostname()}:{proc.pid}"
-        assert health == {"status": "ok", "outbox_depth": 0, "detectors": 2, "leader": True, "replicas": 1}
+        duties = health.pop("duties")
+        assert {name: (d["state"], d["restarts"]) for name, d in duties.items()} == {
+            "scheduler": ("running", 0),
+            "housekeeping": ("running", 0),
+        }
+        assert health == {
+            "status": "ok",
+            "outbox_depth": 0,
+            "detectors": 2,
+            "alert_chats": 1,
+            "leader": True,
+            "replicas": 1,
+            "telegram": "headless",
+            "scheduler": "running",
+            "database": "ok",
+        }
         assert "opsbot_leader 1.0" in metrics
         for name in (
             "alerts_total",
