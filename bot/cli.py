@@ -74,11 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     config_path = getattr(args, "path", None) or settings.opsbot_config
+    from ops.config.envfile import env_file_warnings
+
+    warnings = env_file_warnings(settings.model_config.get("env_file"), config_path)
     try:
-        config = load_config(config_path, env={**settings.config_env(), **os.environ})
+        config = load_config(config_path, env={**settings.config_env(), **os.environ}, warnings=warnings)
     except ConfigError as exc:
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
+    for line in warnings:  # check-config says them; run and sweep log them
+        if args.command == "check-config":
+            print(f"warning: {line}", file=sys.stderr)
+        else:
+            logging.getLogger("opsbot").warning(line)
     if args.command == "check-config":
         print(f"{config_path}: ok — {len(config.detectors)} detector(s), {len(config.targets)} target(s)")
         return EXIT_OK

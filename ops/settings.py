@@ -105,7 +105,11 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     def config_env(self) -> dict[str, str]:
-        """The examples' thresholds, so `${SLO_INGEST_SUCCESS_RATE_PCT}` in a config works unexported."""
+        """What `${VAR}` in the config may use besides the environment (callers lay os.environ over it,
+        so the environment wins): every variable of `.env` (the class's `env_file`), then the examples'
+        thresholds as the settings read them, so `${SLO_INGEST_SUCCESS_RATE_PCT}` works unexported."""
+        from ops.config.envfile import read_env_files
+
         names = (
             "alert_min_severity",
             "slo_api_latency_p95_ms",
@@ -114,7 +118,8 @@ class Settings(BaseSettings):
             "cf_negative_balance_alert_threshold",
         )
         values = {name.upper(): getattr(self, name) for name in names}
-        return {k: (v.value if hasattr(v, "value") else f"{v:g}") for k, v in values.items()}
+        seeds = {k: (v.value if hasattr(v, "value") else f"{v:g}") for k, v in values.items()}
+        return {**read_env_files(self.model_config.get("env_file")), **seeds}
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -73,7 +74,24 @@ def _importable(value: str) -> str:
     return value
 
 
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown timezone {value!r} (e.g. UTC, Europe/Berlin)") from None
+    return value
+
+
+def _cron(value: str) -> str:
+    from ops.detectors.cron import parse_cron
+
+    parse_cron(value, "UTC")  # the syntax; the timezone is its own field, checked on its own
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]  # an IANA name, e.g. Europe/Berlin
+Cron = Annotated[str, AfterValidator(_cron)]  # 5 fields, e.g. "0 3 * * *"
 FunctionRef = Annotated[str, AfterValidator(_importable)]  # package.module:callable, imported at load
 _NAME = re.compile(r"^[a-z0-9_]{1,48}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -177,8 +195,8 @@ class HeartbeatDetector(DetectorBase):
 
     kind: Literal["heartbeat"] = "heartbeat"
     period: Duration | None = None
-    schedule: str | None = None
-    tz: str = "UTC"
+    schedule: Cron | None = None
+    tz: TimeZone = "UTC"
     grace: Duration = 300.0
     max_runtime: Duration | None = None
 
@@ -186,10 +204,6 @@ class HeartbeatDetector(DetectorBase):
     def _period_or_schedule(self) -> HeartbeatDetector:
         if (self.period is None) == (self.schedule is None):
             raise ValueError('give exactly one of period (e.g. 1h) or schedule (cron, e.g. "0 3 * * *")')
-        if self.schedule is not None:
-            from ops.detectors.cron import parse_cron
-
-            parse_cron(self.schedule, self.tz)
         return self
 
 
@@ -408,16 +422,9 @@ class MaintenanceWindow(_Strict):
     """Alerts of these detectors send nothing for `duration` after each `cron` time."""
 
     detectors: list[str] = Field(min_length=1)
-    cron: str
-    tz: str = "UTC"
+    cron: Cron
+    tz: TimeZone = "UTC"
     duration: Duration
-
-    @model_validator(mode="after")
-    def _cron(self) -> MaintenanceWindow:
-        from ops.detectors.cron import parse_cron
-
-        parse_cron(self.cron, self.tz)
-        return self
 
 
 class OpsConfig(_Strict):
@@ -429,7 +436,7 @@ class OpsConfig(_Strict):
     remediations: list[Any] = []  # RemediationConfig, likewise
     slos: list[SloConfig] = []
     slo_report: str | None = None  # weekly report, e.g. "mon 09:00"
-    slo_report_tz: str = "UTC"
+    slo_report_tz: TimeZone = "UTC"
 
     @field_validator("slo_report")
     @classmethod

@@ -127,5 +127,5 @@ detectors:
             env={},
         )
     found = "\n".join(info.value.errors)
-    assert "routes.0.match: detector: bad regex" in found and "routes.1.chats:" in found
+    assert "routes[0].match: detector: bad regex" in found and "routes[1].chats:" in found
     assert "detectors[0] (a).depends_on: unknown detector 'nope'" in found
