@@ -59,7 +59,7 @@ async def test_open_alerts_go_once_to_the_chats_configured_since_and_muted_ones_
     assert await cards(core) == [(-1002222, cash)]
     assert (await core.catch_up()).cards == 0  # no chat for the others yet
 
-    reread = apply_chat_lists(core.settings, core.settings.model_copy(update={"alert_chat_ids": [-1001]}))
+    reread = apply_chat_lists(core.settings, core.settings.model_copy(update={"alert_chat_ids": [-1001]}), {})
     assert reread.changed == ["alert_chat_ids"] and reread.need_restart == []
     assert no_alert_chat_warning(core.engine.router) is None
     report = await core.catch_up()
@@ -94,7 +94,7 @@ def test_a_reread_applies_the_chat_lists_and_names_what_needs_a_restart() -> Non
         bot_token="222:new-token-bbbbbbbbbbbbbbbb",
         http_port=9999,
     )
-    reread = apply_chat_lists(current, fresh)
+    reread = apply_chat_lists(current, fresh, environ={"PATH": "/bin"})
     assert current.alert_chat_ids == [-5] and current.admin_user_ids == [7, 8]
     assert current.bot_token.startswith("111:") and current.http_port == 8080
     summary = reread.summary()
@@ -102,3 +102,9 @@ def test_a_reread_applies_the_chat_lists_and_names_what_needs_a_restart() -> Non
         "settings re-read: ALERT_CHAT_IDS, ADMIN_USER_IDS; BOT_TOKEN, HTTP_PORT changed too (a restart applies it)"
     )
     assert "new-token" not in summary
+    # systemd's EnvironmentFile or compose's env_file: the value is the process's, a reload cannot change it
+    again = apply_chat_lists(current, fresh, environ={"alert_chat_ids": "-5"})
+    assert again.summary() == (
+        "settings re-read: no chat list changed; BOT_TOKEN, HTTP_PORT changed too (a restart applies it); "
+        "ALERT_CHAT_IDS set in the process environment: a reload cannot change it, a restart can"
+    )
