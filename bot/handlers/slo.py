@@ -20,7 +20,7 @@ from ops.services import OpsServices
 
 DAYS_USAGE = "Usage: /slo [days] — days from 1 to 90, default 7"
 WINDOW_USAGE = "Usage: /slo [window] — e.g. /slo 7d or /slo 24h (1h to 90d); default each SLO's own window"
-_WINDOW = re.compile(r"^(\d{1,3})([hd]?)$")
+_WINDOW = re.compile(r"^([0-9]{1,3})([hd]?)$")  # ASCII digits only: "²".isdigit() is True
 
 
 def parse_window(arg: str) -> float | None:
@@ -37,7 +37,7 @@ async def slo(message: Message, services: OpsServices) -> None:
         days = 7
         if args:
             raw = args[0].lower().removesuffix("d")
-            if len(args) > 1 or not raw.isdigit() or not 1 <= int(raw) <= 90:
+            if len(args) > 1 or not re.fullmatch("[0-9]{1,2}", raw) or not 1 <= int(raw) <= 90:
                 await message.answer(DAYS_USAGE)
                 return
             days = int(raw)

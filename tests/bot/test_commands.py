@@ -129,6 +129,8 @@ async def test_alerts_paging_buttons(harness: Harness) -> None:
         ("/alerts ٥", "Usage: /alerts"),
         ("/remediations ²", "Usage: /remediations"),
         ("/unsilence ²", "Usage: /unsilence"),
+        ("/slo ²", "Usage: /slo"),
+        ("/slo ٥", "Usage: /slo"),
         ("/nonsense", "Unknown command"),
     ],
 )
