@@ -12,7 +12,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from ops.api import OpsApi
 from ops.bridge import AmPayload, BadPayload, parse_payload
 from ops.metrics import Metrics
-from ops.pings import PingStore, decode_body
+from ops.pings import PingStore, decode_body, read_head
 from ops.redaction import same_secret
 
 HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
@@ -52,7 +52,7 @@ def build_http_app(
         kind = {"": "success", "start": "start", "fail": "fail"}.get(request.match_info.get("kind", ""))
         if kind is None or name not in heartbeats or pings is None:
             return web.Response(status=404, text="no such heartbeat\n")
-        body = decode_body(await request.read(), request.charset) if request.can_read_body else ""
+        body = decode_body(await read_head(request.content), request.charset) if request.can_read_body else ""
         await pings.record(name, kind, body, request.remote)
         return web.Response(text="OK\n")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from aiohttp import StreamReader
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,10 +17,24 @@ KINDS = ("success", "start", "fail")
 MAX_BODY = 1000  # characters of a ping's body kept (a fail's body is shown in its alert)
 
 
+MAX_BODY_BYTES = MAX_BODY * 4  # no charset needs more than 4 bytes a character
+
+
+async def read_head(content: StreamReader) -> bytes:
+    """The first MAX_BODY_BYTES of a body, however long it is (a job may post its whole log)."""
+    head = b""
+    while len(head) < MAX_BODY_BYTES:
+        chunk = await content.read(MAX_BODY_BYTES - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 def decode_body(raw: bytes, charset: str | None) -> str:
     """A ping's body as text, whatever was sent: in its declared charset when Python knows it as a text
     encoding, else UTF-8, with bytes that do not decode replaced by U+FFFD (a fail counts regardless)."""
-    raw = raw[: MAX_BODY * 4]  # no charset needs more than 4 bytes a character
+    raw = raw[:MAX_BODY_BYTES]
     try:
         return raw.decode(charset or "utf-8", errors="replace")
     except LookupError:  # an unknown charset, or a codec that is not a text encoding (base64, rot13)

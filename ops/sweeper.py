@@ -48,8 +48,9 @@ class Sweeper:
         return ([report.error] if report.error else results), report
 
     async def sweep(self, concurrency: int = 8, batch: int = 200) -> SweepReport:
-        """Every detector once, a few at a time; their results go to the engine in batches (one
-        transaction per `batch` detectors), so a thousand detectors do not mean a thousand commits."""
+        """Every detector once, a few at a time; their results go to the engine `batch` detectors at a time
+        (written a few hundred results per transaction), so a thousand detectors do not mean a thousand
+        commits. The report holds the results as stored: one per key, or a detector's processing error."""
         limit = asyncio.Semaphore(concurrency)
 
         async def measure(cfg: DetectorBase) -> list[CheckResult]:

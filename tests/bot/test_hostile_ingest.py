@@ -63,6 +63,10 @@ async def test_a_fail_ping_counts_whatever_its_body(pinged: Harness) -> None:
     async with h.app.core.db.connect() as conn:
         message = await conn.scalar(select(alerts_history.c.message))
     assert message == "nightly: the job reported failure 0s ago: out of space"
+    # A whole log posted as the body (past the HTTP server's 8 MB limit): its start is kept.
+    log = b"step 1 failed\n" + b"x" * (9 * 1024 * 1024)
+    assert await post(h, "/ping/nightly/fail", log, "text/plain") == 200
+    assert (await last_fail(h) or "").startswith("step 1 failed\nxxx")
 
 
 async def test_healthz_answers_while_5000_alertmanager_alerts_are_written(
