@@ -65,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     from bot import redact
+    from ops.redaction import configured_secrets
 
-    redact.install(settings.bot_token)
+    redact.install(configured_secrets(settings))
     if args.command == "demo":
         from bot.demo import run_demo
 

@@ -1,8 +1,9 @@
-"""The bot token never reaches a log line, a stored error or a chat."""
+"""No configured secret (the bot token, API and ingest tokens, passwords in URLs) reaches a log line."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from ops.redaction import redact as _redact
 
@@ -12,23 +13,24 @@ def redact(text: str, token: str = "") -> str:
 
 
 class RedactingFilter(logging.Filter):
-    def __init__(self, token: str) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.token = token
+        self.secrets = list(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message, self.token)
+        clean = _redact(message, self.secrets)
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.token)
+            record.exc_text = _redact(logging.Formatter().formatException(record.exc_info), self.secrets)
             record.exc_info = None
         if clean != message or record.args:
             record.msg, record.args = clean, None
         return True
 
 
-def install(token: str) -> None:
-    """Attach the filter to every handler of the root logger (call after logging is configured)."""
-    flt = RedactingFilter(token)
+def install(secrets: Iterable[str]) -> None:
+    """Attach the filter to every handler of the root logger (call after logging is configured):
+    `secrets` are values blanked wherever they appear (see `ops.redaction.configured_secrets`)."""
+    flt = RedactingFilter(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(flt)

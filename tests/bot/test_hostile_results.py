@@ -220,3 +220,30 @@ async def test_an_alertmanager_alert_that_cannot_be_processed_is_an_error_until_
         await conn.execute(text("UPDATE ops_alerts_history SET extras_json = '{}' WHERE extras_json = '[]'"))
     await post(alert)
     assert sorted((k, s) for k, s, _ in await incidents(h, "am:DiskFull")) == [("", "resolved"), ("f1", "firing")]
+
+
+async def test_alertmanager_annotations_with_credentials_reach_no_chat(harness: Harness) -> None:
+    """A runbook or dashboard URL with a password in an annotation is redacted before it is stored."""
+    h = harness
+    body = {
+        "version": "4",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "ScrapeDown"},
+                "annotations": {
+                    "summary": "cannot scrape http://scraper:hunter2secret@10.0.0.5:9100/metrics",
+                    "runbook_url": "https://wiki.example.com/rb?token=abcdef123456",
+                },
+                "fingerprint": "fp-creds",
+            }
+        ],
+    }
+    url = f"http://127.0.0.1:{h.app.http_port}/alertmanager"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+        assert resp.status == 200
+    [(_, _, message)] = await incidents(h, "am:ScrapeDown")
+    [card] = await h.wait_cards(ALERT_CHATS[0], 1)
+    for text in (message, card.text):
+        assert "hunter2secret" not in text and "abcdef123456" not in text
+        assert "scraper:***@10.0.0.5" in text
