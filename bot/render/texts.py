@@ -20,6 +20,7 @@ CARD_MESSAGE_LIMIT = 2500  # UTF-16 units; longer messages continue in replies, 
 NAME_UNITS = 64  # a detector (or Alertmanager alert) name in a title
 KEY_UNITS = 64  # a key in a title; the card's own `key:` line shows more of it
 CARD_KEY_UNITS = 300
+CONTINUATION_UNITS = 11_500  # the rest of a card's message: three more messages at most, then it is cut
 MAX_ANSWER_PARTS = 2  # command answers over data of any size: at most this many messages
 COMMANDS = [
     ("start", "What this bot does"),
@@ -90,7 +91,11 @@ def alert_card(
     cut = cut_at(message, room)
     rest = message[cut:]
     shown = escape(message[:cut], quote=False) + (" …" if rest else "")
-    continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest)}"] if rest.strip() else []
+    continuation = []
+    if rest.strip():
+        keep = cut_at(rest, CONTINUATION_UNITS)
+        more = f"\n<i>… {len(rest) - keep:,} more characters not shown</i>" if keep < len(rest) else ""
+        continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest[:keep])}{more}"]
     return "\n".join([*above, shown, *below]), continuation
 
 

@@ -12,7 +12,7 @@ from bot.emulator.html_check import parse_html, utf16_len
 from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.fit import clip, esc
 from bot.render.markdown import markdown_to_html
-from bot.render.split import TELEGRAM_LIMIT
+from bot.render.split import TELEGRAM_LIMIT, split_html
 from bot.render.texts import (
     alert_card,
     alerts_text,
@@ -133,3 +133,10 @@ def test_an_empty_code_fence_renders_no_empty_entity() -> None:
         assert "<pre></pre>" not in html and "<pre>\n" not in html
         if html:
             parse_html(html)
+
+
+def test_a_huge_message_continues_in_at_most_three_replies() -> None:
+    card, continuation = alert_card(incident("k", "🔥" * 500_000), NOW)
+    parts = [p for text in continuation for p in split_html(text)]
+    assert utf16_len(card) <= TELEGRAM_LIMIT and len(parts) <= 3
+    assert "more characters not shown" in parts[-1]
