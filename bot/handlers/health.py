@@ -7,23 +7,19 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.access import Access
+from bot.handlers.replies import answer_parts
 from bot.render.texts import detectors_parts, health_parts
 from ops.services import OpsServices
-
-
-async def _answer(message: Message, parts: list[str]) -> None:
-    for part in parts:
-        await message.answer(part)
 
 
 async def health(message: Message, services: OpsServices, access: Access) -> None:
     """A chat sees the incidents that were sent to it (admin chats and admins' private chats: all)."""
     summary = await services.health_summary(chat_id=None if access.sees_all else access.chat_id)
-    await _answer(message, health_parts(summary))
+    await answer_parts(message, health_parts(summary))
 
 
 async def detectors(message: Message, services: OpsServices) -> None:
-    await _answer(message, detectors_parts(services.detectors(), services.settings.sweep_interval_sec))
+    await answer_parts(message, detectors_parts(services.detectors(), services.settings.sweep_interval_sec))
 
 
 def build_router() -> Router:
