@@ -20,7 +20,7 @@ CARD_MESSAGE_LIMIT = 2500  # UTF-16 units; longer messages continue in replies, 
 NAME_UNITS = 64  # a detector (or Alertmanager alert) name in a title
 KEY_UNITS = 64  # a key in a title; the card's own `key:` line shows more of it
 CARD_KEY_UNITS = 300
-CONTINUATION_UNITS = 11_500  # the rest of a card's message: three more messages at most, then it is cut
+CONTINUATION_UNITS = 32_000  # the rest of a card's message (escaped): eight more messages at most, then cut
 MAX_ANSWER_PARTS = 2  # command answers over data of any size: at most this many messages
 COMMANDS = [
     ("start", "What this bot does"),

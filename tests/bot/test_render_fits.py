@@ -135,8 +135,8 @@ def test_an_empty_code_fence_renders_no_empty_entity() -> None:
             parse_html(html)
 
 
-def test_a_huge_message_continues_in_at_most_three_replies() -> None:
+def test_a_huge_message_continues_in_at_most_eight_replies() -> None:
     card, continuation = alert_card(incident("k", "🔥" * 500_000), NOW)
     parts = [p for text in continuation for p in split_html(text)]
-    assert utf16_len(card) <= TELEGRAM_LIMIT and len(parts) <= 3
+    assert utf16_len(card) <= TELEGRAM_LIMIT and len(parts) <= 8
     assert "more characters not shown" in parts[-1]
