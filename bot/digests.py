@@ -6,6 +6,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.render.digest import digest_view
+from bot.shorten import fitting
 from ops.storage.digests import DigestStore
 
 
@@ -19,15 +20,17 @@ async def redraw_digest(
     if page is not None and page != digest.page:
         await store.set_page(digest_id, page)
     entries = await store.entries(digest_id)
-    text, markup = digest_view(digest_id, entries, digest.page if page is None else page)
-    try:
-        await bot.edit_message_text(
-            text=text,
-            chat_id=digest.chat_id,
-            message_id=digest.message_id,
-            reply_markup=markup,
-            request_timeout=request_timeout,
+    shown = digest.page if page is None else page
+    chat_id, message_id = digest.chat_id, digest.message_id
+
+    async def edit(limit: int) -> object:
+        text, markup = digest_view(digest_id, entries, shown, limit)
+        return await bot.edit_message_text(
+            text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup, request_timeout=request_timeout
         )
+
+    try:
+        await fitting(edit)
     except TelegramBadRequest as exc:
         if "message is not modified" in exc.message:
             return True

@@ -2,7 +2,9 @@
 
 About 1 message/s per chat, 20/min per group, 30/s overall (Telegram's FAQ). A 429 blocks the chat
 for its `retry_after`. The limiter is installed as an aiogram request middleware, so command
-answers and the outbox sender share one budget.
+answers and the outbox sender share one budget — and alerts go first: while the outbox has a
+notification due in a chat (`want`), command answers for that chat wait for it, so no amount of
+commands typed in a chat delays its alerts by more than the one message already in flight.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ GROUP_MARGIN = TELEGRAM.group_margin
 GLOBAL_MARGIN = TELEGRAM.global_margin
 # The outbox sender handles a 429 itself (it reschedules the row and moves on to other chats).
 RETRY_ON_429: contextvars.ContextVar[bool] = contextvars.ContextVar("retry_on_429", default=True)
+# Set by the outbox sender around its calls: they go before command answers waiting for the same chat.
+FROM_OUTBOX: contextvars.ContextVar[bool] = contextvars.ContextVar("from_outbox", default=False)
+WANT_TTL = 2.0  # seconds a `want` holds without being renewed (the sender renews it on every pass)
+YIELD_STEP = 0.05  # how often a waiting command answer looks again whether the outbox went
 
 
 class RateLimiter:
@@ -63,6 +69,7 @@ class RateLimiter:
         self._group: dict[int, deque[float]] = {}
         self._global: deque[float] = deque()
         self._blocked: dict[int, float] = {}
+        self._wanted: dict[int, float] = {}  # chat → when the outbox last said it has a row due there
         self.on_retry_after: Callable[[], None] | None = None
 
     def ready_in(self, chat_id: int) -> float:
@@ -85,10 +92,21 @@ class RateLimiter:
             self.per_chat_interval, self.group_per_minute, self.global_per_second, GROUP_MARGIN, GLOBAL_MARGIN
         )
 
-    async def acquire(self, chat_id: int) -> None:
+    def want(self, chat_id: int) -> None:
+        """The outbox has a notification due in this chat, held back only by the limits: until it goes,
+        command answers for the chat wait (the sender renews this on every pass; it lapses after WANT_TTL)."""
+        self._wanted[chat_id] = self.clock()
+
+    def wanted(self, chat_id: int) -> bool:
+        at = self._wanted.get(chat_id)
+        return at is not None and self.clock() - at < WANT_TTL
+
+    async def acquire(self, chat_id: int, *, priority: bool = False) -> None:
+        """Wait for this chat's next slot and take it. Without `priority` (a command answer), also wait
+        while the outbox wants the chat."""
         while True:
-            while (wait := self.ready_in(chat_id)) > 0:
-                await asyncio.sleep(wait)
+            while (wait := self.ready_in(chat_id)) > 0 or (not priority and self.wanted(chat_id)):
+                await asyncio.sleep(wait if wait > 0 else YIELD_STEP)
             if self.shared is None:
                 break
             wait = await self.shared.reserve(chat_id, self.limits())
@@ -96,6 +114,8 @@ class RateLimiter:
                 break
             self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self.clock() + wait)
         self.record(chat_id, self.clock())
+        if priority:
+            self._wanted.pop(chat_id, None)
 
     def record(self, chat_id: int, at: float) -> None:
         self._last[chat_id] = max(self._last.get(chat_id, at), at)
@@ -156,7 +176,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
             return await make_request(bot, method)
         retries = 0
         while True:
-            await self.limiter.acquire(chat_id)
+            await self.limiter.acquire(chat_id, priority=FROM_OUTBOX.get())
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:

@@ -5,6 +5,7 @@ are classified here and nowhere else (as healthchecks' transports do):
 - 429: wait `retry_after`, retry the same row (not counted as a failed attempt);
 - 5xx, network errors, timeouts, 401: transient — retry with exponential backoff, never dropped;
 - 403, 400 (chat not found, …): permanent — the row is marked failed with Telegram's reason;
+- 400 "message is too long": the message is rendered again, shorter (`bot.shorten`), never dropped;
 - a group that became a supergroup: its rows move to the new chat id.
 A row is marked sent only after Telegram accepted it; only one row is ever `sending`, so a crash
 can repeat at most that one message.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
@@ -30,14 +31,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 
 from bot.digests import redraw_digest
 from bot.keyboards import alert_keyboard
-from bot.limits import RETRY_ON_429, RateLimiter
+from bot.limits import FROM_OUTBOX, RETRY_ON_429, RateLimiter
 from bot.redact import redact
 from bot.render.digest import MAX_ENTRIES, digest_view
-from bot.render.split import split_html
+from bot.render.split import TELEGRAM_LIMIT, split_html, u16
 from bot.render.texts import (
     alert_card,
     flapping_text,
@@ -47,6 +48,7 @@ from bot.render.texts import (
     resolved_text,
     slo_report_text,
 )
+from bot.shorten import fitting, send_split
 from ops.model import Incident
 from ops.runtime import OpsCore
 from ops.storage.outbox import OutboxRow
@@ -78,6 +80,7 @@ class Sender:
         self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
         self._wake = asyncio.Event()
         self._started = False
+        self._soonest = idle_poll  # seconds until the first chat held back by the limits may go
         core.wakeup.listeners.append(self._wake.set)
 
     def wake(self) -> None:
@@ -105,7 +108,7 @@ class Sender:
                 continue
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, min(self.idle_poll, self._soonest)))
             except TimeoutError:
                 pass
 
@@ -116,7 +119,17 @@ class Sender:
             await self.limiter.sync()
             now = self.core.clock()
             heads = await self.outbox.heads(now)
-            ready = [row for row in heads if self.limiter.ready_in(row.chat_id) <= 0 and not self._held(row, now)]
+            ready = []
+            self._soonest = self.idle_poll
+            for row in heads:
+                if self._held(row, now):
+                    continue
+                wait = self.limiter.ready_in(row.chat_id)
+                if wait > 0:  # due, held back only by the limits: it goes before any command answer
+                    self.limiter.want(row.chat_id)
+                    self._soonest = min(self._soonest, wait)
+                else:
+                    ready.append(row)
             if not ready:
                 return attempted
             for row in ready:
@@ -187,8 +200,12 @@ class Sender:
 
     async def _send_digest(self, chat_id: int, digest_id: int) -> list[int]:
         entries = await self.core.digests.entries(digest_id)
-        text, markup = digest_view(digest_id, entries, 0)
-        msg = await self.bot.send_message(chat_id, text, reply_markup=markup, request_timeout=self.request_timeout)
+
+        async def send(limit: int) -> Message:
+            text, markup = digest_view(digest_id, entries, 0, limit)
+            return await self.bot.send_message(chat_id, text, reply_markup=markup, request_timeout=self.request_timeout)
+
+        msg, _ = await fitting(send)
         await self.core.digests.set_message(digest_id, msg.message_id)
         self.core.metrics.outbox_digests_total.inc()
         return [msg.message_id]
@@ -197,6 +214,7 @@ class Sender:
     async def _deliver(self, rows: list[OutboxRow], send: Coroutine[Any, Any, list[int]]) -> None:
         """Run one Telegram call for `rows` (one row, or the rows a digest stands for) and record the outcome."""
         token = RETRY_ON_429.set(False)
+        outbox_token = FROM_OUTBOX.set(True)
         now = self.core.clock
         head = rows[0]
         ids = [r.id for r in rows]
@@ -236,6 +254,7 @@ class Sender:
             await self.outbox.mark_sent(ids, now(), message_ids)
             self.core.metrics.outbox_delivered_total.labels("sent").inc(len(ids))
         finally:
+            FROM_OUTBOX.reset(outbox_token)
             RETRY_ON_429.reset(token)
 
     def _reason(self, exc: BaseException) -> str:
@@ -283,23 +302,30 @@ class Sender:
 
     async def _send_alert(self, row: OutboxRow, incident: Incident, now: datetime) -> list[int]:
         run = await self.core.remediation.latest_run(incident.id)
-        card, continuation = alert_card(incident, now, run, context=bool(row.payload.get("context")))
-        if row.payload.get("settled"):
-            card = f"〰️ <i>Stopped flapping; still firing.</i>\n{card}"
+        context = bool(row.payload.get("context"))
+        prefix = "〰️ <i>Stopped flapping; still firing.</i>\n" if row.payload.get("settled") else ""
         ids = list(row.message_ids)  # parts already accepted before a retry
+        sent: list[str] = []  # the continuation that goes with the card as it was accepted
+        limit = TELEGRAM_LIMIT
+
+        async def send_card(limit: int) -> Message:
+            card, continuation = alert_card(incident, now, run, context=context, limit=limit - u16(prefix))
+            msg = await self.bot.send_message(
+                row.chat_id, prefix + card, reply_markup=alert_keyboard(incident), request_timeout=self.request_timeout
+            )
+            sent[:] = continuation
+            return msg
+
         if not ids:
-            msg = await self.bot.send_message(
-                row.chat_id, card, reply_markup=alert_keyboard(incident), request_timeout=self.request_timeout
-            )
+            msg, limit = await fitting(send_card)
             ids.append(msg.message_id)
-            if continuation:
+            if sent:
                 await self.outbox.save_progress(row.id, ids)
-        parts = [p for text in continuation for p in split_html(text)]
+        else:  # a retry after the card went: its continuation as the card was drawn the first time
+            sent[:] = alert_card(incident, now, run, context=context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
+        parts = [p for text in sent for p in split_html(text, limit)]
         for part in parts[len(ids) - 1 :]:
-            msg = await self.bot.send_message(
-                row.chat_id, part, reply_parameters=self._reply(ids[0]), request_timeout=self.request_timeout
-            )
-            ids.append(msg.message_id)
+            ids += await send_split(self._poster(row.chat_id, ids[0]), part)
             await self.outbox.save_progress(row.id, ids)
         return ids
 
@@ -309,16 +335,23 @@ class Sender:
         ids = list(row.message_ids)
         parts = split_html(text)
         for n, part in enumerate(parts[len(ids) :], start=len(ids)):
-            msg = await self.bot.send_message(
-                row.chat_id,
-                part,
-                reply_parameters=self._reply(reply_to) if reply_to else None,
-                reply_markup=markup if n == len(parts) - 1 else None,
-                request_timeout=self.request_timeout,
-            )
-            ids.append(msg.message_id)
+            ids += await send_split(self._poster(row.chat_id, reply_to), part, markup if n == len(parts) - 1 else None)
             await self.outbox.save_progress(row.id, ids)
         return ids
+
+    def _poster(
+        self, chat_id: int, reply_to: int | None
+    ) -> Callable[[str, InlineKeyboardMarkup | None], Awaitable[Message]]:
+        async def post(text: str, markup: InlineKeyboardMarkup | None) -> Message:
+            return await self.bot.send_message(
+                chat_id,
+                text,
+                reply_parameters=self._reply(reply_to) if reply_to else None,
+                reply_markup=markup,
+                request_timeout=self.request_timeout,
+            )
+
+        return post
 
     async def _original(self, chat_id: int, incident: Incident) -> int | None:
         ids = await self.outbox.alert_message_ids(incident.id, chat_id)
@@ -338,16 +371,20 @@ class Sender:
         run = await self.core.remediation.latest_run(incident.id)
         settings = self.core.settings
         context = chat_id in settings.admin_chat_ids and chat_id not in settings.alert_chat_ids  # notify_admin copies
-        card, _ = alert_card(incident, now, run, context=context)
         markup = alert_keyboard(incident) or InlineKeyboardMarkup(inline_keyboard=[])
-        try:
-            await self.bot.edit_message_text(
+
+        async def edit(limit: int) -> object:
+            card, _ = alert_card(incident, now, run, context=context, limit=limit)
+            return await self.bot.edit_message_text(
                 text=card,
                 chat_id=chat_id,
                 message_id=original,
                 reply_markup=markup,
                 request_timeout=self.request_timeout,
             )
+
+        try:
+            await fitting(edit)
         except TelegramBadRequest as exc:
             if "message is not modified" in exc.message:
                 return

@@ -102,6 +102,9 @@ class BotApiEmulator:
         self.port = port
         # With telegram_limits, calls past Telegram's flood limits get a 429 with retry_after.
         self.limits: FloodLimits | None = FloodLimits() if telegram_limits else None
+        # Telegram's limit on a message's text, in UTF-16 units after its HTML is parsed; a test may lower
+        # it to see what the bot does with "message is too long" (e.g. if Telegram counted differently).
+        self.text_limit = _LIMITED_TEXT
         self.calls: list[Call] = []
         self.chats: dict[int, Chat] = {}
         self.messages: dict[tuple[int, int], ChatMessage] = {}
@@ -399,7 +402,7 @@ class BotApiEmulator:
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         text = str(params.get("text") or "")
-        shown, html_text = self._parse_text(text, params.get("parse_mode"), _LIMITED_TEXT, "message")
+        shown, html_text = self._parse_text(text, params.get("parse_mode"), self.text_limit, "message")
         markup = self._check_markup(params.get("reply_markup"))
         reply_to = self._reply_to(chat.id, params)
         msg = ChatMessage(chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to)
@@ -461,7 +464,7 @@ class BotApiEmulator:
         chat = self._chat(params)
         msg = self._own_message(chat.id, params)
         shown, html_text = self._parse_text(
-            str(params.get("text") or ""), params.get("parse_mode"), _LIMITED_TEXT, "message"
+            str(params.get("text") or ""), params.get("parse_mode"), self.text_limit, "message"
         )
         markup = self._check_markup(params.get("reply_markup"))
         if shown == msg.text and markup == msg.reply_markup:

@@ -15,7 +15,9 @@ from bot.access import Access
 from bot.callbacks import AlertAction, AlertCb, AlertsPageCb
 from bot.handlers.replies import answer_long, args_of
 from bot.keyboards import pager
+from bot.render.fit import clip
 from bot.render.markdown import markdown_to_html
+from bot.render.split import TELEGRAM_LIMIT, u16
 from bot.render.texts import alerts_text, title
 from ops.engine.incidents import AckOutcome
 from ops.model import Actor, Severity
@@ -24,6 +26,7 @@ from ops.services import OpsServices
 ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
 ACK_USAGE = "Usage: /ack &lt;id|#fingerprint&gt; — e.g. /ack 17 or /ack #a1b2c3d4"
 ADMIN_ONLY = "Only admins can do that."
+ANSWER_UNITS = 200  # Telegram's limit on a callback answer's text
 CHECK_ANSWER_WITHIN = 8.0  # seconds; Telegram drops callback answers after about 15
 _BACKGROUND: set[asyncio.Task[object]] = set()
 
@@ -69,7 +72,7 @@ async def alerts_page(query: CallbackQuery, callback_data: AlertsPageCb, service
     offset = max(callback_data.offset, 0)
     text, markup = await _alerts_page(services, access, severity, offset, size)
     if isinstance(query.message, Message):
-        if len(text) <= 4096:
+        if u16(text) <= TELEGRAM_LIMIT:
             await query.message.edit_text(text, reply_markup=markup)
         else:
             await answer_long(query.message, text, markup)
@@ -142,7 +145,7 @@ async def alert_button(
             status = await services.slo_evaluator.status(services.config.slo(incident.source[4:]))
             await services.slo_evaluator.evaluate()
             verdict = "burn rates back within limits ✅" if status.alert == "ok" else f"still burning ({status.alert})"
-            await query.answer(f"{incident.source}: {verdict}"[:200], show_alert=True)
+            await query.answer(clip(f"{incident.source}: {verdict}", ANSWER_UNITS), show_alert=True)
             return
         config = services.config.detector(incident.source)
         if incident.source.startswith("am:"):
@@ -158,12 +161,16 @@ async def alert_button(
         task.add_done_callback(_BACKGROUND.discard)
         done, _ = await asyncio.wait({task}, timeout=CHECK_ANSWER_WITHIN)
         if task not in done:
-            await query.answer(f"{incident.source} is still being checked; the card changes if it resolves.")
+            await query.answer(
+                clip(f"{incident.source} is still being checked; the card changes if it resolves.", ANSWER_UNITS)
+            )
             return
         results, _ = task.result()
         mine = [r for r in results if r.key == incident.key] or results
         verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
-        await query.answer(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}"[:200], show_alert=True)
+        await query.answer(
+            clip(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}", ANSWER_UNITS), show_alert=True
+        )
     elif action is AlertAction.runbook:
         config = services.config.detector(incident.source)
         if config is None or not config.runbook or not Path(config.runbook).is_file():
@@ -171,8 +178,8 @@ async def alert_button(
             return
         await query.answer()
         if isinstance(query.message, Message):
-            text = Path(config.runbook).read_text(encoding="utf-8")
-            await answer_long(query.message, markdown_to_html(text))
+            text = markdown_to_html(Path(config.runbook).read_text(encoding="utf-8"))
+            await answer_long(query.message, text or f"{escape(config.name)}'s runbook is empty.")
 
 
 async def stale_button(query: CallbackQuery, actor: Actor, services: OpsServices, access: Access) -> None:

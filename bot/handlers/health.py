@@ -1,4 +1,4 @@
-"""/health and /detectors: read-only views of the history tables."""
+"""/health and /detectors: read-only views of the history tables, each at most two messages."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.handlers.replies import answer_long
-from bot.render.texts import detectors_text, health_text
+from bot.access import Access
+from bot.handlers.replies import answer_parts
+from bot.render.texts import detectors_parts, health_parts
 from ops.services import OpsServices
 
 
-async def health(message: Message, services: OpsServices) -> None:
-    await answer_long(message, health_text(await services.health()))
+async def health(message: Message, services: OpsServices, access: Access) -> None:
+    """A chat sees the incidents that were sent to it (admin chats and admins' private chats: all)."""
+    summary = await services.health_summary(chat_id=None if access.sees_all else access.chat_id)
+    await answer_parts(message, health_parts(summary))
 
 
 async def detectors(message: Message, services: OpsServices) -> None:
-    await answer_long(message, detectors_text(services.detectors(), services.settings.sweep_interval_sec))
+    await answer_parts(message, detectors_parts(services.detectors(), services.settings.sweep_interval_sec))
 
 
 def build_router() -> Router:

@@ -177,7 +177,8 @@ async def runbook_command(message: Message, services: OpsServices) -> None:
     if not config.runbook or not Path(config.runbook).is_file():
         await message.answer(f"{escape(config.name)} has no runbook.")
         return
-    await answer_long(message, markdown_to_html(Path(config.runbook).read_text(encoding="utf-8")))
+    text = markdown_to_html(Path(config.runbook).read_text(encoding="utf-8"))
+    await answer_long(message, text or f"{escape(config.name)}'s runbook is empty.")
 
 
 async def remediations_command(message: Message, services: OpsServices, access: Access) -> None:

@@ -6,6 +6,7 @@ window or the one asked for (`/slo 7d`). Without: checks passing per day (`/slo 
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiogram import Router
@@ -21,6 +22,7 @@ from ops.services import OpsServices
 DAYS_USAGE = "Usage: /slo [days] — days from 1 to 90, default 7"
 WINDOW_USAGE = "Usage: /slo [window] — e.g. /slo 7d or /slo 24h (1h to 90d); default each SLO's own window"
 _WINDOW = re.compile(r"^([0-9]{1,3})([hd]?)$")  # ASCII digits only: "²".isdigit() is True
+ALREADY_DRAWING = "Already drawing a chart for this chat; it comes in a moment."
 
 
 def parse_window(arg: str) -> float | None:
@@ -53,21 +55,45 @@ async def slo(message: Message, services: OpsServices) -> None:
     await answer_long(message, slo_status_text(statuses, window), InlineKeyboardMarkup(inline_keyboard=[[button]]))
 
 
-async def slo_chart(query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
-    if not services.config.slos or not isinstance(query.message, Message):
-        await query.answer("No SLOs configured.")
-        return
-    days = max(1, min(90, round(callback_data.window / 86400)))
-    await query.answer("Drawing the chart…")
-    series = {s.name: (s.objective, await services.slo_evaluator.daily(s, days)) for s in services.config.slos}
-    png = slo_chart_png(series, days)
-    await query.message.answer_photo(
-        BufferedInputFile(png, filename="slo.png"), caption=f"SLI and error budget left, last {days} days"
-    )
+class ChartDrawer:
+    """📈 Chart presses. A chart takes a few hundred ms of matplotlib: it is drawn in a worker thread,
+    so the event loop (deliveries, HTTP, other commands) goes on meanwhile; one at a time per chat (a
+    press while one is drawn there is told so) and at most `parallel` at a time in all."""
+
+    def __init__(self, parallel: int = 2) -> None:
+        self.drawing: set[int] = set()
+        self.slots = asyncio.Semaphore(parallel)
+
+    async def __call__(self, query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
+        if not services.config.slos or not isinstance(query.message, Message):
+            await query.answer("No SLOs configured.")
+            return
+        chat_id = query.message.chat.id
+        if chat_id in self.drawing:
+            await query.answer(ALREADY_DRAWING)
+            return
+        days = max(1, min(90, round(callback_data.window / 86400)))
+        self.drawing.add(chat_id)
+        try:
+            await query.answer("Drawing the chart…")
+            evaluator = services.slo_evaluator
+            series = {s.name: (s.objective, await evaluator.daily(s, days)) for s in services.config.slos}
+            async with self.slots:
+                png = await asyncio.to_thread(slo_chart_png, series, days)
+            await query.message.answer_photo(
+                BufferedInputFile(png, filename="slo.png"), caption=f"SLI and error budget left, last {days} days"
+            )
+        finally:
+            self.drawing.discard(chat_id)
 
 
 def build_router() -> Router:
     router = Router(name="slo")
     router.message.register(slo, Command("slo"))
+    drawer = ChartDrawer()
+
+    async def slo_chart(query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
+        await drawer(query, callback_data, services)
+
     router.callback_query.register(slo_chart, SloChartCb.filter())
     return router

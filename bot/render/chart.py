@@ -1,4 +1,7 @@
-"""The SLO chart: SLI and error budget remaining over the window, one line per SLO (PNG, Agg)."""
+"""The SLO chart: SLI and error budget remaining over the window, one line per SLO (PNG, Agg).
+
+Drawn with matplotlib's object API (a `Figure` of its own, no pyplot state), so it can run in a worker
+thread while the event loop goes on: the bot calls it through `asyncio.to_thread`."""
 
 from __future__ import annotations
 
@@ -9,13 +12,11 @@ SeriesBySlo = dict[str, tuple[float, list[tuple[date, float, float]]]]  # name â
 
 
 def slo_chart_png(series: SeriesBySlo, window_days: int) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
 
-    fig, (sli_ax, budget_ax) = plt.subplots(2, 1, figsize=(8, 7), dpi=110, sharex=True)
+    fig = Figure(figsize=(8, 7), dpi=110)
+    sli_ax, budget_ax = fig.subplots(2, 1, sharex=True)
     for name, (objective, days) in series.items():
         x, sli, budget = [], [], []
         good = total = 0.0
@@ -40,5 +41,4 @@ def slo_chart_png(series: SeriesBySlo, window_days: int) -> bytes:
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
-    plt.close(fig)
     return out.getvalue()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.keyboards import digest_keyboard
+from bot.render.fit import esc
 from bot.render.split import TELEGRAM_LIMIT, u16
 from bot.render.texts import SEVERITY_ICON, card_head, hhmm
 from ops.model import IncidentStatus, Severity
@@ -15,7 +14,9 @@ from ops.timeutil import format_duration
 
 PAGE_SIZE = 5
 MAX_ENTRIES = 30  # lines in one digest; a storm bigger than this goes out as several digests
-_LINE_PART = 40  # characters of a detector name or key in one summary line
+# UTF-16 units of a detector name or key in one summary line, tried in turn until the digest fits:
+# 30 lines of the first fit 4096 units with room to spare, whatever the characters.
+_LINE_PARTS = (40, 24, 12)
 _SECTIONS = {
     "alert": "🚨 New",
     "escalated": "⏫ Unacknowledged, escalated",
@@ -34,76 +35,80 @@ def section_of(entry: DigestEntry) -> str:
     return entry.kind if entry.kind in _SECTIONS else "note"
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _LINE_PART else text[: _LINE_PART - 1] + "…"
-
-
-def digest_line(entry: DigestEntry) -> str:
+def digest_line(entry: DigestEntry, part: int = _LINE_PARTS[0]) -> str:
     incident = entry.incident
-    key = f" · {escape(_short(incident.key))}" if incident.key else ""
+    key = f" · {esc(incident.key, part)}" if incident.key else ""
     return (
-        f"{SEVERITY_ICON[incident.severity]} {incident.severity.value} · {escape(_short(incident.source))}{key} "
+        f"{SEVERITY_ICON[incident.severity]} {incident.severity.value} · {esc(incident.source, part)}{key} "
         f"· <code>#{incident.short_fingerprint}</code>{_STATUS_MARK[incident.status]}"
     )
 
 
-def digest_summary(entries: list[DigestEntry]) -> str:
+def digest_summary(entries: list[DigestEntry], limit: int = TELEGRAM_LIMIT) -> str:
     counts = {s: 0 for s in reversed(Severity)}
     for entry in entries:
         counts[entry.incident.severity] += 1
     by_severity = " · ".join(f"{SEVERITY_ICON[s]} {n} {s.value}" for s, n in counts.items() if n)
-    lines = [f"🌩 <b>{len(entries)} alerts at once</b> · {by_severity}"]
-    for section, label in _SECTIONS.items():
-        mine = [e for e in entries if section_of(e) == section]
-        if mine:
-            lines += ["", f"<b>{label} ({len(mine)})</b>"]
-            lines += [digest_line(e) for e in mine]
-    lines += ["", "<i>Each one can still be acked alone: /ack #fingerprint, /alerts, or 📋 Details.</i>"]
-    return _fit("\n".join(lines))
+    text = ""
+    for part in _LINE_PARTS:
+        lines = [f"🌩 <b>{len(entries)} alerts at once</b> · {by_severity}"]
+        for section, label in _SECTIONS.items():
+            mine = [e for e in entries if section_of(e) == section]
+            if mine:
+                lines += ["", f"<b>{label} ({len(mine)})</b>"]
+                lines += [digest_line(e, part) for e in mine]
+        lines += ["", "<i>Each one can still be acked alone: /ack #fingerprint, /alerts, or 📋 Details.</i>"]
+        text = "\n".join(lines)
+        if u16(text) <= limit:
+            return text
+    return _fit(text, limit)
 
 
 def page_count(entries: list[DigestEntry]) -> int:
     return max(1, -(-len(entries) // PAGE_SIZE))
 
 
-def digest_page(entries: list[DigestEntry], page: int) -> str:
-    """Details page `page` (1-based): each alert's card head, message and state."""
+def digest_page(entries: list[DigestEntry], page: int, limit: int = TELEGRAM_LIMIT) -> str:
+    """Details page `page` (1-based): each alert's card head, message and state (at most ~700 units each)."""
     pages = page_count(entries)
     page = min(max(page, 1), pages)
     chunk = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     lines = [f"📋 <b>Details {page}/{pages}</b> · {len(entries)} alerts"]
     for entry in chunk:
         incident = entry.incident
-        message = incident.message if len(incident.message) <= 300 else incident.message[:299] + "…"
         state = ""
         if incident.status is IncidentStatus.acknowledged:
-            state = f" · 👀 acked by {escape(incident.acknowledged_by or '?')}"
+            state = f" · 👀 acked by {esc(incident.acknowledged_by or '?', 64)}"
         elif incident.status is IncidentStatus.resolved and incident.resolved_at:
             took = format_duration((incident.resolved_at - incident.opened_at).total_seconds())
             state = f" · resolved after {took}"
         lines += [
             "",
-            card_head(incident) + (f" · {escape(_short(incident.key))}" if incident.key else ""),
-            escape(message),
+            card_head(incident) + (f" · {esc(incident.key, _LINE_PARTS[0])}" if incident.key else ""),
+            esc(incident.message, min(300, limit // (2 * PAGE_SIZE))),
             f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since "
             f"{hhmm(incident.opened_at)}{state}",
         ]
-    return _fit("\n".join(lines))
+    return _fit("\n".join(lines), limit)
 
 
-def _fit(text: str) -> str:
-    """A digest is one message: never over Telegram's limit (lines are short, so this is a guard)."""
-    if u16(text) <= TELEGRAM_LIMIT:
-        return text
-    cut = text.rfind("\n", 0, 3900)
-    return text[:cut] + "\n…"
+def _fit(text: str, limit: int) -> str:
+    """A digest is one message: never over `limit` (its lines are bounded, so this is a last guard that
+    drops whole lines from the end, counting UTF-16 units)."""
+    lines = text.split("\n")
+    while len(lines) > 1 and u16("\n".join(lines)) + 2 > limit:
+        lines.pop()
+    return "\n".join([*lines, "…"]) if u16(text) > limit else text
 
 
-def digest_view(digest_id: int, entries: list[DigestEntry], page: int) -> tuple[str, InlineKeyboardMarkup]:
-    """The digest message as it should look now: the summary (page 0) or a details page."""
+def digest_view(
+    digest_id: int, entries: list[DigestEntry], page: int, limit: int = TELEGRAM_LIMIT
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The digest message as it should look now: the summary (page 0) or a details page, at most `limit`
+    UTF-16 units (smaller when Telegram said "too long")."""
     pages = page_count(entries)
     page = min(max(page, 0), pages)
     if page == 0:
-        return digest_summary(entries), digest_keyboard(digest_id, [e.incident for e in entries], 0, pages)
+        return digest_summary(entries, limit), digest_keyboard(digest_id, [e.incident for e in entries], 0, pages)
     chunk = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    return digest_page(entries, page), digest_keyboard(digest_id, [e.incident for e in chunk], page, pages)
+    return digest_page(entries, page, limit), digest_keyboard(digest_id, [e.incident for e in chunk], page, pages)

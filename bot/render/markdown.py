@@ -1,4 +1,7 @@
-"""Runbooks (Markdown) as Telegram HTML: headings bold, fenced code as <pre>, inline code, bold."""
+"""Runbooks (Markdown) as Telegram HTML: headings bold, fenced code as <pre>, inline code, bold.
+
+A fence with nothing in it (or only blank lines) renders nothing: an entity with no text in it is
+either dropped by Telegram or, when it is all the message holds, refused as an empty message."""
 
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ def _inline(text: str) -> str:
     return "".join(out)
 
 
+def _pre(code: list[str]) -> list[str]:
+    text = "\n".join(code).strip("\n")
+    return ["<pre>" + escape(text, quote=False) + "</pre>"] if text.strip() else []
+
+
 def markdown_to_html(markdown: str) -> str:
     lines: list[str] = []
     code: list[str] | None = None
@@ -31,7 +39,7 @@ def markdown_to_html(markdown: str) -> str:
             if code is None:
                 code = []
             else:
-                lines.append("<pre>" + escape("\n".join(code), quote=False) + "</pre>")
+                lines += _pre(code)
                 code = None
             continue
         if code is not None:
@@ -49,5 +57,5 @@ def markdown_to_html(markdown: str) -> str:
             continue  # table rule lines carry nothing on a phone
         lines.append(_inline(raw))
     if code is not None:  # an unterminated fence still shows its code
-        lines.append("<pre>" + escape("\n".join(code), quote=False) + "</pre>")
+        lines += _pre(code)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

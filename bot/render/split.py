@@ -8,6 +8,7 @@ is never less than what Telegram counts after parsing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 TELEGRAM_LIMIT = 4096
@@ -64,58 +65,93 @@ def _visible(part: str) -> str:
     return re.sub(r"<[^<>]*>", "", part).strip()
 
 
+def _chunks(word: str, room: Callable[[], int], make_room: Callable[[], None]) -> Iterator[str]:
+    """A word of plain text (no tag, no entity) longer than half a part, in pieces that fill each part's
+    room: slices, not characters one by one, so a long word costs time in proportion to its length."""
+    pos = 0
+    while pos < len(word):
+        left = room()
+        n = min(len(word) - pos, max(left, 0))
+        while n and u16(word[pos : pos + n]) > left:  # outside the BMP a character is two units: give some back
+            n -= max(1, (u16(word[pos : pos + n]) - left) // 2)
+        if n <= 0:
+            make_room()
+            n = 1 if room() <= 0 else 0  # a part too small for anything: one character, not a loop
+            if not n:
+                continue
+        yield word[pos : pos + n]
+        pos += n
+
+
 def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Linear in the text: each part is built as a list with its size kept alongside."""
     if u16(text) <= limit:
         return [text] if text.strip() else []
     lines = text.split("\n")
     parts: list[str] = []
     stack: list[_Open] = []
-    current = ""
+    current: list[str] = []
+    size = 0
+    fresh = True  # nothing but the reopened tags in the current part yet
 
-    def flush() -> None:
-        nonlocal current
-        part = current.rstrip("\n") + _closers(stack)
-        if _visible(part):
-            parts.append(part)
-        current = _openers(stack)
+    def start_part() -> None:
+        nonlocal size, fresh
+        openers = _openers(stack)
+        current[:] = [openers]
+        size = u16(openers)
+        fresh = True
 
     def make_room() -> None:
         """Start a new part; markup with nothing visible in it is dropped rather than sent empty."""
-        nonlocal current
-        if _visible(current):
-            flush()
-        else:
-            current = _openers(stack)
+        part = "".join(current)
+        if _visible(part):
+            part = part.rstrip("\n") + _closers(stack)
+            if _visible(part):
+                parts.append(part)
+        start_part()
 
-    def fits(piece: str, after: list[_Open]) -> bool:
-        return u16(current) + u16(piece) + u16(_closers(after)) <= limit
+    def fits(units: int, after: list[_Open]) -> bool:
+        return size + units + u16(_closers(after)) <= limit
+
+    def room() -> int:
+        return limit - size - u16(_closers(stack))
+
+    def add(piece: str, units: int) -> None:
+        nonlocal size, fresh
+        current.append(piece)
+        size += units
+        fresh = False
 
     for index, line in enumerate(lines):
         piece = line + ("\n" if index < len(lines) - 1 else "")
+        units = u16(piece)
         after = [*stack]
-        for token in _tokens(piece):
-            _apply(after, token)
-        if fits(piece, after):
-            current += piece
+        if "<" in piece:  # only tags change what is open
+            for token in _tokens(piece):
+                _apply(after, token)
+        if fits(units, after):
+            add(piece, units)
             stack = after
             continue
-        if current != _openers(stack):
-            make_room()
-            if fits(piece, after):
-                current += piece
-                stack = after
-                continue
+        if not fresh and u16(_openers(stack)) + units + u16(_closers(after)) <= limit:
+            make_room()  # the line fits a part of its own: start one, so the cut falls between lines
+            add(piece, units)
+            stack = after
+            continue
         # One line longer than a whole part: cut it between words (or characters), never in a tag.
         for token in _tokens(piece):
-            pieces = [token] if u16(token) < limit // 2 else list(token) if not token.startswith("<") else [token]
-            for chunk in pieces:
-                after = [*stack]
-                _apply(after, chunk)
-                if not fits(chunk, after):
-                    make_room()
-                current += chunk
-                stack = after
-    tail = current + _closers(stack) if stack else current
+            if u16(token) >= limit // 2 and not token.startswith(("<", "&")):
+                for chunk in _chunks(token, room, make_room):
+                    add(chunk, u16(chunk))
+                continue
+            after = [*stack]
+            _apply(after, token)
+            token_units = u16(token)
+            if not fits(token_units, after):
+                make_room()
+            add(token, token_units)
+            stack = after
+    tail = "".join(current)
     if _visible(tail):
-        parts.append(tail.rstrip("\n") if not stack else current.rstrip("\n") + _closers(stack))
+        parts.append(tail.rstrip("\n") + _closers(stack))
     return parts

@@ -6,15 +6,22 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from bot.render.fit import clip, cut_at, esc, pack
+from bot.render.split import TELEGRAM_LIMIT, u16
 from ops.model import Incident, IncidentStatus, Severity
 from ops.remediation.runner import RunView, describe_run
-from ops.services import AlertPage, HealthReport, SloReport
+from ops.services import AlertPage, DetectorStatus, HealthSummary, SloReport
 from ops.slo.evaluate import SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
 
 SEVERITY_ICON = {Severity.info: "🔵", Severity.warning: "🟡", Severity.error: "🟠", Severity.critical: "🔴"}
-CARD_MESSAGE_LIMIT = 2500  # longer messages continue in replies, so the card itself never splits
+CARD_MESSAGE_LIMIT = 2500  # UTF-16 units; longer messages continue in replies, so the card never splits
+NAME_UNITS = 64  # a detector (or Alertmanager alert) name in a title
+KEY_UNITS = 64  # a key in a title; the card's own `key:` line shows more of it
+CARD_KEY_UNITS = 300
+CONTINUATION_UNITS = 32_000  # the rest of a card's message (escaped): eight more messages at most, then cut
+MAX_ANSWER_PARTS = 2  # command answers over data of any size: at most this many messages
 COMMANDS = [
     ("start", "What this bot does"),
     ("help", "Commands"),
@@ -42,46 +49,54 @@ def when(ts: datetime, now: datetime) -> str:
 
 
 def title(incident: Incident) -> str:
-    key = f"[{incident.key}]" if incident.key else ""
-    return f"{incident.source}{key}"
+    """`detector[key]`, plain text, both shortened: at most 130 UTF-16 units whatever the key."""
+    key = f"[{clip(incident.key, KEY_UNITS)}]" if incident.key else ""
+    return f"{clip(incident.source, NAME_UNITS)}{key}"
 
 
 # -- alert cards -------------------------------------------------------------------------
 def alert_card(
-    incident: Incident, now: datetime, run: RunView | None = None, context: bool = False
+    incident: Incident,
+    now: datetime,
+    run: RunView | None = None,
+    context: bool = False,
+    limit: int = TELEGRAM_LIMIT,
 ) -> tuple[str, list[str]]:
-    """The card (one message, with buttons) and, for a very long message, its continuation text."""
-    message = incident.message
-    rest = ""
-    if len(message) > CARD_MESSAGE_LIMIT:
-        cut = message.rfind("\n", 0, CARD_MESSAGE_LIMIT)
-        cut = cut if cut > CARD_MESSAGE_LIMIT // 2 else CARD_MESSAGE_LIMIT
-        message, rest = message[:cut] + " …", message[cut:]
-    lines = [
-        card_head(incident),
-        escape(message),
-        "",
-    ]
+    """The card (one message of at most `limit` UTF-16 units, with buttons) and, for a long message, its
+    continuation text. Everything but the message is bounded; the message gets the room that is left."""
+    above = [card_head(incident)]
+    below: list[str] = []
     details = _details(incident)
-    lines += details + ([""] if details else [])
-    lines.append(
-        f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since {when(incident.opened_at, now)}"
-    )
+    below += ["", *details] if details else []
+    below += [
+        "",
+        f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since {when(incident.opened_at, now)}",
+    ]
     if context:
-        lines.append(f"<i>Forwarded to the admins with its context: {escape(_context(incident))}</i>")
+        below.append(f"<i>Forwarded to the admins with its context: {esc(_context(incident), 400)}</i>")
     if run is not None:
-        lines.append(escape(describe_run(run)[:600]))
+        below.append(esc(describe_run(run), 600))
     if incident.extras.get("silenced_by") and incident.status is not IncidentStatus.resolved:
-        lines.append(f"🔕 Silenced ({escape(str(incident.extras['silenced_by']))}): nothing more is sent")
+        below.append(f"🔕 Silenced ({esc(str(incident.extras['silenced_by']), 200)}): nothing more is sent")
     if incident.status is IncidentStatus.acknowledged and incident.acknowledged_at:
-        lines.append(
-            f"👀 Acknowledged by {escape(incident.acknowledged_by or '?')} at {hhmm(incident.acknowledged_at)}"
+        below.append(
+            f"👀 Acknowledged by {esc(incident.acknowledged_by or '?', 130)} at {hhmm(incident.acknowledged_at)}"
         )
     if incident.status is IncidentStatus.resolved and incident.resolved_at:
         took = format_duration((incident.resolved_at - incident.opened_at).total_seconds())
-        lines.append(f"✅ Resolved after {took}")
-    continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest)}"] if rest else []
-    return "\n".join(lines), continuation
+        below.append(f"✅ Resolved after {took}")
+    fixed = u16("\n".join(above + below)) + 1
+    room = max(0, min(CARD_MESSAGE_LIMIT, limit - fixed - 2))  # 2: " …"
+    message = incident.message
+    cut = cut_at(message, room)
+    rest = message[cut:]
+    shown = escape(message[:cut], quote=False) + (" …" if rest else "")
+    continuation = []
+    if rest.strip():
+        keep = cut_at(rest, CONTINUATION_UNITS)
+        more = f"\n<i>… {len(rest) - keep:,} more characters not shown</i>" if keep < len(rest) else ""
+        continuation = [f"<i>{escape(title(incident))}, continued:</i>\n{escape(rest[:keep])}{more}"]
+    return "\n".join([*above, shown, *below]), continuation
 
 
 def _context(incident: Incident) -> str:
@@ -93,18 +108,19 @@ def _context(incident: Incident) -> str:
 
 
 def remediation_result_text(incident: Incident, run: RunView) -> str:
-    head = escape(describe_run(run)[:600])
-    body = f"\n<pre>{escape(run.output)}</pre>" if run.output else ""
+    head = esc(describe_run(run), 600)
+    body = f"\n<pre>{escape(run.output)}</pre>" if run.output and run.output.strip() else ""
     return f"{head} · <b>{escape(title(incident))}</b>{body}"
 
 
 def remediations_text(runs: list[RunView], now: datetime) -> str:
+    """At most 50 runs of at most ~150 units each: two messages at most."""
     if not runs:
         return "🛠 <b>Remediations</b>: none yet."
     lines = [f"🛠 <b>Remediations</b> · last {len(runs)}", ""]
     for run in runs:
         where = f" · incident {run.incident_id}" if run.incident_id else ""
-        lines.append(f"{escape(describe_run(run)[:300])}{where} · {when(run.started_at, now)}")
+        lines.append(f"{esc(describe_run(run), 110)}{where} · {when(run.started_at, now)}")
     return "\n".join(lines)
 
 
@@ -112,23 +128,24 @@ def _details(incident: Incident) -> list[str]:
     extras = incident.extras
     out = []
     if extras.get("value") is not None:
-        out.append(f"<b>value</b>: {escape(_value(extras['value'], extras.get('unit')))}")
+        out.append(f"<b>value</b>: {esc(_value(extras['value'], extras.get('unit')), 100)}")
     if extras.get("threshold"):
-        out.append(f"<b>threshold</b>: {escape(str(extras['threshold']))}")
+        out.append(f"<b>threshold</b>: {esc(str(extras['threshold']), 100)}")
     if incident.key:
-        out.append(f"<b>key</b>: {escape(incident.key)}")
+        out.append(f"<b>key</b>: {esc(incident.key, CARD_KEY_UNITS)}")
     labels = extras.get("labels") or {}
     if labels:
         text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        out.append(f"<b>labels</b>: {escape(text[:500])}")
+        out.append(f"<b>labels</b>: {esc(text, 500)}")
     return out
 
 
 def card_head(incident: Incident) -> str:
     severity = incident.severity.value.upper()
+    source = esc(incident.source, 2 * NAME_UNITS)
     if incident.status is IncidentStatus.resolved:
-        return f"✅ <b>RESOLVED · {escape(incident.source)}</b> · was {severity}"
-    return f"{SEVERITY_ICON[incident.severity]} <b>{severity} · {escape(incident.source)}</b>"
+        return f"✅ <b>RESOLVED · {source}</b> · was {severity}"
+    return f"{SEVERITY_ICON[incident.severity]} <b>{severity} · {source}</b>"
 
 
 def _value(value: float, unit: str | None) -> str:
@@ -154,7 +171,7 @@ def reminder_text(incident: Incident, now: datetime) -> str:
 
 def resolved_text(incident: Incident, message: str) -> str:
     took = format_duration(((incident.resolved_at or incident.opened_at) - incident.opened_at).total_seconds())
-    return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{escape(message[:1000])}"
+    return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{esc(message, 1000)}"
 
 
 def flapping_text(incident: Incident, payload: dict[str, Any], settle: float) -> str:
@@ -175,7 +192,7 @@ def raised_text(incident: Incident, previous: str) -> str:
     icon = SEVERITY_ICON[incident.severity]
     return (
         f"⬆️ {icon} <b>{escape(title(incident))}</b> is now {incident.severity.value.upper()} "
-        f"(was {escape(previous)})\n{escape(incident.message[:1000])}"
+        f"(was {esc(previous, 20)})\n{esc(incident.message, 1000)}"
     )
 
 
@@ -192,52 +209,94 @@ def unconfigured_text(chat_id: int, private: bool) -> str:
     return f"This chat is not configured. Chat id: <code>{chat_id}</code>\nAdd it to {setting}."
 
 
-def health_text(report: HealthReport) -> str:
-    firing = sum(1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.firing)
-    acked = sum(1 for d in report.detectors for i in d.open_incidents if i.status is IncidentStatus.acknowledged)
-    head = f"🩺 <b>Health</b> · {len(report.detectors)} detectors · {firing} firing · {acked} acknowledged"
-    lines = [head, ""]
-    for d in report.detectors:
-        name = f"<b>{escape(d.name)}</b>"
-        if not d.last:
-            lines.append(f"⏳ {name} · not run yet")
-            continue
-        age = format_duration((report.now - max(c.ts for c in d.last)).total_seconds())
-        failing = [c for c in d.last if not c.ok]
-        if d.open_incidents:
-            worst = max(d.open_incidents, key=lambda i: i.severity.rank)
-            icon = SEVERITY_ICON[worst.severity]
-            state = (
-                "acknowledged" if all(i.status is IncidentStatus.acknowledged for i in d.open_incidents) else "FIRING"
-            )
-            lines.append(f"{icon} {name} · {state} · {age} ago")
-        elif any(c.status == "error" for c in d.last):
-            lines.append(f"⚠️ {name} · error · {age} ago")
-        elif failing:
-            lines.append(f"🟡 {name} · failing ({len(failing)} of {len(d.last)}) · {age} ago")
-        elif all(c.status == "no_data" for c in d.last):
-            lines.append(f"⚪ {name} · no data · {age} ago")
-        else:
-            keys = f" · {len(d.last)} keys" if len(d.last) > 1 else ""
-            lines.append(f"✅ {name} · ok{keys} · {age} ago")
-        for incident in d.open_incidents:
-            acked_by = f" · acked by {escape(incident.acknowledged_by or '?')}" if incident.acknowledged_by else ""
-            if incident.extras.get("inhibited_by"):
-                acked_by += f" · 🔇 inhibited by {escape(str(incident.extras['inhibited_by']))}"
-            lines.append(
-                f"   └ {escape(incident.message[:200])} · <code>#{incident.short_fingerprint}</code>{acked_by}"
-            )
-        for check in failing:
-            if not any(i.key == check.key for i in d.open_incidents):
-                lines.append(f"   └ {escape(check.message[:200])}")
-    c = report.counts
-    lines += [
+def _status_order(d: DetectorStatus) -> tuple[int, int]:
+    """Problems first: open incidents (worst first), errors, failing checks, no data, not run, ok."""
+    if d.open:
+        return 0, -(d.worst.rank if d.worst else 0)
+    if d.last_at is None:
+        return 4, 0
+    if d.errors:
+        return 1, 0
+    if d.failing:
+        return 2, 0
+    if d.no_data == d.checks:
+        return 3, 0
+    return 5, 0
+
+
+def _detector_line(d: DetectorStatus, now: datetime) -> str:
+    name = f"<b>{esc(d.name, NAME_UNITS)}</b>"
+    if d.last_at is None and not d.open:
+        return f"⏳ {name} · not run yet"
+    age = f" · {format_duration((now - d.last_at).total_seconds())} ago" if d.last_at else ""
+    if d.open:
+        icon = SEVERITY_ICON[d.worst or Severity.warning]
+        state = "FIRING" if d.firing else "acknowledged"
+        many = f" · {d.open:,} open" if d.open > 1 else ""
+        return f"{icon} {name} · {state}{many}{age}"
+    if d.errors:
+        return f"⚠️ {name} · error{age}"
+    if d.failing:
+        return f"🟡 {name} · failing ({d.failing:,} of {d.checks:,}){age}"
+    if d.no_data == d.checks:
+        return f"⚪ {name} · no data{age}"
+    keys = f" · {d.checks:,} keys" if d.checks > 1 else ""
+    return f"✅ {name} · ok{keys}{age}"
+
+
+def _incident_line(incident: Incident) -> str:
+    extra = f" · acked by {esc(incident.acknowledged_by, 64)}" if incident.acknowledged_by else ""
+    if incident.extras.get("inhibited_by"):
+        extra += f" · 🔇 inhibited by {esc(str(incident.extras['inhibited_by']), 64)}"
+    return f"   └ {esc(incident.message, 200)} · <code>#{incident.short_fingerprint}</code>{extra}"
+
+
+def health_parts(report: HealthSummary, max_parts: int = MAX_ANSWER_PARTS) -> list[str]:
+    """/health in at most `max_parts` messages however big the storm: every detector's status (problems
+    first), the worst open incidents under their detectors, and a line saying how many more there are."""
+    firing = sum(d.firing for d in report.detectors)
+    acked = sum(d.acknowledged for d in report.detectors)
+    head = [
+        f"🩺 <b>Health</b> · {len(report.detectors):,} detectors · {firing:,} firing · {acked:,} acknowledged",
         "",
-        f"<i>Alerts last hour: {c.get('alerts_last_hour', 0)} · critical (24h): {c.get('critical_last_24h', 0)} · "
-        f"remediations (1h): {c.get('remediations_last_hour', 0)} · "
-        f"remediation failures (24h): {c.get('remediation_failures_24h', 0)}</i>",
     ]
-    return "\n".join(lines)
+    incidents: dict[str, list[Incident]] = {}
+    for incident in report.incidents:
+        incidents.setdefault(incident.source, []).append(incident)
+    unalerted: dict[str, list[str]] = {}
+    for check in report.unalerted:
+        unalerted.setdefault(check.detector, []).append(f"   └ {esc(check.message, 200)}")
+    ordered = sorted(report.detectors, key=_status_order)
+    blocks = [
+        [
+            _detector_line(d, report.now),
+            *(_incident_line(i) for i in incidents.get(d.name, [])),
+            *unalerted.get(d.name, []),
+        ]
+        for d in ordered
+    ]
+    c = report.counts
+
+    def footer(left_out: int) -> list[str]:
+        shown = ordered[: len(ordered) - left_out]
+        listed = sum(len(incidents.get(d.name, [])) for d in shown)
+        checks = sum(len(unalerted.get(d.name, [])) for d in shown)
+        lines = [""]
+        if left_out:
+            lines.append(f"…and {left_out:,} more detectors not shown")
+        if report.open_total > listed:
+            lines.append(f"…and {report.open_total - listed:,} more open alerts — /alerts to page")
+        if report.unalerted_total > checks:
+            lines.append(f"…and {report.unalerted_total - checks:,} more failing checks without an alert")
+        lines.append(
+            f"<i>Alerts last hour: {c.get('alerts_last_hour', 0)} · critical (24h): {c.get('critical_last_24h', 0)} · "
+            f"remediations (1h): {c.get('remediations_last_hour', 0)} · "
+            f"remediation failures (24h): {c.get('remediation_failures_24h', 0)}</i>"
+        )
+        return lines
+
+    parts, _ = pack(blocks, head=head, footer=footer, max_parts=max_parts)
+    return parts
 
 
 def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
@@ -251,15 +310,15 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
         if i.status is IncidentStatus.resolved and i.resolved_at:
             state = f"✅ resolved after {format_duration((i.resolved_at - i.opened_at).total_seconds())}"
         elif i.extras.get("silenced_by"):
-            state = f"🔕 silenced ({escape(str(i.extras['silenced_by']))})"
+            state = f"🔕 silenced ({esc(str(i.extras['silenced_by']), 48)})"
         elif i.extras.get("inhibited_by"):
-            state = f"🔇 inhibited while {escape(str(i.extras['inhibited_by']))} fires"
+            state = f"🔇 inhibited while {esc(str(i.extras['inhibited_by']), 48)} fires"
         elif i.status is IncidentStatus.acknowledged:
-            state = f"👀 acked by {escape(i.acknowledged_by or '?')}"
+            state = f"👀 acked by {esc(i.acknowledged_by or '?', 48)}"
         else:
             state = f"🔥 firing for {format_duration((now - i.opened_at).total_seconds())}"
         lines.append(
-            f"{icon} <b>{i.id}</b> · {escape(title(i))} · {when(i.opened_at, now)} · {state} "
+            f"{icon} <b>{i.id}</b> · {esc(title(i), 80)} · {when(i.opened_at, now)} · {state} "
             f"· <code>#{i.short_fingerprint}</code>"
         )
     return "\n".join(lines)
@@ -328,24 +387,33 @@ def slo_report_text(statuses: list[SloStatus]) -> str:
     return "🗓 <b>Weekly SLO report</b>\n\n" + slo_status_text(statuses, None)
 
 
-def detectors_text(configs: list, default_every: float) -> str:
-    lines = [f"🔎 <b>Detectors</b> · {len(configs)}", ""]
+def detectors_parts(configs: list, default_every: float, max_parts: int = MAX_ANSWER_PARTS) -> list[str]:
+    blocks = []
     for d in configs:
         every = format_duration(d.interval(default_every))
         extra = f" · for {d.for_}" if d.for_ > 1 else ""
-        lines.append(
-            f"{SEVERITY_ICON[d.severity]} <b>{escape(d.name)}</b> · {d.kind} · every {every}{extra}"
-            + (f"\n   {escape(d.description)}" if d.description else "")
-        )
-    return "\n".join(lines)
+        line = f"{SEVERITY_ICON[d.severity]} <b>{esc(d.name, NAME_UNITS)}</b> · {d.kind} · every {every}{extra}"
+        blocks.append([line + (f"\n   {esc(d.description, 200)}" if d.description else "")])
+
+    def footer(left_out: int) -> list[str]:
+        return ["", f"…and {left_out:,} more detectors (the config file has them all)"] if left_out else []
+
+    parts, _ = pack(blocks, head=[f"🔎 <b>Detectors</b> · {len(configs):,}", ""], footer=footer, max_parts=max_parts)
+    return parts
+
+
+SWEEP_LINES = 30  # failing results listed by /sweep; /health has the rest
 
 
 def sweep_text(report: SweepReport) -> str:
+    """At most SWEEP_LINES failing results of at most ~200 units: two messages at most."""
     failing = report.failing
-    head = f"🧹 <b>Sweep</b>: {len(report.results)} checks, {len(failing)} failing"
+    head = f"🧹 <b>Sweep</b>: {len(report.results):,} checks, {len(failing):,} failing"
     lines = [head]
-    for r in failing:
-        lines.append(f"{SEVERITY_ICON[r.severity]} {escape(r.message[:300])}")
+    for r in failing[:SWEEP_LINES]:
+        lines.append(f"{SEVERITY_ICON[r.severity]} {esc(r.message, 200)}")
+    if len(failing) > SWEEP_LINES:
+        lines.append(f"…and {len(failing) - SWEEP_LINES:,} more failing — /health")
     if not failing:
         lines.append("All detectors pass.")
     return "\n".join(lines)

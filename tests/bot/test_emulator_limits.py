@@ -50,3 +50,31 @@ async def test_the_http_answer_is_telegrams_429() -> None:
         assert emulator.limits is not None and (emulator.limits.accepted, emulator.limits.refused) == (3, 1)
     finally:
         await emulator.stop()
+
+
+async def test_text_is_measured_as_telegram_measures_it() -> None:
+    """In UTF-16 code units (an emoji is two) of the text after its HTML is parsed (`&amp;` is one);
+    an entity with nothing in it is dropped, as Telegram's parser drops it, and a message with no text
+    left is refused as empty."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    emulator.add_chat(-100)
+    cases = [
+        ("🔥" * 2048, 200, ""),
+        ("🔥" * 2049, 400, "Bad Request: message is too long"),
+        ("&amp;" * 4096, 200, ""),
+        ("a" * 4097, 400, "Bad Request: message is too long"),
+        ("<b>runbook</b>\n<pre></pre>", 200, ""),
+        ("<pre></pre>", 400, "Bad Request: message text is empty"),
+    ]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for text, status, description in cases:
+                async with http.post(
+                    f"{emulator.url}/bot{TOKEN}/sendMessage",
+                    json={"chat_id": -100, "text": text, "parse_mode": "HTML"},
+                ) as resp:
+                    body = await resp.json()
+                    assert (resp.status, body.get("description", "")) == (status, description), text[:20]
+    finally:
+        await emulator.stop()

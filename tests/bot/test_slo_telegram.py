@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -106,3 +108,35 @@ async def test_weekly_report_is_delivered_to_the_alert_chats(sh: Harness) -> Non
     await sh.delivered()
     for chat in ALERT_CHATS:
         assert any(m.text.startswith("🗓 Weekly SLO report") for m in sh.emulator.bot_messages(chat))
+
+
+async def test_the_chart_is_drawn_off_the_event_loop_one_at_a_time_per_chat(sh: Harness) -> None:
+    """A chart is a few hundred ms of matplotlib: drawn in a worker thread, the loop keeps answering
+    (deliveries, HTTP, other chats); a second press in the same chat while one is drawn is told so."""
+    answer = await sh.command(ALERT_CHATS[0], "/slo")
+    await sh.press(answer, "Chart")  # the first chart also imports matplotlib: not what is measured
+    await sh.emulator.wait_for(lambda: any(m.kind == "photo" for m in sh.emulator.bot_messages(ALERT_CHATS[0])), 20)
+    gaps: list[float] = []
+    drawn = asyncio.Event()
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while not drawn.is_set():
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    first = sh.emulator.press_button(answer, "Chart")
+    await sh.emulator.wait_for(lambda: first in sh.emulator.callback_answers)
+    second = await sh.press(answer, "Chart")
+    await sh.emulator.wait_for(
+        lambda: sum(m.kind == "photo" for m in sh.emulator.bot_messages(ALERT_CHATS[0])) == 2, 20
+    )
+    drawn.set()
+    await ticker
+    assert second["text"] == "Already drawing a chart for this chat; it comes in a moment."
+    assert max(gaps) < 0.2, f"the event loop stood still for {max(gaps):.2f}s"
+    await asyncio.sleep(0.3)
+    assert sum(m.kind == "photo" for m in sh.emulator.bot_messages(ALERT_CHATS[0])) == 2

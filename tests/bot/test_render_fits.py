@@ -1,0 +1,142 @@
+"""Every message opsbot builds fits Telegram by construction, counted as Telegram counts: UTF-16 code
+units of the text after its HTML is parsed. Checked with the emulator's own parser, whatever the keys,
+messages and labels a target returns (long ASCII, emoji, characters that escape to entities)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.emulator.html_check import parse_html, utf16_len
+from bot.render.digest import MAX_ENTRIES, digest_view
+from bot.render.fit import clip, esc
+from bot.render.markdown import markdown_to_html
+from bot.render.split import TELEGRAM_LIMIT, split_html
+from bot.render.texts import (
+    alert_card,
+    alerts_text,
+    flapping_text,
+    raised_text,
+    reminder_text,
+    resolved_text,
+)
+from ops.model import Incident, IncidentStatus, Severity
+from ops.services import AlertPage
+from ops.storage.digests import DigestEntry
+
+pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
+
+NOW = datetime(2026, 11, 23, 12, 0, 0)
+HOSTILE = {
+    "2,000 ASCII": "k" * 2000,
+    "3,000 emoji": "🔥" * 3000,
+    "ampersands": "&" * 3000,
+    "mixed": ("<b>🔥&amp;é" * 600),
+}
+
+
+def incident(key: str, message: str, n: int = 1, **extras: object) -> Incident:
+    return Incident(
+        id=n,
+        fingerprint=f"{n:016x}",
+        source="cash_balance",
+        key=key,
+        severity=Severity.critical,
+        message=message,
+        status=IncidentStatus.firing,
+        opened_at=NOW - timedelta(minutes=5),
+        last_notified_at=None,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        resolved_at=None,
+        resolved_by=None,
+        notification_count=1,
+        extras=dict(extras),
+    )
+
+
+def shown_units(html: str) -> int:
+    return utf16_len(parse_html(html))  # raises where Telegram would refuse the HTML
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_cards_with_hostile_keys_messages_and_labels_fit_one_message(name: str) -> None:
+    value = HOSTILE[name]
+    i = incident(value, f"cash_balance[{value}] = -5 (alert if < 0)", labels={"team": value, "alertname": value})
+    card, continuation = alert_card(i, NOW)
+    assert utf16_len(card) <= TELEGRAM_LIMIT  # the raw HTML, never shorter than what Telegram counts
+    assert shown_units(card) <= TELEGRAM_LIMIT
+    assert f"#{i.short_fingerprint}" in card
+    for text in continuation:  # the rest of the message, sent as replies (split by the sender)
+        parse_html(text)
+    for text in (
+        reminder_text(i, NOW),
+        resolved_text(i, i.message),
+        raised_text(i, "warning"),
+        flapping_text(i, {"changes": 7, "window": 1800}, 600),
+    ):
+        assert utf16_len(text) <= TELEGRAM_LIMIT and shown_units(text) <= TELEGRAM_LIMIT
+
+
+def test_an_alertmanager_summary_of_2400_fire_emoji_fits_and_the_rest_continues() -> None:
+    summary = "🔥" * 2400  # 2,400 characters, 4,800 UTF-16 units
+    card, continuation = alert_card(incident("9f1c2a7b", summary), NOW)
+    assert utf16_len(card) <= TELEGRAM_LIMIT
+    shown = parse_html(card).count("🔥") + sum(parse_html(t).count("🔥") for t in continuation)
+    assert shown == 2400  # nothing of it lost: what the card cannot hold continues in replies
+
+
+def test_a_card_rendered_for_a_smaller_limit_fits_it() -> None:
+    i = incident("k" * 150, "x" * 5000, labels={"team": "finance"})
+    for limit in (3000, 2000, 1000):
+        card, _ = alert_card(i, NOW, limit=limit)
+        assert utf16_len(card) <= limit
+
+
+@pytest.mark.parametrize("key", ["🔥" * 200, "&" * 200, "k" * 200])
+def test_a_storm_digest_of_long_keys_fits_one_message(key: str) -> None:
+    entries = [
+        DigestEntry(incident(f"{key}{n}", f"cash_balance[{key}{n}] = -5 " + "🔥" * 400, n=n + 1), "alert")
+        for n in range(MAX_ENTRIES)
+    ]
+    for page in range(0, MAX_ENTRIES // 5 + 1):
+        text, _ = digest_view(7, entries, page)
+        assert utf16_len(text) <= TELEGRAM_LIMIT and shown_units(text) <= TELEGRAM_LIMIT
+    summary, _ = digest_view(7, entries, 0)
+    assert summary.count("#") >= MAX_ENTRIES  # every alert still has its line
+    for limit in (3000, 2000):
+        text, _ = digest_view(7, entries, 0, limit=limit)
+        assert utf16_len(text) <= limit
+
+
+def test_alerts_lines_are_bounded_whatever_the_keys() -> None:
+    page = AlertPage([incident("🔥" * 3000, "m", n=n) for n in range(1, 51)], 50, 0, 50)
+    text = alerts_text(page, "", NOW)
+    assert utf16_len(text) <= 2 * TELEGRAM_LIMIT  # 50 lines: two messages at most
+
+
+def test_clip_and_esc_count_utf16_units_and_never_cut_a_pair_or_an_entity() -> None:
+    assert clip("🔥" * 10, 5) == "🔥🔥…"
+    assert esc("&" * 10, 12) == "&amp;&amp;…"
+    assert esc("a<b", 100) == "a&lt;b"
+    for text in ("🔥" * 50, "&<>" * 50, "é🔥&" * 50):
+        for units in range(1, 60):
+            assert utf16_len(clip(text, units)) <= units
+            assert utf16_len(esc(text, units)) <= units
+            parse_html(esc(text, units))
+
+
+def test_an_empty_code_fence_renders_no_empty_entity() -> None:
+    for runbook in ("```\n```", "# Fix\n```\n```\nthen retry", "```sql\n\n\n```", "```"):
+        html = markdown_to_html(runbook)
+        assert "<pre></pre>" not in html and "<pre>\n" not in html
+        if html:
+            parse_html(html)
+
+
+def test_a_huge_message_continues_in_at_most_eight_replies() -> None:
+    card, continuation = alert_card(incident("k", "🔥" * 500_000), NOW)
+    parts = [p for text in continuation for p in split_html(text)]
+    assert utf16_len(card) <= TELEGRAM_LIMIT and len(parts) <= 8
+    assert "more characters not shown" in parts[-1]
