@@ -244,6 +244,6 @@ async def test_alertmanager_annotations_with_credentials_reach_no_chat(harness: 
         assert resp.status == 200
     [(_, _, message)] = await incidents(h, "am:ScrapeDown")
     [card] = await h.wait_cards(ALERT_CHATS[0], 1)
-    for shown in (message, card.shown):
+    for shown in (message, card.text):
         assert "hunter2secret" not in shown and "abcdef123456" not in shown
         assert "scraper:***@10.0.0.5" in shown
