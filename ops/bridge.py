@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ops.config.models import DetectorBase
 from ops.engine import AlertEngine, EngineReport
 from ops.model import CheckResult, CheckStatus, Severity
+from ops.redaction import redact_message
 from ops.storage.clean import clean_text
 
 SEVERITIES = {"critical": Severity.critical, "page": Severity.critical, "error": Severity.error}
@@ -80,7 +81,7 @@ def message_of(alert: AmAlert) -> str:
         parts.append(notes["description"])
     if notes.get("runbook_url"):
         parts.append(f"runbook: {notes['runbook_url']}")
-    return "\n".join(parts)
+    return redact_message("\n".join(parts))  # a password in an annotation's URL is shown nowhere
 
 
 async def receive(engine: AlertEngine, payload: AmPayload) -> list[EngineReport]:
