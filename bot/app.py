@@ -201,8 +201,8 @@ class OpsBotApp:
             raise SettingsError(BAD_TOKEN) from None
         except UNREACHABLE:
             pass  # the link logged it
-        except TelegramAPIError as exc:
-            log.warning("Telegram answered getMe with %s", describe(exc))
+        except Exception as exc:  # another answer (TELEGRAM_API_URL is not a Bot API?): say so, go on
+            log.warning("getMe at start: %s; asking again with backoff", describe(exc))
 
     async def _confirm_token(self) -> None:
         """Telegram did not answer at start: ask until it does. A 401 then is still a wrong BOT_TOKEN."""
