@@ -200,6 +200,7 @@ class SchedulerDuty:
         self.overdue = overdue
         self.clock = clock
         self.scheduler: WatchedScheduler | None = None
+        self.started = asyncio.Event()  # set once a scheduler has started (the first time)
         self.since = clock()
         self.last_run: dict[str, float] = {}
 
@@ -223,6 +224,7 @@ class SchedulerDuty:
         scheduler.on_failure = lambda _exc: failed.set()
         scheduler.start()
         self.scheduler = scheduler
+        self.started.set()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
