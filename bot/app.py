@@ -48,6 +48,7 @@ from ops.timeutil import Clock, utcnow
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 15.0  # seconds
+SCHEDULER_START_WAIT = 5.0  # seconds a new leader waits for its scheduler before going on
 TOKEN_CHECK_TIMEOUT = 5  # seconds the start-up getMe may take before Telegram counts as unreachable
 BAD_TOKEN = "bad setting BOT_TOKEN: Telegram refused it (401 Unauthorized) — copy the token from @BotFather again"
 LEADER_DUTIES = ("poller", "webhook", "scheduler", "housekeeping")
@@ -244,8 +245,8 @@ class OpsBotApp:
             raise SettingsError(BAD_TOKEN) from None
         except UNREACHABLE:
             pass  # the link logged it
-        except TelegramAPIError as exc:
-            log.warning("Telegram answered getMe with %s", describe(exc))
+        except Exception as exc:  # another answer (TELEGRAM_API_URL is not a Bot API?): say so, go on
+            log.warning("getMe at start: %s; asking again with backoff", describe(exc))
 
     async def _confirm_token(self) -> None:
         """Telegram did not answer at start: ask until it does. A 401 then is still a wrong BOT_TOKEN."""
@@ -290,9 +291,13 @@ class OpsBotApp:
         if self.schedule:
             every = self.settings.sweep_interval_sec
             intervals = {d.name: float(d.interval(every)) for d in self.core.config.detectors}
-            self.core.schedule = SchedulerDuty(self._build_scheduler, intervals)
-            self.duties.start("scheduler", self.core.schedule.run)
+            self.core.schedule = schedule = SchedulerDuty(self._build_scheduler, intervals)
+            self.duties.start("scheduler", schedule.run)
             self.duties.every("housekeeping", lambda: self.housekeeping_every, self.core.housekeeping)
+            # Usually a moment: then `start` returns with the scheduler running. If it cannot start (the
+            # database), its duty keeps trying and /healthz says so; nothing else waits for it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(schedule.started.wait(), SCHEDULER_START_WAIT)
 
     async def _stand_down(self) -> None:
         """Lost the leader lock (or stopping): stop polling and scheduling at once."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -56,7 +57,7 @@ def build_scheduler(
         if last is not None:
             delay = max(delay, min(every, (last + timedelta(seconds=every) - utc_now).total_seconds()))
         scheduler.add_job(
-            _run_detector,
+            _cut_off_quietly(_run_detector),
             "interval",
             seconds=every,
             args=[sweeper, detector, ran],
@@ -69,7 +70,7 @@ def build_scheduler(
         )
     if housekeeping_every is not None:
         scheduler.add_job(
-            _housekeeping,
+            _cut_off_quietly(_housekeeping),
             "interval",
             seconds=housekeeping_every,
             args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
@@ -81,7 +82,7 @@ def build_scheduler(
         )
     if sweeper.config.slos or sweeper.config.slo_report:
         scheduler.add_job(
-            evaluate_slos,
+            _cut_off_quietly(evaluate_slos),
             "interval",
             seconds=60,
             args=[slo, report],
@@ -92,7 +93,7 @@ def build_scheduler(
             next_run_time=now + timedelta(seconds=5),
         )
     scheduler.add_job(
-        prune_checks,
+        _cut_off_quietly(prune_checks),
         "interval",
         hours=6,
         args=[engine, settings.check_retention_days],
@@ -103,6 +104,20 @@ def build_scheduler(
         next_run_time=now,
     )
     return scheduler
+
+
+def _cut_off_quietly(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
+    """A run the scheduler cancels as it stops (stand-down, a restart of its duty, exit) is over, not
+    broken: one line, instead of APScheduler's traceback of a job that "raised an exception"."""
+
+    @functools.wraps(job)
+    async def run(*args: object) -> None:
+        try:
+            await job(*args)
+        except asyncio.CancelledError:
+            log.info("%s: cut off, the scheduler stopped", job.__name__.lstrip("_"))
+
+    return run
 
 
 async def _run_detector(sweeper: Sweeper, detector: DetectorBase, ran: Callable[[str], None] | None = None) -> None:
@@ -200,6 +215,7 @@ class SchedulerDuty:
         self.overdue = overdue
         self.clock = clock
         self.scheduler: WatchedScheduler | None = None
+        self.started = asyncio.Event()  # set once a scheduler has started (the first time)
         self.since = clock()
         self.last_run: dict[str, float] = {}
 
@@ -223,6 +239,7 @@ class SchedulerDuty:
         scheduler.on_failure = lambda _exc: failed.set()
         scheduler.start()
         self.scheduler = scheduler
+        self.started.set()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):

@@ -22,6 +22,7 @@ COMMANDS = [
 
 
 async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
+    await harness.emulator.wait_for(lambda: harness.emulator.commands)  # the poller sets them as it starts
     names = [c["command"] for c in harness.emulator.commands]
     assert names == [
         "start",

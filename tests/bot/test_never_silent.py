@@ -318,8 +318,8 @@ async def test_telegram_down_at_start_detectors_run_and_the_alert_arrives_once_i
         await emulator.wait_for(lambda: emulator.bot_messages(ALERT_CHATS[0]), timeout=30)
         [card] = emulator.bot_messages(ALERT_CHATS[0])
         assert "cash[wb]" in card.text
-        status, body = await until("telegram ok", lambda: _telegram_ok(health()))
-        assert body["duties"]["poller"]["state"] == "running" and body["duties"]["poller"]["restarts"] >= 1
+        status, body = await until("telegram ok, polling", lambda: _telegram_ok(health()), timeout=30)
+        assert status == 200 and body["duties"]["poller"]["restarts"] >= 1
         emulator.send_text(ALERT_CHATS[0], "/health")  # and it polls
         await emulator.wait_for(lambda: len(emulator.bot_messages(ALERT_CHATS[0])) == 2, timeout=20)
         proc.send_signal(signal.SIGTERM)
@@ -349,4 +349,4 @@ async def _checked(health: Any, db: str) -> Any:
 
 async def _telegram_ok(health: Any) -> Any:
     got = await health
-    return got if got and got[1]["telegram"] == "ok" else None
+    return got if got and got[1]["telegram"] == "ok" and got[1]["duties"]["poller"]["state"] == "running" else None
