@@ -164,8 +164,8 @@ class OpsCore:
         self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def probe(self) -> dict[str, Any]:
-        """What /healthz answers. `problems` (present only when there are some) makes it a 503: the
-        scheduler is not running on the leader, a detector has not run for 3 of its intervals, or the
+        """What /healthz answers. `problems` (present only when there are some) makes it a 503: still
+        starting, the scheduler is not running on the leader, a detector has not run for 3 of its intervals, or the
         SQLite file was deleted or replaced."""
         async with reading(self.db) as conn:
             await conn.execute(text("SELECT 1"))
@@ -174,11 +174,13 @@ class OpsCore:
             "detectors": len(self.config.detectors),
             "alert_chats": len(self.settings.alert_chat_ids),
         }
+        problems: list[str] = []
         if self.replicas.id:
             leadership = await self.replicas.leadership()
             self.metrics.replicas.set(leadership.live_replicas)
             body.update(leadership.as_dict())
-        problems: list[str] = []
+        else:  # HTTP is up before the database is migrated and this replica registered: not ready yet
+            problems.append("starting: not registered as a replica yet")
         leads = self.replicas.is_leader
         body["telegram"] = self.telegram()
         schedule = self.schedule
