@@ -8,6 +8,7 @@ group as alice. Ctrl-C or SIGTERM stops it with exit 0.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import sys
 
@@ -34,7 +35,8 @@ async def _serve(host: str, port: int) -> int:
     try:
         url = await emulator.start()
     except OSError as exc:
-        why = "is in use (pick another with --port)" if exc.errno == 98 else f"cannot be used: {exc.strerror}"
+        in_use = exc.errno == errno.EADDRINUSE
+        why = "is in use (pick another with --port)" if in_use else f"cannot be used: {exc.strerror}"
         print(f"opsbot emulator: {host}:{port} {why}", file=sys.stderr)
         return 2
     stop = asyncio.Event()

@@ -167,6 +167,30 @@ def test_emulator_alone_answers_getme_and_stops_on_ctrl_c(emulator: tuple[subpro
     assert out.strip().endswith("emulator stopped")
 
 
+def test_emulator_on_a_terminal_takes_typed_messages(tmp_path: Path) -> None:
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `opsbot emulator` with a terminal of its own
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "emulator", "--port", str(port)], clean_env())
+    seen = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "Type to write in #ops-alerts as alice" not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 4096).decode(errors="replace")
+        os.write(fd, b"/start\n")
+        url = f"http://127.0.0.1:{port}/_emulator/chats/-1001/messages"
+        said = eventually("alice's /start in the group", lambda: [m for m in http_json(url) if m["text"] == "/start"])
+        assert said[0]["user_id"] == 42 and not said[0]["from_bot"]
+        os.write(fd, b"quit\n")  # leaves like Ctrl-C
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_emulator_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
