@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from bot.app import OpsBotApp
 from bot.demo.workspace import (
@@ -31,7 +30,7 @@ from bot.demo.workspace import (
 )
 from bot.emulator import BotApiEmulator
 from bot.emulator.console import StdinLines, chat_console
-from bot.emulator.transcript import Tee, Transcript
+from bot.emulator.transcript import Tee, Transcript, Writer
 from ops.config import OpsConfig, load_config
 from ops.settings import Settings
 
@@ -51,7 +50,7 @@ class _Run:
     directory: Path
     interactive: bool
     example: str
-    out: TextIO
+    out: Writer
     workspace: Workspace | None = None
     transcript: Transcript | None = None
     saved: list[Path] = field(default_factory=list)
@@ -86,7 +85,7 @@ async def _demo(directory: Path, interactive: bool, example: str, postgres: str 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     with (directory / TRANSCRIPT_FILE).open("w", encoding="utf-8") as log:
-        run = _Run(directory, interactive, example, Tee(sys.stdout, log))  # type: ignore[arg-type]
+        run = _Run(directory, interactive, example, Tee(sys.stdout, log))
         print(f"opsbot demo — the {example} example, in {directory} (Ctrl-C stops it).", file=run.out, flush=True)
         play = asyncio.create_task(_play(run, postgres))
         stopped = asyncio.create_task(stop.wait())
