@@ -108,7 +108,7 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     seen: list[str] = []
 
-    def read_until(marker: str, timeout: float = 30) -> None:
+    def read_until(marker: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not any(marker in line for line in seen):
             remaining = deadline - time.monotonic()
