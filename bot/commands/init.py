@@ -109,7 +109,11 @@ def run_init(folder: Path, *, force: bool = False, ask: bool | None = None) -> i
         return 2
     if ask is None:
         ask = sys.stdin is not None and sys.stdin.isatty()
-    token, chats = _ask() if ask else ("", "")
+    try:
+        token, chats = _ask() if ask else ("", "")
+    except EOFError:  # Ctrl-D at a question
+        print("\nopsbot init: no answer; nothing written", file=sys.stderr)
+        return 2
     try:
         config.write_text(CONFIG, encoding="utf-8")
         settings = ENV.format(shape=TOKEN_SHAPE_HINT, token=token, chats=chats, config=CONFIG_NAME)

@@ -11,6 +11,7 @@ stopped, and it exits 130 (0 in --interactive, where Ctrl-C is a way to leave).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,7 @@ from bot.emulator.transcript import Tee, Transcript, Writer
 from ops.config import OpsConfig, load_config
 from ops.settings import Settings
 
+log = logging.getLogger(__name__)
 DEMO_TOKEN = "100000:DEMO-local-emulator-token-never-sent-out"  # only ever sent to the local emulator
 ALERTS, ADMINS = -1001, -1002
 ALICE, BOB = 42, 77
@@ -84,8 +86,8 @@ async def _demo(directory: Path, interactive: bool, example: str, postgres: str 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    with (directory / TRANSCRIPT_FILE).open("w", encoding="utf-8") as log:
-        run = _Run(directory, interactive, example, Tee(sys.stdout, log))
+    with (directory / TRANSCRIPT_FILE).open("w", encoding="utf-8") as transcript_file:
+        run = _Run(directory, interactive, example, Tee(sys.stdout, transcript_file))
         print(f"opsbot demo — the {example} example, in {directory} (Ctrl-C stops it).", file=run.out, flush=True)
         play = asyncio.create_task(_play(run, postgres))
         stopped = asyncio.create_task(stop.wait())
@@ -95,7 +97,11 @@ async def _demo(directory: Path, interactive: bool, example: str, postgres: str 
             play.cancel()
         try:
             code = await play
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Exception) as exc:
+            if not stop.is_set():
+                raise
+            if not isinstance(exc, asyncio.CancelledError):  # something half-started when Ctrl-C came
+                log.debug("the demo stopped half-way", exc_info=True)
             print("\nopsbot demo: stopped.", file=run.out, flush=True)
             code = 0 if interactive else EXIT_INTERRUPTED
         _summary(run, given_dir)
