@@ -1,4 +1,4 @@
-"""`opsbot`: run, migrate, sweep --once, demo, check-config."""
+"""`opsbot`: run, migrate, sweep --once, demo, check-config, init, emulator, bench."""
 
 from __future__ import annotations
 
@@ -10,19 +10,26 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ops.config import ConfigError, OpsConfig, load_config
-from ops.settings import Settings, SettingsError, load_settings
+from bot.logs import configure_logging
 
-EXIT_OK, EXIT_FAILING, EXIT_CONFIG = 0, 1, 2
+if TYPE_CHECKING:  # imported where used, so Ctrl-C while starting up and `opsbot init` stay light
+    from ops.config import OpsConfig
+    from ops.settings import Settings
+
+EXIT_OK, EXIT_FAILING, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opsbot", description="A Telegram bot that is a small team's ops console.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="run detectors, the alert engine, HTTP and (with BOT_TOKEN) the Telegram bot")
+    run = sub.add_parser("run", help="run detectors, the alert engine, HTTP and (with BOT_TOKEN) the Telegram bot")
+    run.add_argument("--config", metavar="PATH", help="config file (default: OPSBOT_CONFIG)")
     sub.add_parser("migrate", help="bring the database (DATABASE_URL) to the latest schema")
     sweep = sub.add_parser("sweep", help="run every detector once and print the results")
+    sweep.add_argument("--config", metavar="PATH", help="config file (default: OPSBOT_CONFIG)")
     sweep.add_argument("--once", action="store_true", help="run once and exit (the only mode; for cron and CI)")
     sweep.add_argument("--json", action="store_true", help="print JSON instead of a table")
     demo = sub.add_parser("demo", help="play opsbot end to end against a local Telegram emulator (no token needed)")
@@ -41,16 +48,31 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", help="where to write the JSON (default bench/results.json)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
+    init = sub.add_parser("init", help="write a starting opsbot.yaml and .env in this folder")
+    init.add_argument("--force", action="store_true", help="overwrite opsbot.yaml and .env if they exist")
+    emulator = sub.add_parser("emulator", help="run the local Telegram Bot API emulator alone, to try `opsbot run`")
+    emulator.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (default 8081; 0 picks a free one)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling (say, while importing)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "demo":  # the transcript is the output; only problems go to the log
-        logging.getLogger().setLevel(logging.WARNING)
-    for noisy in ("alembic", "apscheduler", "aiogram.event"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(quiet=args.command in ("demo", "emulator"))
+    if args.command == "init":  # before the settings: a broken .env must not stop the command that writes one
+        from bot.commands.init import run_init
+
+        return run_init(Path.cwd(), force=args.force)
+    if args.command == "emulator":
+        from bot.emulator.standalone import run_emulator
+
+        return run_emulator(args.port)
     if args.command == "bench":  # its own settings and emulator: needs nothing from the environment
         logging.getLogger().setLevel(logging.ERROR)
         from bench.__main__ import main as bench_main
@@ -59,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra += ["--only", *args.only] if args.only else []
         extra += ["--out", args.out] if args.out else []
         return bench_main(extra)
+    if args.command == "demo":  # its own settings too: a token or database of yours is not needed, nor used
+        from bot.demo import run_demo
+
+        return run_demo(directory=args.dir, interactive=args.interactive, example=args.example, postgres=args.postgres)
+    from ops.config import ConfigError, load_config
+    from ops.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -68,13 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ops.redaction import configured_secrets
 
     redact.install(configured_secrets(settings))
-    if args.command == "demo":
-        from bot.demo import run_demo
-
-        return run_demo(directory=args.dir, interactive=args.interactive, example=args.example, postgres=args.postgres)
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
-    config_path = getattr(args, "path", None) or settings.opsbot_config
+        return _reachable(settings) or asyncio.run(_migrate(settings))
+    config_path = getattr(args, "path", None) or getattr(args, "config", None) or settings.opsbot_config
     from ops.config.envfile import env_file_warnings
 
     warnings = env_file_warnings(settings.model_config.get("env_file"), config_path)
@@ -94,8 +119,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{config_path}: ok — {len(config.detectors)} detector(s), {len(config.targets)} target(s)")
         return EXIT_OK
     if args.command == "sweep":
-        return asyncio.run(_sweep(settings, config, as_json=args.json))
-    return _run(settings, config)
+        return _reachable(settings) or asyncio.run(_sweep(settings, config, as_json=args.json))
+    return _reachable(settings) or _run(settings, config)
+
+
+def _reachable(settings: Settings) -> int:
+    """0 once opsbot's database answers; EXIT_CONFIG after one line saying why it does not."""
+    from ops.storage.db import DatabaseUnavailable, wait_for_database
+
+    def waiting(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(wait_for_database(settings.database_url, settings.database_wait, on_waiting=waiting))
+    except DatabaseUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
 
 
 async def _migrate(settings: Settings) -> int:
@@ -139,6 +179,7 @@ def _table(results: list) -> str:
 
 def _run(settings: Settings, config: OpsConfig) -> int:
     from bot.app import OpsBotApp
+    from ops.settings import SettingsError
     from ops.storage.single import AlreadyRunning, hold_sqlite
 
     try:

@@ -214,7 +214,8 @@ class Coordinator:
 
     async def _depose(self, why: str) -> None:
         self.is_leader = False
-        log.warning("leadership: replica %s stands down: %s", self.id, why)
+        level = logging.INFO if why == "stopping" else logging.WARNING  # a normal stop is not a problem
+        log.log(level, "leadership: replica %s stands down: %s", self.id, why)
         for hook in self.on_deposed:
             try:
                 await hook()

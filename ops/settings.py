@@ -11,11 +11,14 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ops.model import Severity
+from ops.storage.urls import normalize_database_url
 from ops.timeutil import parse_duration
 
 IdList = Annotated[list[int], NoDecode]
 Duration = Annotated[float, BeforeValidator(parse_duration)]  # "90s", "5m", "1h" or seconds
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+# What @BotFather hands out: the bot's numeric id, a colon, about 35 characters of [A-Za-z0-9_-].
+BOT_TOKEN_SHAPE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{30,80}")
 
 
 class Settings(BaseSettings):
@@ -24,6 +27,8 @@ class Settings(BaseSettings):
     bot_token: str = Field("", repr=False)
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     database_url: str = "sqlite+aiosqlite:///./opsbot.db"
+    # How long start-up waits for a PostgreSQL that is down or still starting before it gives up (exit 2).
+    database_wait: Duration = Field(60.0, ge=0)
     opsbot_config: str = "./opsbot.yaml"
     alert_chat_ids: IdList = []
     admin_chat_ids: IdList = []
@@ -75,6 +80,24 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("expected comma-separated integer ids, e.g. -1001234,5678") from None
         return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: str) -> str:
+        """A malformed token is named, never echoed; a stray space or newline around it is forgiven."""
+        value = value.strip()
+        if value and not BOT_TOKEN_SHAPE.fullmatch(value):
+            hint = " (without the leading 'bot' of API URLs)" if "bot" in value.lower() else ""
+            raise ValueError(
+                "not a Telegram bot token: expected <bot id>:<about 35 letters, digits, _ or ->, "
+                f"exactly as @BotFather gives it{hint}"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @field_validator("webhook_secret")
     @classmethod

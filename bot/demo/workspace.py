@@ -14,10 +14,13 @@ from sqlalchemy import text
 from examples import get
 from examples.marketplace import latency_app, seed_pings
 from ops.storage.db import create_engine
+from ops.storage.urls import normalize_database_url
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+POSTGRES_ENV = "OPSBOT_DEMO_POSTGRES_URL"
 # The demo is a time-lapse: every detector runs every few seconds instead of every minute.
 DEMO_EVERY = 3.0
+SALES_FEED_RESTART = "/admin/sales-feed/restart"
 EXPECTED_CARDS = {"marketplace": 3, "trading-pipeline": 7, "devdiag": 6}
 
 
@@ -54,24 +57,30 @@ async def create_workspace(
     database_url = f"sqlite+aiosqlite:///{database.resolve()}"
     cleanups: list[Callable[[], Awaitable[Any]]] = []
     extra: dict[str, str] = {}
-    if example.dialect == "sqlite":
-        shop = directory / "shop.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{shop}{suffix}").unlink(missing_ok=True)
-        target_url = f"sqlite+aiosqlite:///{shop.resolve()}"
-        await example.module.seed(target_url, "demo")
-        runner = web.AppRunner(latency_app("healthy"), access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        extra["APP_METRICS_URL"] = f"http://127.0.0.1:{port}/metrics"
-        cleanups.append(runner.cleanup)
-        env = example.module.env(target_url, extra["APP_METRICS_URL"])
-    else:
-        target_url = await _fresh_postgres_database(postgres_url or DEFAULT_POSTGRES, example_name)
-        await example.module.seed(target_url, "broken")
-        env = example.module.env(target_url)
+    try:
+        if example.dialect == "sqlite":
+            shop = directory / "shop.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{shop}{suffix}").unlink(missing_ok=True)
+            target_url = f"sqlite+aiosqlite:///{shop.resolve()}"
+            await example.module.seed(target_url, "demo")
+            runner = web.AppRunner(_shop_app(example.module, target_url), access_log=None, shutdown_timeout=0.1)
+            await runner.setup()
+            cleanups.append(runner.cleanup)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            extra["APP_METRICS_URL"] = f"http://127.0.0.1:{port}/metrics"
+            extra["SALES_FEED_RESTART_URL"] = f"http://127.0.0.1:{port}{SALES_FEED_RESTART}"
+            env = example.module.env(target_url, extra["APP_METRICS_URL"])
+        else:
+            target_url = await _fresh_postgres_database(postgres_url or DEFAULT_POSTGRES, example_name)
+            await example.module.seed(target_url, "broken")
+            env = example.module.env(target_url)
+    except BaseException:  # a Ctrl-C half-way: stop what was started
+        for cleanup in reversed(cleanups):
+            await cleanup()
+        raise
     return Workspace(
         name=example_name,
         directory=directory,
@@ -84,6 +93,20 @@ async def create_workspace(
         fix=lambda: example.module.fix(target_url),
         cleanups=cleanups,
     )
+
+
+def _shop_app(module: Any, shop_url: str) -> web.Application:
+    """The shop as the demo's detectors and remediations see it: its API's metrics, healthy, and the
+    sales feed's restart endpoint (`restart_sales_feed` in marketplace.yaml), which brings the stalled
+    feed's sales in, as restarting a stuck ingester would."""
+    app = latency_app("healthy")
+
+    async def restart_sales_feed(_request: web.Request) -> web.Response:
+        await module.fix(shop_url)
+        return web.json_response({"restarted": "sales_feed", "caught_up": True})
+
+    app.router.add_post(SALES_FEED_RESTART, restart_sales_feed)
+    return app
 
 
 async def after_migrations(workspace: Workspace) -> None:
@@ -109,5 +132,26 @@ async def _fresh_postgres_database(server_url: str, example_name: str) -> str:
     return f"{server_url.rsplit('/', 1)[0]}/{name}"
 
 
-def postgres_from_env() -> str | None:
-    return os.environ.get("OPSBOT_DEMO_POSTGRES_URL")
+def postgres_server(given: str | None) -> str | None:
+    """The PostgreSQL server URL from --postgres or OPSBOT_DEMO_POSTGRES_URL, with its driver added."""
+    name, url = ("--postgres", given) if given else (POSTGRES_ENV, os.environ.get(POSTGRES_ENV))
+    if not url:
+        return None
+    try:
+        url = normalize_database_url(url)
+    except ValueError as exc:
+        raise DemoError(f"{name}: {exc}") from None
+    if not url.startswith("postgresql"):
+        raise DemoError(f"{name}: expected a PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres")
+    return url
+
+
+def prepare_directory(directory: Path) -> Path:
+    """The demo's folder, made if missing; a file in its place or no permission is one line."""
+    if directory.exists() and not directory.is_dir():
+        raise DemoError(f"--dir {directory} is a file, not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoError(f"--dir {directory}: cannot create it ({exc.strerror})") from None
+    return directory

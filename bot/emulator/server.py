@@ -63,6 +63,7 @@ class ChatMessage:
     kind: str = "text"  # text | photo | document
     file_size: int = 0
     filename: str | None = None
+    content: bytes | None = field(default=None, repr=False)  # the file's bytes, with keep_files
     edits: int = 0
     date: int = field(default_factory=lambda: int(time.time()))
 
@@ -97,9 +98,19 @@ class Chat:
 
 
 class BotApiEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, telegram_limits: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        telegram_limits: bool = False,
+        keep_files: bool = False,
+        control: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
+        self.keep_files = keep_files  # keep the bytes of sent photos and documents (the demo saves them)
+        self.control = control  # serve /_emulator/…: chats, messages and presses over HTTP (`opsbot emulator`)
         # With telegram_limits, calls past Telegram's flood limits get a 429 with retry_after.
         self.limits: FloodLimits | None = FloodLimits() if telegram_limits else None
         # Telegram's limit on a message's text, in UTF-16 units after its HTML is parsed; a test may lower
@@ -136,6 +147,10 @@ class BotApiEmulator:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
+        if self.control:
+            from bot.emulator.control import add_control_routes
+
+            add_control_routes(app, self)
         # A client that hangs up ends its request, as with Telegram: a killed bot's long poll is over.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True)
         await self._runner.setup()
@@ -277,7 +292,7 @@ class BotApiEmulator:
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
-        if request.content_type == "application/json":
+        if request.content_type == "application/json" and request.can_read_body:
             params.update(await request.json())
         elif request.method == "POST":
             if request.content_type.startswith("multipart/"):
@@ -286,6 +301,8 @@ class BotApiEmulator:
                     if part.filename:  # type: ignore[union-attr]
                         data = await part.read()  # type: ignore[union-attr]
                         params[part.name] = {"filename": part.filename, "size": len(data), "head": data[:8]}  # type: ignore[union-attr]
+                        if self.keep_files:
+                            params[part.name]["data"] = data  # type: ignore[union-attr]
                     else:
                         params[part.name] = await part.text()  # type: ignore[union-attr]
             else:
@@ -438,6 +455,7 @@ class BotApiEmulator:
             kind=kind,
             file_size=file["size"],
             filename=file["filename"],
+            content=file.get("data"),
         )
         self.messages[(chat.id, msg.message_id)] = msg
         body = self._message_json(msg, chat, self.bot_user)

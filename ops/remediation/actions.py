@@ -34,9 +34,13 @@ from ops.timeutil import Clock
 
 
 class ActionFailed(Exception):
-    def __init__(self, message: str, output: str = "") -> None:
+    """An attempt failed. `permanent`: no retry could succeed (nobody to notify, no such program), so
+    the runner stops at once instead of retrying with backoff."""
+
+    def __init__(self, message: str, output: str = "", *, permanent: bool = False) -> None:
         super().__init__(message)
         self.output = output
+        self.permanent = permanent
 
 
 @dataclass
@@ -107,7 +111,7 @@ async def _shell(action: ShellRemediation) -> str:
             env=shell_env(action),
         )
     except OSError as exc:
-        raise ActionFailed(f"cannot start {action.command[0]}: {exc.strerror}") from None
+        raise ActionFailed(f"cannot start {action.command[0]}: {exc.strerror}", permanent=True) from None
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=action.timeout)
     except TimeoutError:
@@ -141,9 +145,9 @@ async def _http(action: HttpRemediation) -> str:
 async def _notify_admin(ctx: ActionContext, incident: Incident | None) -> str:
     """The alert with its whole context goes to ADMIN_CHAT_IDS, as a card every ack also edits."""
     if not ctx.settings.admin_chat_ids:
-        raise ActionFailed("ADMIN_CHAT_IDS is empty: there is nobody to notify")
+        raise ActionFailed("ADMIN_CHAT_IDS is empty: there is nobody to notify", permanent=True)
     if incident is None:
-        raise ActionFailed("notify_admin needs an alert to forward")
+        raise ActionFailed("notify_admin needs an alert to forward", permanent=True)
     async with ctx.db.begin() as conn:
         already = set(await chats_with_alert(conn, incident.id))
         chats = [c for c in dict.fromkeys(ctx.settings.admin_chat_ids) if c not in already]

@@ -218,14 +218,14 @@ class RemediationRunner:
         ctx = ActionContext(self.db, self.settings, self.config.targets, self.clock)
         attempts = action.attempts(self.settings.auto_remediation_max_retries)
         started = time.perf_counter()
-        output, error, attempt, ok = "", "", 0, False
+        output, error, attempt, ok, permanent = "", "", 0, False, False
         for attempt in range(1, attempts + 1):
             t0 = time.perf_counter()
             try:
                 output = await asyncio.wait_for(execute(action, ctx, incident), timeout=action.timeout + 1)
                 ok, error = True, ""
             except ActionFailed as exc:
-                error, output = str(exc), exc.output
+                error, output, permanent = str(exc), exc.output, exc.permanent
             except TimeoutError:
                 error, output = f"timed out after {action.timeout:g}s", ""
             except asyncio.CancelledError:
@@ -236,7 +236,7 @@ class RemediationRunner:
                 log.exception("remediation %s crashed", action.name)
                 error, output = f"{type(exc).__name__}: {exc}", ""
             await self._record_attempt(run_id, action, incident, attempt, ok, time.perf_counter() - t0, output, error)
-            if ok:
+            if ok or permanent:  # a failure no retry can fix ends the run at once
                 break
             if attempt < attempts:
                 await asyncio.sleep(self.backoff_base * 2 ** (attempt - 1))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,12 +13,14 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from ops.replicas import MUTEX_MIGRATE, serialize
+from ops.storage.urls import describe_server
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 READ_ONLY = "opsbot_read_only"  # an execution option: this connection never writes
@@ -56,6 +60,83 @@ async def retry_locked(what: str, fn: Callable[[], Awaitable[T]], *, attempts: i
             await asyncio.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+class DatabaseUnavailable(Exception):
+    """opsbot's own database cannot be reached, or refuses: one line saying where and why (no password)."""
+
+
+# PostgreSQL says these while it starts, stops or is full: worth waiting for. Any other refusal (a wrong
+# password, an unknown role or database) stays a refusal however long one waits.
+_TRANSIENT_SQLSTATES = {"57P03", "53300", "57P01", "57P02"}
+
+
+def _reason(exc: BaseException) -> tuple[str, bool]:
+    """(why, in a few words; whether waiting could help)."""
+    orig: BaseException = exc
+    while isinstance(orig, DBAPIError) and orig.orig is not None:
+        orig = orig.orig
+    cause = orig.__cause__ or orig  # SQLAlchemy's asyncpg adapter keeps asyncpg's own error as the cause
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused", True
+    if isinstance(cause, socket.gaierror):
+        return "host name not found", True
+    if isinstance(cause, TimeoutError):
+        return "no answer", True
+    if isinstance(cause, OSError):
+        return cause.strerror or type(cause).__name__, True
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return first, getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+
+async def wait_for_database(
+    url: str, wait: float, *, on_waiting: Callable[[str], None] | None = None, connect_timeout: float = 5.0
+) -> None:
+    """Connect once; while PostgreSQL is down or starting, try again with backoff for up to `wait`
+    seconds (`on_waiting` hears once what is being waited for). Raises DatabaseUnavailable."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        where = parsed.database or ":memory:"
+        engine = None
+        try:
+            engine = create_engine(url)
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OSError, DBAPIError) as exc:
+            why, _ = _reason(exc)
+            raise DatabaseUnavailable(f"cannot open the SQLite database {where}: {why} (DATABASE_URL)") from None
+        finally:
+            if engine is not None:
+                await engine.dispose()
+        return
+    where = f"PostgreSQL at {describe_server(url)}"
+    deadline = time.monotonic() + wait
+    delay = 0.5
+    engine = create_async_engine(url, connect_args={"timeout": connect_timeout}, poolclass=NullPool)
+    told = False
+    try:
+        while True:
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                return
+            except (OSError, DBAPIError) as exc:
+                why, transient = _reason(exc)
+            if not transient:
+                raise DatabaseUnavailable(f"{where} refused: {why} (DATABASE_URL)")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                waited = f" after {wait:g}s" if wait > 0 else ""
+                raise DatabaseUnavailable(
+                    f"{where} is not answering{waited} ({why}); is it running? (DATABASE_URL, DATABASE_WAIT)"
+                )
+            if not told and on_waiting is not None:
+                on_waiting(f"waiting up to {wait:g}s for {where} ({why})…")
+                told = True
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+    finally:
+        await engine.dispose()
 
 
 def _make_sqlite_safe(engine: AsyncEngine, busy_timeout: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=150,  # about 15 s on an idle machine; a loaded CI box takes several times that
         cwd=tmp_path,
     )
     out = proc.stdout
@@ -64,6 +65,8 @@ def test_demo_of_a_postgres_example(tmp_path: Path, postgres_url: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "🔴 CRITICAL · duplicate_executions" in proc.stdout and "telemetry_lag resolved after" in proc.stdout
+    hint = f"Drive it yourself: opsbot demo --interactive --example trading-pipeline --dir {tmp_path / 'demo'}"
+    assert proc.stdout.rstrip().endswith(hint)  # the closing hint keeps the example
 
 
 def test_demo_without_postgres_says_so_in_one_line(tmp_path: Path) -> None:
@@ -105,7 +108,7 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     seen: list[str] = []
 
-    def read_until(marker: str, timeout: float = 30) -> None:
+    def read_until(marker: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not any(marker in line for line in seen):
             remaining = deadline - time.monotonic()
@@ -131,3 +134,93 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _demo_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL", "ALERT_CHAT_IDS")}
+
+
+class _Running:
+    """A demo subprocess whose output is read as it comes, so a test can act on a line."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "bot.cli", "demo", "--dir", str(tmp_path / "demo"), *args],
+            env=_demo_env(),
+            stdin=subprocess.PIPE,  # kept open: an interactive demo must not need it closed to stop
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=lambda: [self.lines.put(x) for x in self.proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+
+    def read_until(self, marker: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(marker in line for line in self.seen):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{marker!r} not seen in:\n{''.join(self.seen)[-3000:]}"
+            try:
+                self.seen.append(self.lines.get(timeout=min(remaining, 0.5)))
+            except queue.Empty:
+                pass
+
+    def interrupt(self) -> tuple[int, float, str, str]:
+        """Ctrl-C; (exit status, seconds it took to exit, the rest of stdout, stderr)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        took = time.monotonic() - started
+        time.sleep(0.2)  # the reader thread drains what was already written
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return code, took, "".join(self.seen), self.proc.stderr.read()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("when", ["setting up", "mid-story"])
+def test_ctrl_c_stops_the_demo_at_once_without_a_traceback(tmp_path: Path, when: str) -> None:
+    demo = _Running(tmp_path)
+    demo.read_until("opsbot demo — the marketplace example" if when == "setting up" else "[1 ✅ Ack]")
+    code, took, out, err = demo.interrupt()
+    assert code == 130, err
+    assert took < 10, f"took {took:.1f}s to stop"
+    assert err == "", err  # no traceback, no warning
+    assert "opsbot demo: stopped." in out and "Demo files:" in out
+
+
+def test_ctrl_c_leaves_the_interactive_demo_without_waiting_for_enter(tmp_path: Path) -> None:
+    demo = _Running(tmp_path, "--interactive")
+    demo.read_until("[1 ✅ Ack]")
+    code, took, out, err = demo.interrupt()
+    assert code == 0 and took < 10 and err == "", (code, took, err)
+    assert "Demo files:" in out
+
+
+def test_the_demo_saves_its_transcript_and_chart_and_remediates_for_real(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--dir", str(tmp_path / "demo")],
+        env=_demo_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == ""  # not a WARNING line on a normal exit
+    out = proc.stdout
+    folder = tmp_path / "demo"
+    # alice presses 🛠 Remediate: the shop's sales feed is restarted for real and the alert resolves.
+    assert "alice presses 🛠 Remediate under the sales_freshness alert" in out
+    assert "✅ restart_sales_feed succeeded" in out and "sales_freshness resolved after" in out
+    chart = folder / "slo.png"
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and f"chart       {chart.resolve()}" in out
+    transcript = (folder / "transcript.txt").read_text(encoding="utf-8")
+    assert transcript == out
+    assert "Drive it yourself: opsbot demo --interactive --dir" in out

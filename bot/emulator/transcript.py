@@ -1,4 +1,5 @@
-"""Prints what happens in the emulator as a chat transcript, and numbers buttons for pressing."""
+"""Prints what happens in the emulator as a chat transcript, numbers buttons for pressing, and saves
+the photos and documents the bot sends (the demo's chart) when the emulator keeps their bytes."""
 
 from __future__ import annotations
 
@@ -6,10 +7,31 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TextIO
+from pathlib import Path
+from typing import Protocol
 
-from bot.emulator import BotApiEmulator, ChatMessage
-from bot.emulator.server import Call
+from bot.emulator.server import BotApiEmulator, Call, ChatMessage
+
+
+class Writer(Protocol):
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+class Tee:
+    """Writes to several streams at once: the terminal and the transcript file."""
+
+    def __init__(self, *streams: Writer) -> None:
+        self.streams = streams
+
+    def write(self, text: str, /) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
 
 
 @dataclass(frozen=True)
@@ -21,16 +43,29 @@ class NumberedButton:
 
 
 class Transcript:
-    def __init__(self, emulator: BotApiEmulator, chat_names: dict[int, str], out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        emulator: BotApiEmulator,
+        chat_names: dict[int, str],
+        out: Writer = sys.stdout,
+        *,
+        files_dir: Path | None = None,
+    ) -> None:
         self.emulator = emulator
         self.chat_names = chat_names
         self.out = out
+        self.files_dir = files_dir  # where sent photos and documents are saved (needs keep_files)
+        self.saved: list[Path] = []
         self.buttons: dict[int, NumberedButton] = {}
         self._next = 1
         emulator.listeners.append(self._on_call)
 
     def _chat(self, chat_id: int) -> str:
         return self.chat_names.get(chat_id, str(chat_id))
+
+    def line(self, text: str = "") -> None:
+        """A line of the narration, outside any chat."""
+        print(text, file=self.out, flush=True)
 
     def say(self, who: str, text: str, chat_id: int) -> None:
         self._print(f"{who} → {self._chat(chat_id)}", text)
@@ -61,6 +96,8 @@ class Transcript:
     def _on_call(self, call: Call, message: ChatMessage | None) -> None:
         if call.status == 499:  # the bot hung up itself (a long poll ended at shutdown): not Telegram's doing
             return
+        if call.status == 400 and "message is not modified" in call.description:
+            return  # an edit that changed nothing: Telegram says so, and nothing in the chat changes
         if call.status != 200:
             self._print(f"Telegram refused {call.method} ({call.status})", call.description)
             return
@@ -76,7 +113,24 @@ class Transcript:
             reply = f" (reply to {message.reply_to})" if message.reply_to else ""
             self._print(f"opsbot → {chat}, message {message.message_id}{reply}", message.text, self._number(message))
         elif call.method in ("sendPhoto", "sendDocument"):
-            self._print(f"opsbot → {chat}", f"[{message.kind}: {message.filename}, {message.file_size} bytes]")
+            saved = self._save(message)
+            where = f", saved as {saved}" if saved else ""
+            caption = f"\n{message.text}" if message.text else ""
+            shown = f"[{message.kind}: {message.filename}, {message.file_size} bytes{where}]{caption}"
+            self._print(f"opsbot → {chat}", shown)
+
+    def _save(self, message: ChatMessage) -> Path | None:
+        if self.files_dir is None or message.content is None:
+            return None
+        name = Path(message.filename or f"{message.kind}-{message.message_id}").name
+        path = self.files_dir / name
+        n = 2
+        while path in self.saved:  # a second chart in one run does not overwrite the first
+            path = self.files_dir / f"{Path(name).stem}-{n}{Path(name).suffix}"
+            n += 1
+        path.write_bytes(message.content)
+        self.saved.append(path)
+        return path
 
     def find(self, label: str, text_part: str) -> NumberedButton:
         """The newest numbered button with this label on a message that contains `text_part`."""
