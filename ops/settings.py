@@ -18,7 +18,7 @@ IdList = Annotated[list[int], NoDecode]
 Duration = Annotated[float, BeforeValidator(parse_duration)]  # "90s", "5m", "1h" or seconds
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 # What @BotFather hands out: the bot's numeric id, a colon, about 35 characters of [A-Za-z0-9_-].
-BOT_TOKEN_SHAPE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{30,80}")
+BOT_TOKEN_SHAPE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,80}")
 
 
 class Settings(BaseSettings):

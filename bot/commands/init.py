@@ -163,7 +163,7 @@ def _next_steps(folder: Path, token: str, chats: str) -> None:
     print(f"  {step}. opsbot check-config     checks {CONFIG_NAME}")
     print(f"  {step + 1}. opsbot run              detectors, alerts, HTTP on {HTTP}, the bot")
     where = "the group" if chats else "your team's group"
-    tail = "" if chats else " (its id goes in ALERT_CHAT_IDS, then restart)"
+    tail = "" if chats else " (its id goes in ALERT_CHAT_IDS in .env, then kill -HUP the running opsbot, or restart it)"
     print(f"  {step + 2}. Add the bot to {where} and send /start there{tail}.")
     print(f"The heartbeat {HEARTBEAT} alerts until it is pinged: curl -fsS http://{HTTP}/ping/{HEARTBEAT}")
     if os.name == "posix" and token:
