@@ -27,6 +27,7 @@ from ops.sweeper import Sweeper
 from ops.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+STOP_GRACE = 5.0  # seconds the scheduler's runs under way get to end when it stops
 
 
 def build_scheduler(
@@ -57,7 +58,7 @@ def build_scheduler(
         if last is not None:
             delay = max(delay, min(every, (last + timedelta(seconds=every) - utc_now).total_seconds()))
         scheduler.add_job(
-            _cut_off_quietly(_run_detector),
+            _cut_off_quietly(scheduler, _run_detector),
             "interval",
             seconds=every,
             args=[sweeper, detector, ran],
@@ -70,7 +71,7 @@ def build_scheduler(
         )
     if housekeeping_every is not None:
         scheduler.add_job(
-            _cut_off_quietly(_housekeeping),
+            _cut_off_quietly(scheduler, _housekeeping),
             "interval",
             seconds=housekeeping_every,
             args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
@@ -82,7 +83,7 @@ def build_scheduler(
         )
     if sweeper.config.slos or sweeper.config.slo_report:
         scheduler.add_job(
-            _cut_off_quietly(evaluate_slos),
+            _cut_off_quietly(scheduler, evaluate_slos),
             "interval",
             seconds=60,
             args=[slo, report],
@@ -93,7 +94,7 @@ def build_scheduler(
             next_run_time=now + timedelta(seconds=5),
         )
     scheduler.add_job(
-        _cut_off_quietly(prune_checks),
+        _cut_off_quietly(scheduler, prune_checks),
         "interval",
         hours=6,
         args=[engine, settings.check_retention_days],
@@ -106,16 +107,23 @@ def build_scheduler(
     return scheduler
 
 
-def _cut_off_quietly(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
+def _cut_off_quietly(
+    scheduler: WatchedScheduler, job: Callable[..., Awaitable[object]]
+) -> Callable[..., Awaitable[None]]:
     """A run the scheduler cancels as it stops (stand-down, a restart of its duty, exit) is over, not
     broken: one line, instead of APScheduler's traceback of a job that "raised an exception"."""
 
     @functools.wraps(job)
     async def run(*args: object) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            scheduler.in_flight.add(task)
         try:
             await job(*args)
         except asyncio.CancelledError:
             log.info("%s: cut off, the scheduler stopped", job.__name__.lstrip("_"))
+        finally:
+            scheduler.in_flight.discard(task)  # type: ignore[arg-type]
 
     return run
 
@@ -138,6 +146,24 @@ class WatchedScheduler(AsyncIOScheduler):
 
     failure: BaseException | None = None
     on_failure: Callable[[BaseException], None] | None = None
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.in_flight: set[asyncio.Task[object]] = set()  # job runs under way (see `finish`)
+        self.finishing = False
+
+    async def finish(self, grace: float = STOP_GRACE) -> None:
+        """Stop: no new runs, the runs under way get `grace` seconds to end, then the rest are cancelled.
+        A run cancelled in the middle of a SQLite write holds its connection until the write's busy wait
+        ends — long after the engine was disposed — so letting it finish is the quicker stop."""
+        if not self.running or self.finishing:  # shutdown() takes effect in a later callback of the loop
+            return
+        self.finishing = True
+        self.pause()
+        running = [t for t in self.in_flight if not t.done()]
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
+        self.shutdown(wait=False)
 
     @run_in_event_loop
     def wakeup(self) -> None:
@@ -245,10 +271,13 @@ class SchedulerDuty:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(failed.wait(), self.check_every)
                 self._check(scheduler)
-        finally:
+        except asyncio.CancelledError:  # stopped (stand-down, exit): the runs under way may finish
             self.scheduler = None
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            await scheduler.finish()
+            raise
+        finally:  # failed: the duty restarts it at once
+            self.scheduler = None
+            await scheduler.finish(grace=0)
 
     def _check(self, scheduler: WatchedScheduler) -> None:
         if scheduler.failure is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -89,6 +90,30 @@ def _reason(exc: BaseException) -> tuple[str, bool]:
     return first, getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES
 
 
+def _check_sqlite_path(where: str) -> None:
+    """Whether opsbot could open (or create) the SQLite file, without creating it: a start refused later
+    (a token Telegram refuses, a port in use) leaves nothing behind. The engine makes missing folders."""
+    if where == ":memory:":
+        return
+    path = Path(where)
+    problem = None
+    if path.is_dir():
+        problem = "it is a folder"
+    elif path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            problem = "not readable and writable by this user"
+    else:
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            problem = f"{ancestor} is not a folder"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            problem = f"cannot create it in {ancestor} (not writable)"
+    if problem:
+        raise DatabaseUnavailable(f"cannot open the SQLite database {where}: {problem} (DATABASE_URL)")
+
+
 async def wait_for_database(
     url: str, wait: float, *, on_waiting: Callable[[str], None] | None = None, connect_timeout: float = 5.0
 ) -> None:
@@ -96,18 +121,7 @@ async def wait_for_database(
     seconds (`on_waiting` hears once what is being waited for). Raises DatabaseUnavailable."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        where = parsed.database or ":memory:"
-        engine = None
-        try:
-            engine = create_engine(url)
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except (OSError, DBAPIError) as exc:
-            why, _ = _reason(exc)
-            raise DatabaseUnavailable(f"cannot open the SQLite database {where}: {why} (DATABASE_URL)") from None
-        finally:
-            if engine is not None:
-                await engine.dispose()
+        _check_sqlite_path(parsed.database or ":memory:")
         return
     where = f"PostgreSQL at {describe_server(url)}"
     deadline = time.monotonic() + wait

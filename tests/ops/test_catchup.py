@@ -86,12 +86,12 @@ async def test_resolved_alerts_are_not_caught_up(core: OpsCore) -> None:
 
 @pytest.mark.no_ops_db
 def test_a_reread_applies_the_chat_lists_and_names_what_needs_a_restart() -> None:
-    current = make_settings(Path("x.db"), alert_chat_ids=[], bot_token="111:old-token-aaaaaaaaaaaaaaaa")
+    current = make_settings(Path("x.db"), alert_chat_ids=[], bot_token="111:old-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
     fresh = make_settings(
         Path("x.db"),
         alert_chat_ids=[-5],
         admin_user_ids=[7, 8],
-        bot_token="222:new-token-bbbbbbbbbbbbbbbb",
+        bot_token="222:new-token-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         http_port=9999,
     )
     reread = apply_chat_lists(current, fresh, environ={"PATH": "/bin"})

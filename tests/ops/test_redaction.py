@@ -55,7 +55,7 @@ def test_redact(text: str, expected: str) -> None:
 def test_configured_secrets_are_every_secret_setting_and_url_password() -> None:
     settings = Settings(
         _env_file=None,
-        bot_token="1:bot-token-value",
+        bot_token="1:bot-token-value-of-the-shape-botfather-gives",
         api_token="api-value",
         webhook_secret="hook-value",
         alertmanager_webhook_token="amhook-value",
@@ -76,7 +76,7 @@ detectors:
     )
     secrets = set(configured_secrets(settings, config))
     assert {
-        "1:bot-token-value",
+        "1:bot-token-value-of-the-shape-botfather-gives",
         "api-value",
         "hook-value",
         "amhook-value",
