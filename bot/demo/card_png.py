@@ -4,7 +4,7 @@
 
 The card is not mocked up: the demo's marketplace workspace is seeded, the real `cash_balance`
 detector runs against it, the real engine opens the incident, and `bot/render/texts.alert_card` and
-`bot/keyboards.alert_keyboard` make the text and the buttons the bot would send. Only the clock is fixed
+`bot/keyboards.alert_keyboard` make the text and the buttons the bot sends. Only the clock is fixed
 (so the picture does not change with the time of day it was drawn). The message is then laid out as a
 Telegram message in a small HTML page and screenshotted by headless Chromium (Debian's `chromium` and
 `fonts-noto-color-emoji`). Nothing in the tests or the bot needs this module; it exists to redraw the

@@ -115,7 +115,11 @@ def test_setting_like_typos_in_dot_env_are_warned_at_run_start_up(tmp_path: Path
 
 def test_a_secret_setting_in_a_description_is_refused(tmp_path: Path) -> None:
     (tmp_path / "opsbot.yaml").write_text(CONFIG.replace('"> 5GB"}', '"> 5GB", description: "bot ${BOT_TOKEN}"}'))
-    done = opsbot(tmp_path, "check-config", env={"SHOP_URL": "sqlite:///s.db", "BOT_TOKEN": "123:secret-of-the-shape-botfather-gives-x"})
+    done = opsbot(
+        tmp_path,
+        "check-config",
+        env={"SHOP_URL": "sqlite:///s.db", "BOT_TOKEN": "123:secret-of-the-shape-botfather-gives-x"},
+    )
     assert done.returncode == 2 and "secret" not in done.stdout
     assert done.stderr == (
         "opsbot.yaml: detectors[0] (shop_size).description: ${BOT_TOKEN} is a secret setting; "
