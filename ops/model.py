@@ -75,6 +75,20 @@ class CheckResult:
     alert_on_no_data: bool = False
     unit: str | None = None  # "s" (an age) or "bytes"; None: a plain number
 
+    @classmethod
+    def detector_error(cls, detector: str, message: str, *, error: str, duration_ms: float = 0.0) -> CheckResult:
+        """The one result of a detector that could not measure (or whose results could not be processed):
+        an error on its empty key, alerted like any failure, its message naming the detector."""
+        return cls(
+            detector=detector,
+            key="",
+            status=CheckStatus.error,
+            severity=Severity.error,
+            message=f"{detector}: {message}",
+            duration_ms=duration_ms,
+            error=error,
+        )
+
     @property
     def ok(self) -> bool:
         """Whether the check counts as passing for the alert engine."""

@@ -108,15 +108,7 @@ def result(
 
 def error_result(config: DetectorBase, message: str, duration_ms: float = 0.0) -> CheckResult:
     message = redact_message(message)
-    return CheckResult(
-        detector=config.name,
-        key="",
-        status=CheckStatus.error,
-        severity=Severity.error,
-        message=f"{config.name}: {message}",
-        duration_ms=duration_ms,
-        error=message,
-    )
+    return CheckResult.detector_error(config.name, message, error=message, duration_ms=duration_ms)
 
 
 async def run_detector(detector: Detector, metrics: Metrics | None = None) -> list[CheckResult]:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ops.config.models import DetectorBase
-from ops.model import CheckResult, CheckStatus, Severity
+from ops.model import CheckResult, CheckStatus
 from ops.storage.clean import clean_text, message_text, shorten, storage_key
 
 ERROR_LIMIT = 2000
@@ -107,14 +107,7 @@ def _badness(r: CheckResult, direction: int) -> tuple[int, int, int, float]:
 def processing_error(detector: DetectorBase, exc: BaseException) -> CheckResult:
     """What a detector's results that could not be processed are replaced with: its error, alerted."""
     reason = describe(exc)
-    return CheckResult(
-        detector=detector.name,
-        key="",
-        status=CheckStatus.error,
-        severity=Severity.error,
-        message=f"{detector.name}: its results could not be processed ({reason})",
-        error=reason,
-    )
+    return CheckResult.detector_error(detector.name, f"its results could not be processed ({reason})", error=reason)
 
 
 def describe(exc: BaseException) -> str:
