@@ -110,9 +110,9 @@ class Sender:
             if claimed := await self.outbox.claim(row.id):
                 await self._deliver([row], self.messages.send(row))
             return claimed
-        if not await self.outbox.claim_many([r.id for r in rows], digest_id):
-            if row.digest_id is None:
-                await self.core.digests.discard(digest_id)  # another replica took some of these rows
+        if not rows or not await self.outbox.claim_many([r.id for r in rows], digest_id):
+            if row.digest_id is None:  # another replica took some of these rows
+                await self.core.digests.discard(digest_id)
             return False
         await self._deliver(rows, self.messages.digest(row.chat_id, digest_id))
         return True
