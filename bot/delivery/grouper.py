@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ops.notify.types import CardRefresh
 from ops.storage.outbox import OutboxRow
 
-DIGEST_KINDS = frozenset({"alert", "resolved", "reminder", "raised", "note", "flapping"})
 DIGEST_SCAN = 500  # queued rows of one chat looked at when forming a digest
 
 
@@ -31,8 +31,9 @@ class Grouping:
 
 
 def digestible(row: OutboxRow) -> bool:
-    """A notification about one incident that a digest line can stand for (and not half sent already)."""
-    return row.kind in DIGEST_KINDS and row.incident_id is not None and not row.message_ids
+    """A notification about one incident that a digest line can stand for (and not half sent already):
+    its type says whether it may join a digest (`ops.notify.types`)."""
+    return row.digestible
 
 
 def held(head: OutboxRow, now: datetime, rules: Grouping) -> bool:
@@ -62,7 +63,7 @@ def storm(head: OutboxRow, queued: Iterable[OutboxRow], rules: Grouping) -> list
     taken: list[OutboxRow] = []
     incidents: set[int] = set()
     for row in queued:
-        if row.kind == "refresh":
+        if row.kind == CardRefresh.kind:
             continue
         if not digestible(row):
             break

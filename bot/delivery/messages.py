@@ -1,4 +1,5 @@
-"""What each outbox row becomes in Telegram: one function per `row.kind`, chosen in `KINDS`.
+"""What each outbox row becomes in Telegram: its notification, rendered (`bot.render.notifications`), is
+a card, an edit of the card, a reply to it or a message of its own.
 
 Every function sends (or edits) and answers the ids of the messages Telegram accepted; a long text goes
 in parts, each saved as it is accepted (`save_progress`) so a retry resends none of them. A row that can
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
@@ -20,23 +20,19 @@ from bot.delivery.transport import PermanentError, edit_target_gone, not_modifie
 from bot.digests import redraw_digest
 from bot.keyboards import alert_keyboard
 from bot.render.digest import digest_view
+from bot.render.notifications import Card, Edit, Nothing, Post, Reply, Undeliverable, render
 from bot.render.split import TELEGRAM_LIMIT, split_html, u16
-from bot.render.texts import (
-    alert_card,
-    flapping_text,
-    raised_text,
-    remediation_result_text,
-    reminder_text,
-    resolved_text,
-    slo_report_text,
-)
+from bot.render.texts import alert_card
 from bot.shorten import fitting, send_split
 from ops.model import Incident
+from ops.notify.types import UnknownNotification
+from ops.remediation.runner import RunView
 from ops.runtime import OpsCore
+from ops.slo.evaluate import SloStatus
 from ops.storage.outbox import OutboxRow
 
 REQUEST_TIMEOUT = 20  # seconds; a call slower than this counts as transient
-Post = Callable[[str, InlineKeyboardMarkup | None], Awaitable[Message]]
+Poster = Callable[[str, InlineKeyboardMarkup | None], Awaitable[Message]]
 
 
 class Messages:
@@ -48,11 +44,28 @@ class Messages:
         self.request_timeout: float = REQUEST_TIMEOUT
 
     async def send(self, row: OutboxRow) -> list[int]:
-        """The one dispatch point: the row's kind decides what it becomes."""
-        kind = KINDS.get(row.kind)
-        if kind is None:
-            raise PermanentError(f"unknown outbox kind {row.kind!r}")
-        return await kind(self, row)
+        """The one dispatch point: the row's notification, rendered (`bot.render.notifications`), decides
+        what it becomes."""
+        try:
+            notification = row.notification
+        except UnknownNotification as exc:
+            raise PermanentError(str(exc)) from None
+        incident = await self.incident(row) if notification.incident else None
+        try:
+            shown = await render(notification, incident, _Sources(self.core))
+        except Undeliverable as exc:
+            raise PermanentError(str(exc)) from None
+        if isinstance(shown, Post):
+            return await self.text(row, shown.text, reply_to=None)
+        if isinstance(shown, Nothing):
+            return []
+        assert incident is not None, type(notification).__name__
+        if isinstance(shown, Card):
+            return await card(self, row, incident, shown)
+        if isinstance(shown, Edit):
+            await self.refresh(row.chat_id, incident, self.core.clock(), required=True)
+            return []
+        return await reply(self, row, incident, shown)
 
     async def digest(self, chat_id: int, digest_id: int) -> list[int]:
         """A storm digest standing for several rows of one chat."""
@@ -84,7 +97,7 @@ class Messages:
             await self.core.outbox.save_progress(row.id, ids)
         return ids
 
-    def poster(self, chat_id: int, reply_to: int | None) -> Post:
+    def poster(self, chat_id: int, reply_to: int | None) -> Poster:
         async def post(text: str, markup: InlineKeyboardMarkup | None) -> Message:
             return await self.bot.send_message(
                 chat_id,
@@ -143,28 +156,41 @@ class Messages:
         await redraw_digest(self.bot, self.core.digests, digest_id, request_timeout=self.request_timeout)
 
 
+class _Sources:
+    """What renderers may read (`bot.render.notifications.Sources`), from the runtime."""
+
+    def __init__(self, core: OpsCore) -> None:
+        self.core = core
+        self.now = core.clock()
+        self.flap_settle = core.settings.flap_settle
+
+    async def run(self, run_id: int) -> RunView | None:
+        return await self.core.remediation.get_run(run_id)
+
+    async def slo_statuses(self) -> list[SloStatus]:
+        return await self.core.slo.statuses()
+
+
 def _reply(message_id: int) -> ReplyParameters:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
-# -- one function per kind ---------------------------------------------------------------------
+# -- what the renderer said ---------------------------------------------------------------------
 
 
-async def alert(out: Messages, row: OutboxRow) -> list[int]:
+async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card) -> list[int]:
     """The alert card, with buttons; what does not fit it continues in replies to it."""
-    incident = await out.incident(row)
     now = out.core.clock()
     run = await out.core.remediation.latest_run(incident.id)
-    context = bool(row.payload.get("context"))
-    prefix = "〰️ <i>Stopped flapping; still firing.</i>\n" if row.payload.get("settled") else ""
+    prefix = shown.prefix
     ids = list(row.message_ids)  # parts already accepted before a retry
     sent: list[str] = []  # the continuation that goes with the card as it was accepted
     limit = TELEGRAM_LIMIT
 
     async def send_card(limit: int) -> Message:
-        card, continuation = alert_card(incident, now, run, context=context, limit=limit - u16(prefix))
+        text, continuation = alert_card(incident, now, run, context=shown.context, limit=limit - u16(prefix))
         msg = await out.bot.send_message(
-            row.chat_id, prefix + card, reply_markup=alert_keyboard(incident), request_timeout=out.request_timeout
+            row.chat_id, prefix + text, reply_markup=alert_keyboard(incident), request_timeout=out.request_timeout
         )
         sent[:] = continuation
         return msg
@@ -175,7 +201,7 @@ async def alert(out: Messages, row: OutboxRow) -> list[int]:
         if sent:
             await out.core.outbox.save_progress(row.id, ids)
     else:  # a retry after the card went: its continuation as the card was drawn the first time
-        sent[:] = alert_card(incident, now, run, context=context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
+        sent[:] = alert_card(incident, now, run, context=shown.context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
     parts = [p for text in sent for p in split_html(text, limit)]
     for part in parts[len(ids) - 1 :]:
         ids += await send_split(out.poster(row.chat_id, ids[0]), part)
@@ -183,76 +209,11 @@ async def alert(out: Messages, row: OutboxRow) -> list[int]:
     return ids
 
 
-async def refresh(out: Messages, row: OutboxRow) -> list[int]:
-    """An edit of the alert card (or of the digest it went in); no new message."""
-    incident = await out.incident(row)
-    await out.refresh(row.chat_id, incident, out.core.clock(), required=True)
-    return []
-
-
-async def resolved(out: Messages, row: OutboxRow) -> list[int]:
-    """The card shows the incident resolved, and a reply says so."""
-    incident = await out.incident(row)
+async def reply(out: Messages, row: OutboxRow, incident: Incident, shown: Reply) -> list[int]:
+    """A reply to the card in this chat (first redrawn, if the renderer asks); with the alert's buttons
+    when asked and the chat has no card."""
     original = await out.original(row.chat_id, incident)
-    await out.refresh(row.chat_id, incident, out.core.clock(), required=False)
-    text = resolved_text(incident, str(row.payload.get("message") or incident.message))
-    return await out.text(row, text, reply_to=original)
-
-
-async def reminder(out: Messages, row: OutboxRow) -> list[int]:
-    """Still firing, not acknowledged; nothing if it was acknowledged or resolved since it was queued."""
-    incident = await out.incident(row)
-    if incident.status.value != "firing":
-        return []
-    original = await out.original(row.chat_id, incident)
-    return await out.text(row, reminder_text(incident, out.core.clock()), reply_to=original)
-
-
-async def raised(out: Messages, row: OutboxRow) -> list[int]:
-    incident = await out.incident(row)
-    original = await out.original(row.chat_id, incident)
-    return await out.text(row, raised_text(incident, str(row.payload.get("from") or "?")), reply_to=original)
-
-
-async def remediation(out: Messages, row: OutboxRow) -> list[int]:
-    """How an automatic remediation run ended."""
-    incident = await out.incident(row)
-    original = await out.original(row.chat_id, incident)
-    run = await out.core.remediation.get_run(int(row.payload.get("run_id") or 0))
-    if run is None:
-        raise PermanentError("the remediation run is gone")
-    return await out.text(row, remediation_result_text(incident, run), reply_to=original)
-
-
-async def note(out: Messages, row: OutboxRow) -> list[int]:
-    incident = await out.incident(row)
-    original = await out.original(row.chat_id, incident)
-    return await out.text(row, escape(str(row.payload.get("text") or "")), reply_to=original)
-
-
-async def flapping(out: Messages, row: OutboxRow) -> list[int]:
-    """Flapping: in reply to the card, or with the card's buttons when there is no card in this chat."""
-    incident = await out.incident(row)
-    original = await out.original(row.chat_id, incident)
-    text = flapping_text(incident, row.payload, out.core.settings.flap_settle)
-    markup = alert_keyboard(incident) if original is None else None
-    return await out.text(row, text, reply_to=original, markup=markup)
-
-
-async def slo_report(out: Messages, row: OutboxRow) -> list[int]:
-    statuses = await out.core.slo.statuses()
-    return await out.text(row, slo_report_text(statuses), reply_to=None)
-
-
-Kind = Callable[[Messages, OutboxRow], Awaitable[list[int]]]
-KINDS: dict[str, Kind] = {
-    "alert": alert,
-    "refresh": refresh,
-    "resolved": resolved,
-    "reminder": reminder,
-    "raised": raised,
-    "remediation": remediation,
-    "note": note,
-    "flapping": flapping,
-    "slo_report": slo_report,
-}
+    if shown.redraw:
+        await out.refresh(row.chat_id, incident, out.core.clock(), required=False)
+    markup = alert_keyboard(incident) if shown.buttons and original is None else None
+    return await out.text(row, shown.text, reply_to=original, markup=markup)

@@ -50,6 +50,7 @@ class Reply:
 
     text: str
     buttons: bool = False  # the alert's buttons, when the chat has no card to reply to
+    redraw: bool = False  # the card is edited first (to show it resolved)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ async def _refresh(refresh: n.CardRefresh, incident: Incident, sources: Sources)
 
 @renders(n.Resolved, RESOLVED)
 async def _resolved(resolved: n.Resolved, incident: Incident, sources: Sources) -> Rendered:
-    return Reply(resolved_text(incident, resolved.message or incident.message))
+    return Reply(resolved_text(incident, resolved.message or incident.message), redraw=True)
 
 
 @renders(n.FiredAgain, AGAIN)
