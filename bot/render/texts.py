@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
 
 from bot.render.fit import clip, cut_at, esc, pack
 from bot.render.mutes import mute_phrase
@@ -173,20 +172,6 @@ def reminder_text(incident: Incident, now: datetime) -> str:
 def resolved_text(incident: Incident, message: str) -> str:
     took = format_duration(((incident.resolved_at or incident.opened_at) - incident.opened_at).total_seconds())
     return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{esc(message, 1000)}"
-
-
-def flapping_text(incident: Incident, payload: dict[str, Any], settle: float) -> str:
-    now_state = "firing" if incident.status is not IncidentStatus.resolved else "resolved ✅"
-    head = f"〰️ {SEVERITY_ICON[incident.severity]} <b>{escape(title(incident))}</b>"
-    fp = f"<code>#{incident.short_fingerprint}</code>"
-    if payload.get("settled"):
-        return f"{head} stopped flapping: {now_state} · {fp}"
-    changes = int(payload.get("changes") or 0)
-    window = format_duration(float(payload.get("window") or 0))
-    return (
-        f"{head} is flapping: {changes} state changes in {window}. No more notifications about it until it "
-        f"holds one state for {format_duration(settle)}. Now: {now_state} · {fp}"
-    )
 
 
 def raised_text(incident: Incident, previous: str) -> str:

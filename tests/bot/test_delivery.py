@@ -99,7 +99,7 @@ async def test_a_refire_within_the_dedup_window_replies_in_every_chat_that_had_i
     await harness.sweep()
     harness.set_balance("wb", 100)
     await harness.sweep()
-    harness.set_balance("wb", -300)
+    harness.set_balance("wb", -20000)
     await harness.sweep()
 
     def told() -> bool:
@@ -112,5 +112,5 @@ async def test_a_refire_within_the_dedup_window_replies_in_every_chat_that_had_i
         assert "resolved after" in resolved.text
         assert again.reply_to == card.message_id
         assert again.text.startswith("🔁 🔴 cash_balance[wb] is failing again: ")
-        assert "-300" in again.text
+        assert "-20,000" in again.text
         assert card.text.startswith("🔴 CRITICAL · cash_balance") and "✅ Ack" in card.buttons[0]["text"]
