@@ -137,7 +137,7 @@ def inject_sender(app: OpsBotApp) -> None:
 
 
 def inject_housekeeping(app: OpsBotApp) -> None:
-    fail_sql(app, "last_notified_at <=", 1)  # the reminders' query
+    fail_sql(app, "LEFT OUTER JOIN ops_alert_state", 1)  # the tick's query of the open alerts
 
 
 async def sent_alert(app: OpsBotApp, emulator: BotApiEmulator, tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ async def test_a_failure_streak_is_logged_once_and_its_end_too(
     app: OpsBotApp = await running()
     await until("housekeeping running", lambda: app.duties.running("housekeeping"))
     caplog.set_level(logging.DEBUG, logger="ops.duties")
-    left = fail_sql(app, "last_notified_at <=", 4)
+    left = fail_sql(app, "LEFT OUTER JOIN ops_alert_state", 4)
     await until("four failures", lambda: left["times"] == 0)
     await until("back", lambda: any("is back after" in r.getMessage() for r in caplog.records))
     messages = [r.getMessage() for r in caplog.records if r.name == "ops.duties" and r.levelno >= logging.INFO]

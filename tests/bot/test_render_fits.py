@@ -12,16 +12,12 @@ from bot.emulator.html_check import parse_html, utf16_len
 from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.fit import clip, esc
 from bot.render.markdown import markdown_to_html
+from bot.render.notifications import Post, Reply, render
 from bot.render.split import TELEGRAM_LIMIT, split_html
-from bot.render.texts import (
-    alert_card,
-    alerts_text,
-    flapping_text,
-    raised_text,
-    reminder_text,
-    resolved_text,
-)
+from bot.render.texts import alert_card, alerts_text
 from ops.model import Incident, IncidentStatus, Severity
+from ops.notify import types as n
+from ops.remediation.runner import RunView
 from ops.services import AlertPage
 from ops.storage.digests import DigestEntry
 
@@ -70,13 +66,39 @@ def test_cards_with_hostile_keys_messages_and_labels_fit_one_message(name: str) 
     assert f"#{i.short_fingerprint}" in card
     for text in continuation:  # the rest of the message, sent as replies (split by the sender)
         parse_html(text)
-    for text in (
-        reminder_text(i, NOW),
-        resolved_text(i, i.message),
-        raised_text(i, "warning"),
-        flapping_text(i, {"changes": 7, "window": 1800}, 600),
-    ):
-        assert utf16_len(text) <= TELEGRAM_LIMIT and shown_units(text) <= TELEGRAM_LIMIT
+
+
+class Sources:
+    """What renderers read besides the alert: a run whose output and error are hostile too."""
+
+    now = NOW
+    flap_settle = 600.0
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    async def run(self, run_id: int) -> RunView:
+        return RunView(run_id, self.value, 1, "auto", self.value, "failed", 3, NOW, 1200.0, self.value, self.value)
+
+    async def slo_statuses(self) -> list:
+        return []
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+async def test_every_notification_with_hostile_text_fits(name: str) -> None:
+    value = HOSTILE[name]
+    i = incident(value, f"cash_balance[{value}] = -5 (alert if < 0)", labels={"team": value})
+    samples = {
+        n.Resolved: n.Resolved(message=value),
+        n.FiredAgain: n.FiredAgain(message=value),
+        n.Rechecked: n.Rechecked(action=value, passes=False, message=value),
+        n.RemediationPaused: n.RemediationPaused(action=value, runs=3),
+    }
+    for kind in n.NOTIFICATIONS.values():
+        shown = await render(samples.get(kind) or kind(), i, Sources(value))
+        if isinstance(shown, Reply | Post):  # a remediation's output may take several: the sender splits it
+            parts = [shown.text] if kind is not n.RemediationResult else split_html(shown.text)
+            assert all(utf16_len(p) <= TELEGRAM_LIMIT and shown_units(p) <= TELEGRAM_LIMIT for p in parts), kind
 
 
 def test_an_alertmanager_summary_of_2400_fire_emoji_fits_and_the_rest_continues() -> None:
@@ -97,8 +119,8 @@ def test_a_card_rendered_for_a_smaller_limit_fits_it() -> None:
 @pytest.mark.parametrize("key", ["🔥" * 200, "&" * 200, "k" * 200])
 def test_a_storm_digest_of_long_keys_fits_one_message(key: str) -> None:
     entries = [
-        DigestEntry(incident(f"{key}{n}", f"cash_balance[{key}{n}] = -5 " + "🔥" * 400, n=n + 1), "alert")
-        for n in range(MAX_ENTRIES)
+        DigestEntry(incident(f"{key}{k}", f"cash_balance[{key}{k}] = -5 " + "🔥" * 400, n=k + 1), n.AlertCard())
+        for k in range(MAX_ENTRIES)
     ]
     for page in range(0, MAX_ENTRIES // 5 + 1):
         text, _ = digest_view(7, entries, page)

@@ -24,7 +24,9 @@ detectors:
 
 async def test_one_job_per_detector_at_its_interval_never_overlapping(tmp_path: Path) -> None:
     core = OpsCore.build(make_settings(tmp_path / "ops.db", sweep_interval_sec=120), parse_config(CONFIG))
-    scheduler = build_scheduler(core.settings, core.sweeper, core.engine, core.outbox, core.metrics)
+    scheduler = build_scheduler(
+        core.settings, core.sweeper, core.engine, core.outbox, core.metrics, housekeeping=core.housekeeping
+    )
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert jobs["detector:fast"].trigger.interval == timedelta(seconds=30)
     assert jobs["detector:default_interval"].trigger.interval == timedelta(seconds=120)
