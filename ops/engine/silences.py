@@ -16,7 +16,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.config.models import OpsConfig
-from ops.detectors.cron import next_run_after, parse_cron
+from ops.config.schedules import next_run_after, parse_cron
 from ops.engine.incidents import enqueue_for_alert_chats, record_event
 from ops.engine.routing import Router
 from ops.model import Actor, Severity
