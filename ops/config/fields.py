@@ -49,7 +49,8 @@ class Condition:
     def parse(cls, raw: object, *, sizes: bool = False) -> Condition:
         match = _CONDITION.match(str(raw)) if isinstance(raw, str) else None
         if not match:
-            raise ValueError('expected an operator and a number, e.g. "< -10000"')
+            example = 'a size, e.g. "> 5GB"' if sizes else 'a number, e.g. "< -10000"'
+            raise ValueError(f"expected an operator and {example}")
         op, number = match.groups()
         try:
             threshold = parse_size(number) if sizes else float(number)
