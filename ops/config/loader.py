@@ -16,12 +16,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import ValidationError
 
+from ops.config.fields import Strict
 from ops.config.kinds import DetectorBase, KindRegistry, RemediationBase, detector_kinds, remediation_kinds
 from ops.config.models import OpsConfig
 from ops.config.targets import database_url
@@ -266,6 +267,9 @@ def _secret_allowed(path: Path_) -> bool:
     return len(path) >= 3 and path[0] == "remediations" and path[2] == "env"
 
 
+M = TypeVar("M", bound=Strict)
+
+
 class _Validator:
     """Validates the expanded config: each item on its own, then the references between them."""
 
@@ -359,7 +363,7 @@ class _Validator:
             return []
         return items
 
-    def _by_kind(self, section: str, index: int, item: object, kinds: KindRegistry[Any]) -> Any:
+    def _by_kind(self, section: str, index: int, item: object, kinds: KindRegistry[M]) -> M | None:
         """Validate one list item with the model its `kind` names; errors are appended, located."""
         try:
             return kinds.validate(item)
