@@ -141,7 +141,7 @@ class OpsBotApp:
             self.core.metrics,
             self.core.probe,
             pings=self.core.pings,
-            heartbeats=frozenset(d.name for d in self.core.config.detectors if d.kind == "heartbeat"),
+            heartbeats=frozenset(d.name for d in self.core.config.detectors if d.pinged),
             ping_token=self.settings.ping_token,
             alertmanager=lambda payload: receive(self.core.engine, payload),
             alertmanager_token=self.settings.alertmanager_webhook_token,

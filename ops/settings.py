@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     slo_ingest_success_rate_pct: float = Field(99.0, ge=0, le=100)
     slo_scheduler_on_time_pct: float = Field(98.0, ge=0, le=100)
     auto_remediation_enabled: bool = True
+    # Retries after a failed first attempt of a remediation that sets no `retries` (0: one attempt only).
     auto_remediation_max_retries: int = Field(3, ge=0)
     cf_negative_balance_alert_threshold: float = -10000
 

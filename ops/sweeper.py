@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ops.config.models import DetectorBase, OpsConfig
-from ops.detectors import DetectorContext, TargetPool, build_detector, run_detector
+from ops.detectors import DetectorContext, build_detector, run_detector
 from ops.engine import AlertEngine, EngineReport
 from ops.engine.intake import accept
 from ops.metrics import Metrics
@@ -29,14 +29,12 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(
-        self, config: OpsConfig, targets: TargetPool | DetectorContext, engine: AlertEngine, metrics: Metrics
-    ) -> None:
+    def __init__(self, config: OpsConfig, ctx: DetectorContext, engine: AlertEngine, metrics: Metrics) -> None:
         self.config = config
-        self.targets = targets
+        self.ctx = ctx
         self.engine = engine
         self.metrics = metrics
-        self._detectors = {d.name: build_detector(d, targets) for d in config.detectors}
+        self._detectors = {d.name: build_detector(d, ctx) for d in config.detectors}
         self.on_fired: Callable[[list[int]], Awaitable[None]] | None = None  # automatic remediation
 
     async def run_one(self, config: DetectorBase) -> tuple[list[CheckResult], EngineReport]:

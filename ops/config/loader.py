@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from ops.config.models import DETECTOR_KINDS, REMEDIATION_KINDS, DetectorBase, OpsConfig, RemediationBase
+from ops.config.fields import Strict
+from ops.config.kinds import DetectorBase, KindRegistry, RemediationBase, detector_kinds, remediation_kinds
+from ops.config.models import OpsConfig
 from ops.config.targets import database_url
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -265,7 +267,7 @@ def _secret_allowed(path: Path_) -> bool:
     return len(path) >= 3 and path[0] == "remediations" and path[2] == "env"
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Strict)
 
 
 class _Validator:
@@ -278,6 +280,7 @@ class _Validator:
         self.unresolved = {tuple(map(str, p)) for p in unresolved}
         self.bad_sections: set[str] = set()  # a whole section failed: every reference into it is invalid
         self.invalid: dict[str, set[str]] = {"targets": set(), "remediations": set(), "detectors": set()}
+        self.unnamed: dict[str, int] = {}  # a section's invalid items whose name is unreadable too
         self.kept_index: dict[str, list[int]] = {}  # a list section's surviving items: their first index
 
     def run(self) -> OpsConfig:
@@ -360,36 +363,24 @@ class _Validator:
             return []
         return items
 
-    def _by_kind(self, section: str, index: int, item: object, kinds: dict[str, type[M]]) -> M | None:
+    def _by_kind(self, section: str, index: int, item: object, kinds: KindRegistry[M]) -> M | None:
         """Validate one list item with the model its `kind` names; errors are appended, located."""
-        where = _locate((section, index), self.raw)
-        if not isinstance(item, dict):
-            self.errors.append(f"{self.name}: {where}: expected a mapping")
-            return None
-        known = ", ".join(kinds)
-        model = kinds.get(str(item.get("kind")))
-        result = None
-        if "kind" not in item:
-            self.errors.append(f"{self.name}: {where}.kind: required field is missing (one of {known})")
-        elif model is None:
-            if not self._skipped((section, index, "kind")):
-                self.errors.append(
-                    f"{self.name}: {where}.kind: unknown kind {item['kind']!r} (expected one of {known})"
-                )
+        try:
+            return kinds.validate(item)
+        except ValidationError as exc:
+            self.errors.extend(self._format((section, index), exc))
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and not self._skipped((section, index, "name")):
+            self.invalid[section].add(name)
         else:
-            try:
-                result = model.model_validate(item)
-            except ValidationError as exc:
-                self.errors.extend(self._format((section, index), exc))
-        if result is None and isinstance(item.get("name"), str):
-            self.invalid[section].add(item["name"])
-        return result
+            self.unnamed[section] = self.unnamed.get(section, 0) + 1
+        return None
 
     def _remediations(self, targets: dict[str, str]) -> list[RemediationBase]:
         out: list[RemediationBase] = []
         seen: set[str] = set()
         for index, item in enumerate(self._items("remediations")):
-            action = self._by_kind("remediations", index, item, REMEDIATION_KINDS)
+            action = self._by_kind("remediations", index, item, remediation_kinds)
             if action is None:
                 continue
             where = _locate(("remediations", index), self.raw)
@@ -406,7 +397,7 @@ class _Validator:
     def _detectors(self) -> list[tuple[int, DetectorBase]]:
         found = []
         for index, item in enumerate(self._items("detectors")):
-            detector = self._by_kind("detectors", index, item, DETECTOR_KINDS)
+            detector = self._by_kind("detectors", index, item, detector_kinds)
             if detector is not None:
                 found.append((index, detector))
         return found
@@ -417,9 +408,12 @@ class _Validator:
         """Why a reference does not resolve: the item failed (see above) or there is none by that name."""
         if section in self.bad_sections or name in self.invalid.get(section, ()):
             return f"{what} {name!r} is invalid (see above)"
+        # An invalid item whose very name is unreadable may be the one meant: say there is one.
+        unnamed = self.unnamed.get(section, 0)
+        invalid = f"{unnamed} invalid above" if unnamed else ""
         if not listed:
-            return f"unknown {what} {name!r}"
-        names = ", ".join(sorted(known)) or "none defined"
+            return f"unknown {what} {name!r}" + (f" ({section}: {invalid})" if invalid else "")
+        names = "; ".join(filter(None, (", ".join(sorted(known)), invalid))) or "none defined"
         return f"unknown {what} {name!r} ({section}: {names})"
 
     def _detector_references(

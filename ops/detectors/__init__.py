@@ -1,6 +1,26 @@
-"""Detectors: one module per kind, built from config by `build_detector`, run by `run_detector`."""
+"""Detectors: one module per kind (its config model and its `Check`), built by `build_detector`, run by
+`run_detector`. Importing this package registers the built-in kinds, in the order check-config lists them."""
 
-from ops.detectors.base import Detector, DetectorContext, build_detector, run_detector
+# isort: off
+from ops.detectors import sql, freshness, db_size, http_check, heartbeat, metrics_scrape, prometheus, python_fn
+
+# isort: on
+from ops.detectors.base import Check, Detector, DetectorContext, build_detector, run_detector
 from ops.detectors.targets import TargetPool
 
-__all__ = ["Detector", "DetectorContext", "TargetPool", "build_detector", "run_detector"]
+__all__ = [
+    "Check",
+    "Detector",
+    "DetectorContext",
+    "TargetPool",
+    "build_detector",
+    "db_size",
+    "freshness",
+    "heartbeat",
+    "http_check",
+    "metrics_scrape",
+    "prometheus",
+    "python_fn",
+    "run_detector",
+    "sql",
+]

@@ -1,7 +1,9 @@
-"""What every detector kind shares: the protocol, the registry of kinds, and the safe runner.
+"""What every detector kind shares: `Check`, the context checks are built with, and the safe runner.
 
-`run_detector` is the only way a detector is run: it enforces the timeout, turns any exception
-into an `error` result that names the detector, and records metrics. A detector never pretends OK.
+A kind is a module with its config model and a `Check[Model]` subclass; defining the subclass registers the
+kind (`ops.config.kinds`). `run_detector` is the only way a detector is run: it enforces the timeout, turns
+any exception into an `error` result that names the detector, and records metrics. A detector never
+pretends OK.
 """
 
 from __future__ import annotations
@@ -10,21 +12,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.config.models import (
-    DbSizeDetector,
-    DetectorBase,
-    FreshnessDetector,
-    HeartbeatDetector,
-    HttpDetector,
-    MetricsDetector,
-    PrometheusDetector,
-    PythonDetector,
-    SqlDetector,
-)
+from ops.config.kinds import DetectorBase, detector_kinds
 from ops.detectors.targets import QueryTimeout, TargetPool
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Severity
@@ -32,6 +24,7 @@ from ops.redaction import redact_message
 from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=DetectorBase)
 
 
 class Detector(Protocol):
@@ -51,35 +44,26 @@ class DetectorContext:
     clock: Clock = utcnow
 
 
-def build_detector(config: DetectorBase, ctx: DetectorContext | TargetPool) -> Detector:
-    from ops.detectors.db_size import DbSizeCheck
-    from ops.detectors.freshness import FreshnessCheck
-    from ops.detectors.heartbeat import HeartbeatCheck
-    from ops.detectors.http_check import HttpCheck
-    from ops.detectors.metrics_scrape import MetricsCheck
-    from ops.detectors.prometheus import PrometheusCheck
-    from ops.detectors.python_fn import PythonCheck
-    from ops.detectors.sql import SqlCheck
+class Check(Generic[C]):
+    """A detector kind's implementation. `class SqlCheck(Check[SqlDetector])` registers `SqlDetector`'s kind,
+    run by `SqlCheck(config, ctx)`; a kind overrides `check` (and `__init__` to prepare, calling super)."""
 
-    if isinstance(ctx, TargetPool):
-        ctx = DetectorContext(ctx)
-    if isinstance(config, SqlDetector):
-        return SqlCheck(config, ctx.targets)
-    if isinstance(config, FreshnessDetector):
-        return FreshnessCheck(config, ctx.targets, ctx.clock)
-    if isinstance(config, DbSizeDetector):
-        return DbSizeCheck(config, ctx.targets)
-    if isinstance(config, HttpDetector):
-        return HttpCheck(config)
-    if isinstance(config, HeartbeatDetector):
-        return HeartbeatCheck(config, ctx)
-    if isinstance(config, MetricsDetector):
-        return MetricsCheck(config, ctx)
-    if isinstance(config, PrometheusDetector):
-        return PrometheusCheck(config)
-    if isinstance(config, PythonDetector):
-        return PythonCheck(config)
-    raise TypeError(f"no detector for kind {type(config).__name__}")
+    def __init__(self, config: C, ctx: DetectorContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        detector_kinds.register_implementation(cls, Check)
+
+    async def check(self) -> list[CheckResult]:
+        raise NotImplementedError(f"{type(self).__name__}.check")
+
+
+def build_detector(config: DetectorBase, ctx: DetectorContext) -> Detector:
+    """The check of `config`'s kind, ready to run."""
+    check: type[Check[Any]] = detector_kinds[config.kind].implementation
+    return check(config, ctx)
 
 
 def result(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ops.config.models import DbSizeDetector
-from ops.detectors.base import result
-from ops.detectors.targets import TargetPool
+from typing import Literal
+
+from ops.config.fields import SizeAlertIf
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.model import CheckResult, CheckStatus
 from ops.timeutil import format_size
 
@@ -14,18 +16,22 @@ _SIZE_QUERY = {
 }
 
 
-class DbSizeCheck:
-    def __init__(self, config: DbSizeDetector, targets: TargetPool) -> None:
-        self.config = config
-        self.targets = targets
+class DbSizeDetector(DetectorBase):
+    """Size of a target database in bytes; `alert_if` takes sizes like `5GB`."""
 
+    kind: Literal["db_size"] = "db_size"
+    target: str
+    alert_if: SizeAlertIf
+
+
+class DbSizeCheck(Check[DbSizeDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
-        dialect = self.targets.dialect(cfg.target)
+        dialect = self.ctx.targets.dialect(cfg.target)
         query = _SIZE_QUERY.get(dialect)
         if query is None:
             return [result(cfg, "", CheckStatus.error, f"db_size does not support {dialect} targets")]
-        _, rows = await self.targets.fetch(cfg.target, query, cfg.timeout)
+        _, rows = await self.ctx.targets.fetch(cfg.target, query, cfg.timeout)
         size = float(rows[0][0])
         failed = cfg.alert_if.fails(size)
         message = f"{cfg.target} database is {format_size(size)} (alert if {cfg.alert_if.text})"

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ops.config.models import FreshnessDetector
-from ops.detectors.base import result
-from ops.detectors.targets import TargetPool
+from ops.config.fields import Duration
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.model import CheckResult, CheckStatus
-from ops.timeutil import Clock, as_naive_utc, format_duration, utcnow
+from ops.timeutil import as_naive_utc, format_duration
 
 
-class FreshnessCheck:
-    def __init__(self, config: FreshnessDetector, targets: TargetPool, clock: Clock = utcnow) -> None:
-        self.config = config
-        self.targets = targets
-        self.clock = clock
+class FreshnessDetector(DetectorBase):
+    """`query` returns a timestamp (or rows of key, timestamp); fails when older than `max_age`."""
 
+    kind: Literal["freshness"] = "freshness"
+    target: str
+    query: str
+    max_age: Duration
+
+
+class FreshnessCheck(Check[FreshnessDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
-        columns, rows = await self.targets.fetch(cfg.target, cfg.query, cfg.timeout)
+        columns, rows = await self.ctx.targets.fetch(cfg.target, cfg.query, cfg.timeout)
         if len(columns) == 2 and rows:
             return [self._evaluate(str(key), ts) for key, ts in rows]
         if len(columns) not in (1, 2) or len(rows) > 1:
@@ -50,7 +54,7 @@ class FreshnessCheck:
         ts = parse_timestamp(raw)
         if ts is None:
             return result(cfg, key, CheckStatus.error, f"{where}: {raw!r} is not a timestamp")
-        age = (self.clock() - ts).total_seconds()
+        age = (self.ctx.clock() - ts).total_seconds()
         status = CheckStatus.fail if age > cfg.max_age else CheckStatus.ok
         message = f"{where}: last update {format_duration(age)} ago ({limit})"
         return result(cfg, key, status, message, value=round(age, 3), threshold=limit, unit="s")

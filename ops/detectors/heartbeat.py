@@ -8,23 +8,40 @@ the last ping) is later than `grace` overdue. No ping ever is "no data".
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import ClassVar, Literal
 
-from ops.config.models import HeartbeatDetector
-from ops.detectors.base import result
-from ops.detectors.cron import next_run_after, parse_cron
+from pydantic import model_validator
+
+from ops.config.fields import Cron, Duration, TimeZone
+from ops.config.kinds import DetectorBase
+from ops.config.schedules import next_run_after, parse_cron
+from ops.detectors.base import Check, DetectorContext, result
 from ops.model import CheckResult, CheckStatus
 from ops.pings import PingStore
 from ops.timeutil import format_duration
 
-if TYPE_CHECKING:
-    from ops.detectors.base import DetectorContext
+
+class HeartbeatDetector(DetectorBase):
+    """`heartbeat`: a dead man's switch. The job pings /ping/<name>; silence past the grace fails."""
+
+    kind: Literal["heartbeat"] = "heartbeat"
+    period: Duration | None = None
+    schedule: Cron | None = None
+    tz: TimeZone = "UTC"
+    grace: Duration = 300.0
+    max_runtime: Duration | None = None
+    pinged: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _period_or_schedule(self) -> HeartbeatDetector:
+        if (self.period is None) == (self.schedule is None):
+            raise ValueError('give exactly one of period (e.g. 1h) or schedule (cron, e.g. "0 3 * * *")')
+        return self
 
 
-class HeartbeatCheck:
+class HeartbeatCheck(Check[HeartbeatDetector]):
     def __init__(self, config: HeartbeatDetector, ctx: DetectorContext) -> None:
-        self.config = config
-        self.ctx = ctx
+        super().__init__(config, ctx)
         self.trigger = parse_cron(config.schedule, config.tz) if config.schedule else None
 
     def expected_after(self, last: datetime) -> datetime | None:

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import aiohttp
+from pydantic import Field, field_validator
 
-from ops.config.models import HttpDetector
-from ops.detectors.base import result
+from ops.config.fields import Duration, HttpUrl, OptionalAlertIf
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.model import CheckResult, CheckStatus
 
 
-class HttpCheck:
-    def __init__(self, config: HttpDetector) -> None:
-        self.config = config
+class HttpDetector(DetectorBase):
+    """`http`: one request; value = latency in ms. Fails on status, body, latency or transport errors."""
 
+    kind: Literal["http"] = "http"
+    url: HttpUrl
+    method: Literal["GET", "POST", "HEAD", "PUT"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    contains: str | None = None
+    max_latency: Duration | None = None
+    alert_if: OptionalAlertIf = None
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _statuses(cls, raw: object) -> object:
+        return [raw] if isinstance(raw, int) else raw
+
+
+class HttpCheck(Check[HttpDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
         timeout = aiohttp.ClientTimeout(total=cfg.timeout)

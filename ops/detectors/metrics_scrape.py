@@ -11,26 +11,40 @@ The previous scrape is remembered in the database, so a restart does not lose th
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import Field, model_validator
 
-from ops.config.models import MetricsDetector
-from ops.detectors.base import result
+from ops.config.fields import AlertIf
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.detectors.memory import recall, remember
 from ops.detectors.sql import format_number
 from ops.model import CheckResult, CheckStatus
 
-if TYPE_CHECKING:
-    from ops.detectors.base import DetectorContext
+
+class MetricsDetector(DetectorBase):
+    """`metrics`: scrape a Prometheus text endpoint; a gauge's value, a counter's rate, a histogram's quantile."""
+
+    kind: Literal["metrics"] = "metrics"
+    url: str
+    metric: str
+    # `labels` (from DetectorBase) filters the scraped series, and is shown on the alert as usual.
+    quantile: float | None = Field(None, gt=0, lt=1)
+    rate: bool = False
+    scale: float = 1.0  # multiplies the value: 1000 turns a histogram in seconds into milliseconds
+    alert_if: AlertIf
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> MetricsDetector:
+        if self.quantile is not None and self.rate:
+            raise ValueError("quantile (a histogram) and rate (a counter) exclude each other")
+        return self
 
 
-class MetricsCheck:
-    def __init__(self, config: MetricsDetector, ctx: DetectorContext) -> None:
-        self.config = config
-        self.ctx = ctx
-
+class MetricsCheck(Check[MetricsDetector]):
     async def _scrape(self) -> str:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(self.config.url) as response:

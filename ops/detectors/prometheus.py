@@ -6,19 +6,27 @@ Each series of a vector result is checked as its own key (its label set); a scal
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import aiohttp
 
-from ops.config.models import PrometheusDetector
-from ops.detectors.base import result
+from ops.config.fields import AlertIf
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.detectors.sql import format_number
 from ops.model import CheckResult, CheckStatus
 
 
-class PrometheusCheck:
-    def __init__(self, config: PrometheusDetector) -> None:
-        self.config = config
+class PrometheusDetector(DetectorBase):
+    """`prometheus`: an instant PromQL query; each series of a vector is its own key."""
 
+    kind: Literal["prometheus"] = "prometheus"
+    url: str
+    query: str
+    alert_if: AlertIf
+
+
+class PrometheusCheck(Check[PrometheusDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
         url = cfg.url.rstrip("/") + "/api/v1/query"

@@ -7,38 +7,27 @@ or dict with `ok` and optionally `value` and `message`.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from ops.config.models import PythonDetector
-from ops.detectors.base import result
+from ops.config.fields import FunctionRef, OptionalAlertIf, resolve_function
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, DetectorContext, result
 from ops.detectors.sql import format_number
 from ops.model import CheckResult, CheckStatus
 
 
-def resolve_function(spec: str) -> Callable[..., Any]:
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError("expected package.module:callable")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # an import error in user code is a config error, said plainly
-        raise ValueError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from None
-    target: Any = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise ValueError(f"{module_name} has no {attr}")
-    if not callable(target):
-        raise ValueError(f"{spec} is not callable")
-    return target
+class PythonDetector(DetectorBase):
+    """`python`: `function: package.module:callable` returning a number, a bool or {ok, value, message}."""
+
+    kind: Literal["python"] = "python"
+    function: FunctionRef
+    alert_if: OptionalAlertIf = None
 
 
-class PythonCheck:
-    def __init__(self, config: PythonDetector) -> None:
-        self.config = config
+class PythonCheck(Check[PythonDetector]):
+    def __init__(self, config: PythonDetector, ctx: DetectorContext) -> None:
+        super().__init__(config, ctx)
         self.function = resolve_function(config.function)
 
     async def check(self) -> list[CheckResult]:

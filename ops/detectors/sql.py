@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from ops.config.models import SqlDetector
-from ops.detectors.base import result
-from ops.detectors.targets import TargetPool
+from ops.config.fields import AlertIf
+from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.model import CheckResult, CheckStatus
 
 
-class SqlCheck:
-    def __init__(self, config: SqlDetector, targets: TargetPool) -> None:
-        self.config = config
-        self.targets = targets
+class SqlDetector(DetectorBase):
+    """`query` returns one value, or rows of (key, value): each key is checked on its own."""
 
+    kind: Literal["sql"] = "sql"
+    target: str
+    query: str
+    alert_if: AlertIf
+
+
+class SqlCheck(Check[SqlDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
-        columns, rows = await self.targets.fetch(cfg.target, cfg.query, cfg.timeout)
+        columns, rows = await self.ctx.targets.fetch(cfg.target, cfg.query, cfg.timeout)
         if len(columns) == 1:
             if len(rows) > 1:
                 return [

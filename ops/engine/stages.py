@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ops.config.models import OpsConfig
-from ops.detectors.cron import next_run_after, parse_cron
+from ops.config.schedules import next_run_after, parse_cron
 from ops.model import Mute, MuteKind
 from ops.settings import Settings
 from ops.storage.tables import alert_state, alerts_history, silences

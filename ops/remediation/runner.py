@@ -218,6 +218,7 @@ class RemediationRunner:
     # -- running --------------------------------------------------------------------------
     async def _execute(self, run_id: int, action: RemediationBase, incident: Incident | None) -> None:
         ctx = ActionContext(self.db, self.settings, self.config.targets, self.clock)
+        # The first attempt, then `retries` more (AUTO_REMEDIATION_MAX_RETRIES where the action sets none).
         attempts = action.attempts(self.settings.auto_remediation_max_retries)
         started = time.perf_counter()
         output, error, attempt, ok, permanent = "", "", 0, False, False

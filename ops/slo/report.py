@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.detectors.cron import next_run_after, parse_cron
+from ops.config.schedules import next_run_after, parse_report_time
 from ops.detectors.memory import recall, remember
 from ops.notify.types import SloReport
 from ops.storage.outbox import enqueue
 from ops.timeutil import Clock
 
-if TYPE_CHECKING:  # the config module imports this one
+if TYPE_CHECKING:
     from ops.config.models import OpsConfig
     from ops.settings import Settings
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_TIME = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
-
-
-def parse_report_time(value: str, tz: str) -> CronTrigger:
-    match = _TIME.match(value)
-    if not match:
-        raise ValueError(f'expected a weekday and a time like "mon 09:00", got {value!r}')
-    day, hour, minute = match.group(1).lower(), int(match.group(2)), int(match.group(3))
-    return parse_cron(f"{minute} {hour} * * {day}", tz)
 
 
 def next_report_after(trigger: CronTrigger, after: datetime) -> datetime | None:

@@ -70,7 +70,7 @@ remediations:
   - {{name: clean_disk, kind: shell, command: [{PY}, -c, {json.dumps(fix_disk)}]}}
   - {{name: clear_cache, kind: http, url: "{base}/admin/cache/clear", method: POST, json: {{scope: all}}}}
   - {{name: vacuum_shop, kind: sql, target: shop, statement: VACUUM, confirm: true, description: Reclaims free pages}}
-  - {{name: flaky_fix, kind: shell, retries: 3, command: [{PY}, -c, "import sys; print('token=hunter2 boom'); sys.exit(3)"]}}
+  - {{name: flaky_fix, kind: shell, retries: 2, command: [{PY}, -c, "import sys; print('token=hunter2 boom'); sys.exit(3)"]}}
   - {{name: auto_fix, kind: shell, auto: true, max_auto_per_hour: 2, command: [{PY}, -c, "print('tried')"]}}
   - {{name: slow_fix, kind: shell, command: [{PY}, -c, "import time; time.sleep(2.5); print('slowly')"]}}
   - {{name: escalate, kind: notify_admin}}

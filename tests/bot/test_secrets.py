@@ -153,8 +153,8 @@ targets:
   shop: "{shop}"
   vault: "postgresql+asyncpg://opsbot:shop-pw-5e5e@127.0.0.1:1/vault"
 remediations:
-  - {{name: leak_ok, kind: shell, retries: 1, env: {env}, command: [{PY}, -c, {json.dumps(LEAK)}, "0"]}}
-  - {{name: leak_bad, kind: shell, retries: 1, env: {env}, command: [{PY}, -c, {json.dumps(LEAK)}, "3"]}}
+  - {{name: leak_ok, kind: shell, retries: 0, env: {env}, command: [{PY}, -c, {json.dumps(LEAK)}, "0"]}}
+  - {{name: leak_bad, kind: shell, retries: 0, env: {env}, command: [{PY}, -c, {json.dumps(LEAK)}, "3"]}}
 detectors:
   - {{name: ok, kind: sql, target: shop, query: "SELECT v FROM flags WHERE name = 'ok'", alert_if: "> 0",
       remediation: leak_ok}}

@@ -140,3 +140,44 @@ def test_an_alias_bomb_exits_2_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("bomb.yaml: expands to more than")
     assert "Traceback" not in done.stderr
+
+
+def test_a_reference_to_an_invalid_item_blames_the_item_not_the_reference(tmp_path: Path) -> None:
+    (tmp_path / "opsbot.yaml").write_text(
+        """
+targets: {shop: "sqlite:///shop.db", site: "https://shop.example.com"}
+remediations:
+  - {name: top_up, kind: shell, command: [/usr/local/bin/top-up], retries: -1}
+  - {name: "${FIX_NAME}", kind: shell, command: [/usr/local/bin/fix]}
+detectors:
+  - {name: balance, kind: db_size, target: shop, alert_if: "> 1GB", remediation: top_up}
+  - {name: orders, kind: db_size, target: site, alert_if: "> 1GB", remediation: fix, depends_on: [broken]}
+  - {name: broken, kind: db_size, target: shop, alert_if: "huge"}
+slos:
+  - {name: up, objective: 99, sli: {detector: broken}}
+"""
+    )
+    done = opsbot(tmp_path, "check-config")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "opsbot.yaml: remediations[1] (${FIX_NAME}).name: environment variable FIX_NAME is not set",
+        "opsbot.yaml: targets.site: not a database URL: 'https' is not a database "
+        "(e.g. postgresql+asyncpg://user:pass@host/db or sqlite+aiosqlite:///path/to.db)",
+        "opsbot.yaml: remediations[0] (top_up).retries: Input should be greater than or equal to 0",
+        'opsbot.yaml: detectors[2] (broken).alert_if: expected an operator and a size, e.g. "> 5GB"',
+        "opsbot.yaml: detectors[0] (balance).remediation: remediation 'top_up' is invalid (see above)",
+        "opsbot.yaml: detectors[1] (orders).target: target 'site' is invalid (see above)",
+        "opsbot.yaml: detectors[1] (orders).depends_on: detector 'broken' is invalid (see above)",
+        "opsbot.yaml: detectors[1] (orders).remediation: unknown remediation 'fix' (remediations: 1 invalid above)",
+        "opsbot.yaml: slos[0] (up).sli.detector: detector 'broken' is invalid (see above)",
+    ]
+
+
+def test_retries_0_is_valid(tmp_path: Path) -> None:
+    (tmp_path / "opsbot.yaml").write_text(
+        CONFIG.replace('"> 5GB"}', '"> 5GB", remediation: top_up}').replace(
+            "detectors:", "remediations:\n  - {name: top_up, kind: shell, command: [/bin/true], retries: 0}\ndetectors:"
+        )
+    )
+    done = opsbot(tmp_path, "check-config", env={"SHOP_URL": "sqlite:///shop.db"})
+    assert (done.returncode, done.stdout, done.stderr) == (0, "./opsbot.yaml: ok — 1 detector(s), 1 target(s)\n", "")

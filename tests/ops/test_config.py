@@ -185,7 +185,7 @@ detectors:
         env={},
     )
     action = good.remediation("vacuum_shop")
-    assert action.auto and action.attempts(5) == 3 and action.timeout == 60
+    assert action.auto and action.attempts(5) == 4 and action.timeout == 60  # the first, then 3 retries
 
 
 # --- check-config catches what it can (issue 21) ---

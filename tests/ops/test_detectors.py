@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from helpers import make_sqlite
 from ops.config import parse_config
-from ops.detectors import TargetPool, build_detector, run_detector
+from ops.detectors import DetectorContext, TargetPool, build_detector, run_detector
 from ops.metrics import Metrics
 from ops.model import CheckStatus, Severity
 from ops.storage.db import create_engine
@@ -23,7 +23,7 @@ async def run(config_text: str) -> list:
     try:
         out = []
         for detector in config.detectors:
-            out.extend(await run_detector(build_detector(detector, pool), Metrics()))
+            out.extend(await run_detector(build_detector(detector, DetectorContext(pool)), Metrics()))
         return out
     finally:
         await pool.dispose()

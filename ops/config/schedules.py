@@ -1,11 +1,15 @@
-"""Cron schedules for heartbeats, on APScheduler's CronTrigger (5 fields, with a timezone)."""
+"""Schedules as the config file writes them: cron lines (5 fields, with a timezone) and the weekly report's
+"mon 09:00", both on APScheduler's CronTrigger. Heartbeats, maintenance windows and the SLO report use them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
+
+_REPORT_TIME = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
 
 
 def parse_cron(expression: str, tz: str = "UTC") -> CronTrigger:
@@ -19,12 +23,19 @@ def parse_cron(expression: str, tz: str = "UTC") -> CronTrigger:
         raise ValueError(f"bad cron schedule {expression!r}: {exc}") from None
 
 
+def parse_report_time(value: str, tz: str) -> CronTrigger:
+    """`mon 09:00`: a weekday and a time, every week."""
+    match = _REPORT_TIME.match(value)
+    if not match:
+        raise ValueError(f'expected a weekday and a time like "mon 09:00", got {value!r}')
+    day, hour, minute = match.group(1).lower(), int(match.group(2)), int(match.group(3))
+    return parse_cron(f"{minute} {hour} * * {day}", tz)
+
+
 def next_run_after(trigger: CronTrigger, after_utc: datetime) -> datetime | None:
     """The first scheduled time strictly after `after_utc` (naive UTC in, naive UTC out)."""
     aware = after_utc.replace(tzinfo=UTC)
     nxt = trigger.get_next_fire_time(None, aware)
     if nxt is not None and nxt <= aware:
-        from datetime import timedelta
-
         nxt = trigger.get_next_fire_time(None, aware + timedelta(seconds=1))
     return nxt.astimezone(UTC).replace(tzinfo=None) if nxt is not None else None
