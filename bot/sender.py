@@ -264,8 +264,8 @@ class Sender:
     # -- one row -------------------------------------------------------------------------
     async def _send(self, row: OutboxRow) -> list[int]:
         if row.kind == "slo_report":
-            statuses = await self.core.slo.statuses()
-            return await self._send_text(row, slo_report_text(statuses), reply_to=None)
+            report = await self.core.slo_reader.read()
+            return await self._send_text(row, slo_report_text(report), reply_to=None)
         incident = await self.core.incidents.get(row.incident_id) if row.incident_id else None
         if incident is None:
             raise PermanentError(f"incident {row.incident_id} does not exist")

@@ -26,6 +26,7 @@ from ops.scheduler import SchedulerDuty
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
+from ops.slo.read import SloReader
 from ops.slo.report import WeeklyReport
 from ops.storage.db import create_engine, migrate, reading
 from ops.storage.dbfile import DatabaseFile
@@ -63,6 +64,7 @@ class OpsCore:
     pings: PingStore
     remediation: RemediationRunner
     slo: SloEvaluator
+    slo_reader: SloReader
     report: WeeklyReport
     escalator: Escalator
     silences: SilenceService
@@ -112,8 +114,10 @@ class OpsCore:
 
         remediation.recheck = recheck
         services.remediation = remediation
-        slo = SloEvaluator(db, config, targets, engine, metrics, clock)
+        slo_reader = SloReader(db, settings, config, targets, clock)
+        slo = SloEvaluator(db, config, slo_reader, engine, metrics, clock)
         services.slo_evaluator = slo
+        services.slo_reader = slo_reader
         services.silences = silences
         report = WeeklyReport(db, settings, config, clock, wakeup)
         escalator = Escalator(db, settings, config, clock, wakeup)
@@ -133,6 +137,7 @@ class OpsCore:
             pings,
             remediation,
             slo,
+            slo_reader,
             report,
             escalator,
             silences,
