@@ -290,7 +290,7 @@ def _slo(report: SloReport) -> Slo:
                 sli_pct=_round(s.sli),
                 budget_remaining_pct=_round(s.budget_remaining),
                 burn={k: _round(v) for k, v in s.burn.items()},
-                state=s.state,  # type: ignore[arg-type]
+                state=s.state,
             )
             for s in report.slos
         ],

@@ -121,7 +121,6 @@ class Compliance:
 
 @dataclass(frozen=True)
 class SloReport:
-    now: datetime
     window: float | None  # the window the SLOs were read over; None: each over its own
     slos: list[SloStatus]
     compliance: Compliance | None  # None unless days were asked for
@@ -145,7 +144,7 @@ class SloReader:
         """Every SLO over `window` (None: each over its own) and, with `days` (first, last), the day view."""
         slos = await self.statuses(window)
         compliance = await self.compliance(*days) if days is not None else None
-        return SloReport(self.clock(), window, slos, compliance)
+        return SloReport(window, slos, compliance)
 
     def last_days(self, days: int) -> tuple[date, date]:
         """(first, last) of the last `days` days, today included."""
