@@ -16,7 +16,7 @@ from bot.callbacks import (
     RemediateStep,
     SilenceCb,
 )
-from ops.model import Incident, IncidentStatus
+from ops.model import Incident, IncidentStatus, MuteKind
 
 ACK = "✅ Ack"
 UNACK = "↩️ Unack"
@@ -52,7 +52,7 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
         second.append(button(RUNBOOK, AlertAction.runbook))
     if second:
         rows.append(second)
-    if not incident.extras.get("silenced_by"):
+    if incident.muted is None or incident.muted.kind is not MuteKind.silenced:
         rows.append(
             [
                 InlineKeyboardButton(

@@ -56,6 +56,34 @@ class IncidentStatus(str, Enum):
     resolved = "resolved"
 
 
+class MuteKind(str, Enum):
+    """What mutes an alert, in the order the stages ask (the first that mutes wins)."""
+
+    inhibited = "inhibited"  # a detector it `depends_on` is firing
+    maintenance = "maintenance"  # a maintenance window is open
+    silenced = "silenced"  # a silence matches it
+    flapping = "flapping"  # it keeps changing state
+
+
+@dataclass(frozen=True)
+class Mute:
+    """One stage's answer: the kind, and by what (the parent detector, the window's cron, the silence's
+    id, the time it started flapping). Stored as two columns of the incident while it holds."""
+
+    kind: MuteKind
+    by: str
+
+    @classmethod
+    def stored(cls, kind: str | None, by: str | None) -> Mute | None:
+        """From the incident's columns; a kind this version does not know reads as not muted."""
+        if not kind:
+            return None
+        try:
+            return cls(MuteKind(kind), by or "")
+        except ValueError:
+            return None
+
+
 def fingerprint(detector: str, key: str) -> str:
     """Stable identity of one alert: the detector plus the key it checked."""
     return hashlib.sha256(f"{detector}\x00{key}".encode()).hexdigest()[:16]
@@ -144,6 +172,7 @@ class Incident:
     resolved_by: str | None
     notification_count: int
     extras: dict[str, Any] = field(default_factory=dict)
+    muted: Mute | None = None  # what keeps it from notifying now (a silence, a window, a parent, flapping)
 
     @property
     def short_fingerprint(self) -> str:

@@ -14,9 +14,10 @@ from ops.detectors import DetectorContext, TargetPool
 from ops.duties import Duties
 from ops.engine import AlertEngine, IncidentService
 from ops.engine.catchup import CatchUpReport, catch_up
-from ops.engine.escalation import Escalator
+from ops.engine.pipeline import Pipeline
 from ops.engine.routing import Router
 from ops.engine.silences import SilenceService
+from ops.engine.stages import MuteStages
 from ops.metrics import Metrics
 from ops.model import Incident
 from ops.pings import PingStore
@@ -66,7 +67,7 @@ class OpsCore:
     slo: SloEvaluator
     slo_reader: SloReader
     report: WeeklyReport
-    escalator: Escalator
+    pipeline: Pipeline
     silences: SilenceService
     replicas: Coordinator
     # What /healthz tells beyond the database (set by the app that runs this core): the process's duties,
@@ -90,9 +91,10 @@ class OpsCore:
         wakeup = _Wakeup()
         targets = TargetPool(config.targets)
         router = Router(settings, config)
-        engine = AlertEngine(db, settings, metrics, clock=clock, router=router, on_enqueue=wakeup)
-        silences = SilenceService(db, config, router, clock, wakeup)
-        engine.muter = silences.muter
+        stages = MuteStages(config, settings)
+        engine = AlertEngine(db, settings, metrics, clock=clock, router=router, stages=stages, on_enqueue=wakeup)
+        pipeline = Pipeline(db, settings, config, router, stages, clock, wakeup)
+        silences = SilenceService(db, clock, pipeline)
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         outbox = OutboxStore(db)
         sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
@@ -101,7 +103,7 @@ class OpsCore:
         remediation = RemediationRunner(db, settings, config, metrics, clock=clock, on_enqueue=wakeup)
         sweeper.on_fired = remediation.on_fired
 
-        async def recheck(incident: Incident) -> str | None:
+        async def recheck(incident: Incident) -> tuple[bool, str] | None:
             detector = config.detector(incident.source)
             if detector is None:
                 return None
@@ -109,8 +111,7 @@ class OpsCore:
             mine = [r for r in results if r.key == incident.key] or results
             if not mine:
                 return None
-            verdict = "passes now ✅" if all(r.ok for r in mine) else "still failing"
-            return f"{verdict} — {mine[0].message}"
+            return all(r.ok for r in mine), mine[0].message
 
         remediation.recheck = recheck
         services.remediation = remediation
@@ -120,7 +121,6 @@ class OpsCore:
         services.slo_reader = slo_reader
         services.silences = silences
         report = WeeklyReport(db, settings, config, clock, wakeup)
-        escalator = Escalator(db, settings, config, clock, wakeup)
         return cls(
             settings,
             config,
@@ -139,7 +139,7 @@ class OpsCore:
             slo,
             slo_reader,
             report,
-            escalator,
+            pipeline,
             silences,
             Coordinator(db, clock=clock),
         )
@@ -156,16 +156,11 @@ class OpsCore:
         return report
 
     async def housekeeping(self) -> None:
-        """Every few seconds: the SQLite file is still ours; reminders, released inhibitions, settled
-        flapping, escalations, the outbox gauge."""
+        """Every few seconds: the SQLite file is still ours; the pipeline's tick (mutes asked again,
+        reminders, escalation); the outbox gauge."""
         if self.db_file is not None:
             self.db_file.check()
-        await self.engine.send_reminders()
-        detectors = {d.name: d for d in self.config.detectors}
-        await self.engine.release_inhibited(detectors)
-        await self.engine.settle_flapping(detectors)
-        await self.silences.release()
-        await self.escalator.run()
+        await self.pipeline.tick()
         self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def probe(self) -> dict[str, Any]:

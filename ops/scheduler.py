@@ -46,8 +46,9 @@ def build_scheduler(
 ) -> WatchedScheduler:
     """`last_runs` (UTC, from `AlertEngine.last_runs`): a detector that ran lately, under an earlier leader
     or before a restart, next runs one interval after that run, not at once — one run per interval.
-    `ran(name)` is told each time a detector's results were stored. `housekeeping_every=None`: no
-    housekeeping job (the app runs housekeeping as a duty of its own)."""
+    `ran(name)` is told each time a detector's results were stored. `housekeeping` (`OpsCore.housekeeping`)
+    runs every `housekeeping_every` seconds; without it (the app runs housekeeping as a duty of its own)
+    there is no such job."""
     scheduler = WatchedScheduler(timezone="UTC")
     now = datetime.now().astimezone()
     utc_now = utcnow()
@@ -69,12 +70,12 @@ def build_scheduler(
             misfire_grace_time=None,
             next_run_time=now + timedelta(seconds=delay),
         )
-    if housekeeping_every is not None:
+    if housekeeping is not None and housekeeping_every is not None:
         scheduler.add_job(
             _cut_off_quietly(scheduler, _housekeeping),
             "interval",
             seconds=housekeeping_every,
-            args=[housekeeping or _reminders_and_gauge(engine, outbox, metrics)],
+            args=[housekeeping],
             id="housekeeping",
             max_instances=1,
             coalesce=True,
@@ -176,14 +177,6 @@ class WatchedScheduler(AsyncIOScheduler):
                 self.on_failure(exc)
             return
         self._start_timer(wait_seconds)
-
-
-def _reminders_and_gauge(engine: AlertEngine, outbox: OutboxStore, metrics: Metrics) -> Callable[[], Awaitable[None]]:
-    async def job() -> None:
-        await engine.send_reminders()
-        metrics.outbox_depth.set(await outbox.depth())
-
-    return job
 
 
 async def _housekeeping(job: Callable[[], Awaitable[object]]) -> None:

@@ -164,11 +164,11 @@ async def unsilence_command(message: Message, services: OpsServices, access: Acc
         await services.record("am_unsilenced", actor, chat_id=access.chat_id, detail=args[0])
         await message.answer(f"🔔 Alertmanager silence <code>{args[0]}</code> expired.")
         return
-    if not await services.silences.expire(int(args[0]), actor):
+    back = await services.silences.expire(int(args[0]), actor)
+    if back is None:
         await message.answer(f"No active silence {args[0]}. {UNSILENCE_USAGE}")
         return
-    released = await services.silences.release()
-    await message.answer(f"🔔 Silence {args[0]} ended ({len(released)} alert(s) still firing are back).")
+    await message.answer(f"🔔 Silence {args[0]} ended ({back} alert(s) still firing are back).")
 
 
 def build_router() -> Router:

@@ -6,6 +6,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.keyboards import digest_keyboard
 from bot.render.fit import esc
+from bot.render.notifications import SECTIONS, digest_section
 from bot.render.split import TELEGRAM_LIMIT, u16
 from bot.render.texts import SEVERITY_ICON, card_head, hhmm
 from ops.model import IncidentStatus, Severity
@@ -17,22 +18,11 @@ MAX_ENTRIES = 30  # lines in one digest; a storm bigger than this goes out as se
 # UTF-16 units of a detector name or key in one summary line, tried in turn until the digest fits:
 # 30 lines of the first fit 4096 units with room to spare, whatever the characters.
 _LINE_PARTS = (40, 24, 12)
-_SECTIONS = {
-    "alert": "🚨 New",
-    "escalated": "⏫ Unacknowledged, escalated",
-    "reminder": "⏰ Still firing, not acknowledged",
-    "raised": "⬆️ Severity raised",
-    "flapping": "〰️ Flapping",
-    "note": "📣 Updates",
-    "resolved": "✅ Resolved",
-}
 _STATUS_MARK = {IncidentStatus.firing: "", IncidentStatus.acknowledged: " 👀", IncidentStatus.resolved: " ✅"}
 
 
 def section_of(entry: DigestEntry) -> str:
-    if entry.kind == "alert" and entry.payload.get("escalated"):
-        return "escalated"
-    return entry.kind if entry.kind in _SECTIONS else "note"
+    return digest_section(entry.notification)
 
 
 def digest_line(entry: DigestEntry, part: int = _LINE_PARTS[0]) -> str:
@@ -52,10 +42,10 @@ def digest_summary(entries: list[DigestEntry], limit: int = TELEGRAM_LIMIT) -> s
     text = ""
     for part in _LINE_PARTS:
         lines = [f"🌩 <b>{len(entries)} alerts at once</b> · {by_severity}"]
-        for section, label in _SECTIONS.items():
+        for section in SECTIONS:
             mine = [e for e in entries if section_of(e) == section]
             if mine:
-                lines += ["", f"<b>{label} ({len(mine)})</b>"]
+                lines += ["", f"<b>{section} ({len(mine)})</b>"]
                 lines += [digest_line(e, part) for e in mine]
         lines += ["", "<i>Each one can still be acked alone: /ack #fingerprint, /alerts, or 📋 Details.</i>"]
         text = "\n".join(lines)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
 
 from bot.render.fit import clip, cut_at, esc, pack
+from bot.render.mutes import mute_phrase
 from bot.render.split import TELEGRAM_LIMIT, u16
 from ops.model import Incident, IncidentStatus, Severity
 from ops.remediation.runner import RunView, describe_run
 from ops.services import AlertPage, DetectorStatus, HealthSummary
-from ops.slo.read import NEEDS_ATTENTION, Compliance, SloReport, SloStatus
+from ops.slo.read import NEEDS_ATTENTION, Compliance, SloOverview, SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
 
@@ -76,8 +76,8 @@ def alert_card(
         below.append(f"<i>Forwarded to the admins with its context: {esc(_context(incident), 400)}</i>")
     if run is not None:
         below.append(esc(describe_run(run), 600))
-    if incident.extras.get("silenced_by") and incident.status is not IncidentStatus.resolved:
-        below.append(f"🔕 Silenced ({esc(str(incident.extras['silenced_by']), 200)}): nothing more is sent")
+    if incident.muted is not None and incident.status is not IncidentStatus.resolved:
+        below.append(f"{mute_phrase(incident.muted, 200)}: nothing more is sent")
     if incident.status is IncidentStatus.acknowledged and incident.acknowledged_at:
         below.append(
             f"👀 Acknowledged by {esc(incident.acknowledged_by or '?', 130)} at {hhmm(incident.acknowledged_at)}"
@@ -174,20 +174,6 @@ def resolved_text(incident: Incident, message: str) -> str:
     return f"✅ <b>{escape(title(incident))}</b> resolved after {took}\n{esc(message, 1000)}"
 
 
-def flapping_text(incident: Incident, payload: dict[str, Any], settle: float) -> str:
-    now_state = "firing" if incident.status is not IncidentStatus.resolved else "resolved ✅"
-    head = f"〰️ {SEVERITY_ICON[incident.severity]} <b>{escape(title(incident))}</b>"
-    fp = f"<code>#{incident.short_fingerprint}</code>"
-    if payload.get("settled"):
-        return f"{head} stopped flapping: {now_state} · {fp}"
-    changes = int(payload.get("changes") or 0)
-    window = format_duration(float(payload.get("window") or 0))
-    return (
-        f"{head} is flapping: {changes} state changes in {window}. No more notifications about it until it "
-        f"holds one state for {format_duration(settle)}. Now: {now_state} · {fp}"
-    )
-
-
 def raised_text(incident: Incident, previous: str) -> str:
     icon = SEVERITY_ICON[incident.severity]
     return (
@@ -246,8 +232,8 @@ def _detector_line(d: DetectorStatus, now: datetime) -> str:
 
 def _incident_line(incident: Incident) -> str:
     extra = f" · acked by {esc(incident.acknowledged_by, 64)}" if incident.acknowledged_by else ""
-    if incident.extras.get("inhibited_by"):
-        extra += f" · 🔇 inhibited by {esc(str(incident.extras['inhibited_by']), 64)}"
+    if incident.muted is not None:
+        extra += f" · {mute_phrase(incident.muted)}"
     return f"   └ {esc(incident.message, 200)} · <code>#{incident.short_fingerprint}</code>{extra}"
 
 
@@ -309,10 +295,8 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
         icon = SEVERITY_ICON[i.severity]
         if i.status is IncidentStatus.resolved and i.resolved_at:
             state = f"✅ resolved after {format_duration((i.resolved_at - i.opened_at).total_seconds())}"
-        elif i.extras.get("silenced_by"):
-            state = f"🔕 silenced ({esc(str(i.extras['silenced_by']), 48)})"
-        elif i.extras.get("inhibited_by"):
-            state = f"🔇 inhibited while {esc(str(i.extras['inhibited_by']), 48)} fires"
+        elif i.muted is not None:
+            state = mute_phrase(i.muted, 48)
         elif i.status is IncidentStatus.acknowledged:
             state = f"👀 acked by {esc(i.acknowledged_by or '?', 48)}"
         else:
@@ -324,7 +308,7 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def slo_text(report: SloReport) -> str:
+def slo_text(report: SloOverview) -> str:
     """/slo: the SLOs' statuses (unless only the day view was asked for and no SLO is configured), then
     the day view when there is one."""
     sections = []
@@ -335,7 +319,7 @@ def slo_text(report: SloReport) -> str:
     return "\n\n".join(sections)
 
 
-def slo_report_text(report: SloReport) -> str:
+def slo_report_text(report: SloOverview) -> str:
     return "🗓 <b>Weekly SLO report</b>\n\n" + slo_text(report)
 
 

@@ -48,7 +48,7 @@ from ops.api.params import (
 from ops.model import Actor
 from ops.redaction import same_secret
 from ops.services import OpsServices
-from ops.slo.read import SloReader, SloReport
+from ops.slo.read import SloOverview, SloReader
 
 log = logging.getLogger(__name__)
 API_ACTOR = Actor(id=0, name="api")
@@ -251,7 +251,7 @@ def _values(request: web.Request, names: tuple[str, ...]) -> dict[str, str]:
     return {n: path[n] if n in path else query[n] for n in names if n in path or n in query}
 
 
-def _slo(report: SloReport) -> Slo:
+def _slo(report: SloOverview) -> Slo:
     compliance = report.compliance
     assert compliance is not None  # both endpoints ask for days
     return Slo(

@@ -8,8 +8,8 @@ is queued, in flight or sent (a failed one that reached Telegram with a part cou
 card, in the same transaction as the check, so a restart or a second replica finds it and sends nothing
 twice. A delivery that failed outright (the bot was not in the group yet) is tried again here.
 
-Muted incidents are left to the stage that mutes them: an inhibited, silenced or flapping alert is
-notified by `release_inhibited`, `SilenceService.release` or `settle_flapping` when that ends.
+Muted incidents are left to the pipeline's tick (`ops.engine.pipeline`), which sends their card when what
+mutes them ends.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.engine.routing import Router
 from ops.model import Severity
+from ops.notify.types import AlertCard
 from ops.replicas import MUTEX_ENGINE, serialize
-from ops.storage.tables import alert_events, alert_state, alerts_history, outbox
+from ops.storage.outbox import ALERT, outbox_row
+from ops.storage.tables import alert_events, alerts_history, outbox
 from ops.timeutil import Clock
 
 _CHUNK = 500
@@ -60,20 +62,14 @@ async def catch_up(db: AsyncEngine, router: Router, clock: Clock) -> CatchUpRepo
         ).all()
         if not rows:
             return report
-        flapping = {
-            r.fingerprint
-            for r in await conn.execute(
-                select(alert_state.c.fingerprint).where(alert_state.c.flapping_since.is_not(None))
-            )
-        }
         have = await _chats_with_card(conn, [r.id for r in rows])
         cards: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         touched: list[dict[str, Any]] = []
         for row in rows:
-            extras = json.loads(row.extras_json or "{}")
-            if extras.get("inhibited_by") or extras.get("silenced_by") or row.fingerprint in flapping:
+            if row.muted:
                 continue
+            extras = json.loads(row.extras_json or "{}")
             labels = {str(k): str(v) for k, v in (extras.get("labels") or {}).items()}
             routed = router.chats(row.source, Severity(row.severity), labels, row.key)
             missing = [c for c in routed if c not in have.get(row.id, set())]
@@ -119,7 +115,7 @@ async def _chats_with_card(conn: AsyncConnection, incident_ids: Iterable[int]) -
     for start in range(0, len(ids), _CHUNK):
         rows = await conn.execute(
             select(outbox.c.incident_id, outbox.c.chat_id, outbox.c.status, outbox.c.message_ids).where(
-                outbox.c.incident_id.in_(ids[start : start + _CHUNK]), outbox.c.kind == "alert"
+                outbox.c.incident_id.in_(ids[start : start + _CHUNK]), outbox.c.kind == ALERT
             )
         )
         for r in rows:
@@ -129,12 +125,4 @@ async def _chats_with_card(conn: AsyncConnection, incident_ids: Iterable[int]) -
 
 
 def _card(chat_id: int, incident_id: int, now: datetime) -> dict[str, Any]:
-    return {
-        "created_at": now,
-        "chat_id": chat_id,
-        "kind": "alert",
-        "incident_id": incident_id,
-        "payload_json": json.dumps({"catch_up": True}),
-        "status": "pending",
-        "next_attempt_at": now,
-    }
+    return outbox_row(chat_id, AlertCard(), now, incident_id)

@@ -5,28 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops import model
 from ops.config.models import DetectorBase
-from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, load_incident, record_event
 from ops.engine.intake import Accepted, accept_runs, describe, processing_error
 from ops.engine.routing import Router
+from ops.engine.stages import AlertView, MuteStages, Muting
 from ops.engine.writes import IncidentRef, NewIncident, Writes
 from ops.metrics import Metrics
-from ops.model import CheckResult, CheckStatus, Incident, IncidentStatus, Severity
+from ops.model import CheckResult, CheckStatus, Incident, Mute, MuteKind
+from ops.notify.types import AlertCard, CardRefresh, FiredAgain, FlappingStarted, Resolved, SeverityRaised
 from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage import rollup
 from ops.storage.db import retry_locked
-from ops.storage.outbox import chats_with_alert, enqueue
+from ops.storage.incident_rows import incident_from_row
+from ops.storage.outbox import ALERT
 from ops.storage.tables import alert_state, alerts_history, check_results, outbox
 from ops.timeutil import Clock, format_duration, utcnow
 
@@ -80,10 +82,6 @@ class _State:
         }
 
 
-Muter = Callable[[str, str, dict[str, str]], str | None]
-_UNKNOWN: Any = object()
-
-
 @dataclass
 class _Batch:
     """One transaction: its time, what it read up front, and what its runs look up at most once."""
@@ -91,8 +89,7 @@ class _Batch:
     now: datetime
     incidents: dict[int, Incident]  # open and recently resolved incidents of the batch's keys
     chats: dict[int, list[int]]  # incident id → chats that have (or will get) its card
-    parents: dict[str, str | None] = field(default_factory=dict)  # detector → its firing `depends_on`
-    muter: Any = _UNKNOWN  # silences and maintenance windows, read at the first fire
+    muting: Muting | None = None  # the mute stages, prepared when the batch first has news to tell
 
 
 @dataclass
@@ -129,21 +126,20 @@ class AlertEngine:
         metrics: Metrics,
         *,
         clock: Clock = utcnow,
-        router: Router | None = None,
+        router: Router,
+        stages: MuteStages,
         on_enqueue: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
-        self.router = router or Router(settings)
+        self.router = router
+        self.stages = stages
         self.on_enqueue = on_enqueue
         # One writer at a time from this process: concurrent detectors queue here, not in SQLite's busy
         # handler (which sleeps in steps of up to 100 ms and would make a 1,000-detector sweep crawl).
         self._writing = asyncio.Lock()
-        # Silences and maintenance windows (set by the wiring): a reason to send nothing, or None.
-        # Given a run's connection, a function naming why an alert is muted, or None (silences are read once).
-        self.muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None
 
     async def last_runs(self) -> dict[str, datetime]:
         """When each detector last ran (by any replica): a new leader's scheduler carries on from there."""
@@ -365,7 +361,7 @@ class AlertEngine:
                 incidents[row.id] = incident_from_row(row)
             rows = await conn.execute(
                 select(outbox.c.incident_id, outbox.c.chat_id)
-                .where(outbox.c.incident_id.in_(chunk), outbox.c.kind == "alert", outbox.c.status != "failed")
+                .where(outbox.c.incident_id.in_(chunk), outbox.c.kind == ALERT, outbox.c.status != "failed")
                 .group_by(outbox.c.incident_id, outbox.c.chat_id)
                 .order_by(func.min(outbox.c.id))
             )
@@ -428,7 +424,7 @@ class AlertEngine:
         if state.incident_id is not None:
             incident = run.incidents.get(state.incident_id) if isinstance(state.incident_id, int) else None
             if incident is not None:
-                self._still_failing(run, incident, result, report)
+                await self._still_failing(conn, run, state, incident, result, report)
                 return
             state.incident_id = None  # the row is gone (pruned by hand): start afresh
         if state.consecutive_failures < run.detector.for_:
@@ -436,7 +432,7 @@ class AlertEngine:
         if result.severity < self.settings.alert_min_severity:
             return
         if self._within_dedup(state, now):
-            self._reopen(run, state, result, report)
+            await self._reopen(conn, run, state, result, report)
             return
         await self._fire(conn, run, state, result, report)
 
@@ -448,21 +444,30 @@ class AlertEngine:
             and now - state.last_resolved_at < window
         )
 
+    async def _muting(self, conn: AsyncConnection, run: _Run) -> Muting:
+        if run.batch.muting is None:
+            run.batch.muting = await self.stages.prepare(conn, run.now)
+        return run.batch.muting
+
+    async def _mute(self, conn: AsyncConnection, run: _Run, state: _State) -> Mute | None:
+        """The mute stages' answer for this alert now (its flap state as this run leaves it)."""
+        view = AlertView(
+            run.detector.name,
+            state.fingerprint,
+            run.detector.labels,
+            state.flapping_since,
+            max(state.changes) if state.changes else None,
+        )
+        return (await self._muting(conn, run)).of(view)
+
     async def _fire(
         self, conn: AsyncConnection, run: _Run, state: _State, result: CheckResult, report: EngineReport
     ) -> None:
-        detector, now, batch = run.detector, run.now, run.batch
-        if detector.name not in batch.parents:
-            batch.parents[detector.name] = await self._firing_parent(conn, detector)
-        inhibitor = batch.parents[detector.name]
-        if batch.muter is _UNKNOWN:
-            batch.muter = await self.muter(conn) if self.muter is not None else None
-        muted = None
-        if not inhibitor and batch.muter is not None:
-            muted = batch.muter(detector.name, state.fingerprint, dict(detector.labels))
+        detector, now = run.detector, run.now
         flap = self._record_change(state, now)
-        routed = [] if inhibitor or muted else self.router.chats_for(detector, result.severity, result.key)
-        chats = [] if flap else routed
+        mute = await self._mute(conn, run, state)
+        routed = self.router.chats_for(detector, result.severity, result.key)
+        chats = [] if mute else routed
         extras = {
             "value": result.value,
             "threshold": result.threshold,
@@ -472,9 +477,6 @@ class AlertEngine:
             "remediation": detector.remediation,
             "status": result.status.value,
             "unit": result.unit,
-            "inhibited_by": inhibitor,
-            "silenced_by": muted,
-            "flapping": bool(flap),
         }
         incident = run.writes.incident(
             {
@@ -489,81 +491,31 @@ class AlertEngine:
                 "last_seen_at": now,
                 "last_notified_at": now if chats else None,
                 "notification_count": 1 if chats else 0,
+                **_mute_columns(mute),
             }
         )
         state.incident_id = incident  # type: ignore[assignment]  # an id after the flush
         for chat_id in chats:
-            run.writes.enqueue(chat_id, "alert", now, incident)
-        if inhibitor:
-            event, detail = "inhibited", f"{inhibitor} is firing: nothing sent"
-        elif muted:
-            event, detail = "silenced", f"{muted}: nothing sent"
-        elif flap:
-            event, detail = "flapping", "flapping: nothing sent"
+            run.writes.enqueue(chat_id, AlertCard(), now, incident)
+        if mute:
+            run.writes.event(mute.kind.value, now, incident, state.fingerprint, f"{mute.by}: nothing sent")
         else:
-            event, detail = "fired", f"notified {len(chats)} chat(s)"
-        run.writes.event(event, now, incident, state.fingerprint, detail)
-        if flap == FLAP_STARTED:
+            run.writes.event("fired", now, incident, state.fingerprint, f"notified {len(chats)} chat(s)")
+        if flap == FLAP_STARTED and mute is not None and mute.kind is MuteKind.flapping:
             report.notifications += self._flap_notice(run, incident, state, routed)
         run.alerts.append((result.detector, result.severity.value))
         run.fired.append(incident)
         report.notifications += len(chats)
 
-    async def _firing_parent(self, conn: AsyncConnection, detector: DetectorBase) -> str | None:
-        """The first of `depends_on` that has an open incident: it inhibits this detector's alerts."""
-        parents = list(getattr(detector, "depends_on", []) or [])
-        if not parents:
-            return None
-        row = (
-            await conn.execute(
-                select(alert_state.c.detector)
-                .where(alert_state.c.detector.in_(parents), alert_state.c.incident_id.is_not(None))
-                .limit(1)
-            )
-        ).first()
-        return str(row.detector) if row else None
-
-    async def release_inhibited(self, detectors: dict[str, DetectorBase]) -> list[int]:
-        """Inhibited incidents whose parents no longer fire, still firing themselves: notify them now."""
-        now = self.clock()
-        released: list[int] = []
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(select(alerts_history).where(alerts_history.c.status != "resolved"))).all()
-            for row in rows:
-                extras = json.loads(row.extras_json or "{}")
-                if not extras.get("inhibited_by"):
-                    continue
-                detector = detectors.get(row.source)
-                if detector is not None and await self._firing_parent(conn, detector):
-                    continue
-                extras["inhibited_by"] = None
-                severity = Severity(row.severity)
-                chats = self.router.chats_for(detector, severity, row.key)
-                await conn.execute(
-                    update(alerts_history)
-                    .where(alerts_history.c.id == row.id)
-                    .values(
-                        extras_json=json.dumps(extras),
-                        last_notified_at=now,
-                        notification_count=row.notification_count + 1,
-                    )
-                )
-                for chat_id in chats:
-                    await enqueue(conn, chat_id=chat_id, kind="alert", now=now, incident_id=row.id)
-                await record_event(
-                    conn,
-                    "uninhibited",
-                    now,
-                    incident_id=row.id,
-                    fingerprint=row.fingerprint,
-                    detail=f"notified {len(chats)} chat(s)",
-                )
-                released.append(row.id)
-        if released and self.on_enqueue is not None:
-            self.on_enqueue()
-        return released
-
-    def _still_failing(self, run: _Run, incident: Incident, result: CheckResult, report: EngineReport) -> None:
+    async def _still_failing(
+        self,
+        conn: AsyncConnection,
+        run: _Run,
+        state: _State,
+        incident: Incident,
+        result: CheckResult,
+        report: EngineReport,
+    ) -> None:
         now = run.now
         extras = {**incident.extras, "value": result.value, "threshold": result.threshold}
         values: dict[str, Any] = {
@@ -571,62 +523,70 @@ class AlertEngine:
             "message": result.message,
             "extras_json": json.dumps(extras),
         }
-        if result.severity > incident.severity:
-            # A rise in severity is news: it notifies at once, past any dedup.
-            values.update(
-                severity=result.severity.value,
-                last_notified_at=now,
-                notification_count=incident.notification_count + 1,
-            )
+        if result.severity <= incident.severity:
             run.writes.update_incident(incident.id, **values)
-            payload = {"from": incident.severity.value, "to": result.severity.value}
-            chats = run.chats.get(incident.id, [])
-            for chat_id in chats:
-                run.writes.enqueue(chat_id, "raised", now, incident.id, payload)
-            for chat_id in chats:
-                run.writes.enqueue(chat_id, "refresh", now, incident.id)
-            report.notifications += len(chats)
-            run.writes.event(
-                "severity_raised",
-                now,
-                incident.id,
-                incident.fingerprint,
-                f"{incident.severity.value} → {result.severity.value}",
-            )
-            report.raised.append(incident.id)
+            report.deduplicated += 1
             return
+        # A rise in severity is news: it notifies at once, past any dedup (unless something mutes it now).
+        mute = await self._mute(conn, run, state)
+        chats = run.chats.get(incident.id, [])
+        values.update(severity=result.severity.value, **_mute_columns(mute))
+        if mute is None:
+            values.update(last_notified_at=now, notification_count=incident.notification_count + 1)
+            for chat_id in chats:
+                run.writes.enqueue(chat_id, SeverityRaised(previous=incident.severity), now, incident.id)
+            report.notifications += len(chats)
         run.writes.update_incident(incident.id, **values)
-        report.deduplicated += 1
+        for chat_id in chats:
+            run.writes.enqueue(chat_id, CardRefresh(), now, incident.id)
+        run.writes.event(
+            "severity_raised",
+            now,
+            incident.id,
+            incident.fingerprint,
+            f"{incident.severity.value} → {result.severity.value}",
+        )
+        report.raised.append(incident.id)
 
-    def _reopen(self, run: _Run, state: _State, result: CheckResult, report: EngineReport) -> None:
-        """Fire → resolve → fire within the dedup window: the same incident, back to firing, no new page."""
+    async def _reopen(
+        self, conn: AsyncConnection, run: _Run, state: _State, result: CheckResult, report: EngineReport
+    ) -> None:
+        """Fire → resolve → fire within the dedup window: the same incident, back to firing, and a reply to
+        its card in every chat that had it (the last message there says it was resolved)."""
         now = run.now
         incident_id = state.last_incident_id
         assert incident_id is not None
-        run.writes.update_incident(
-            incident_id,
-            status="firing",
-            resolved_at=None,
-            resolved_by=None,
-            last_seen_at=now,
-            message=result.message,
-            acknowledged_at=None,
-            acknowledged_by=None,
-        )
         state.incident_id = incident_id
         flap = self._record_change(state, now)
-        if flap == FLAP_STARTED:
-            report.notifications += self._flap_notice(run, incident_id, state, run.chats.get(incident_id, []))
-        elif not flap:
-            for chat_id in run.chats.get(incident_id, []):
-                run.writes.enqueue(chat_id, "refresh", now, incident_id)
-        run.writes.event(
-            "deduplicated",
-            now,
-            incident_id,
-            state.fingerprint,
-            "fired again within the dedup window: reopened without a new notification",
-        )
+        mute = await self._mute(conn, run, state)
+        chats = run.chats.get(incident_id, [])
+        values: dict[str, Any] = {
+            "status": "firing",
+            "resolved_at": None,
+            "resolved_by": None,
+            "last_seen_at": now,
+            "message": result.message,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            **_mute_columns(mute),
+        }
+        if mute is None:
+            values.update(last_notified_at=now)
+            for chat_id in chats:
+                run.writes.enqueue(chat_id, CardRefresh(), now, incident_id)
+                run.writes.enqueue(chat_id, FiredAgain(message=result.message), now, incident_id)
+            report.notifications += len(chats)
+            detail = f"fired again within the dedup window: reopened, {len(chats)} chat(s) told"
+        elif flap == FLAP_STARTED and mute.kind is MuteKind.flapping:
+            report.notifications += self._flap_notice(run, incident_id, state, chats)
+            detail = "fired again within the dedup window: reopened, flapping"
+        else:
+            if mute.kind is not MuteKind.flapping:  # the card shows it firing again, and what mutes it
+                for chat_id in chats:
+                    run.writes.enqueue(chat_id, CardRefresh(), now, incident_id)
+            detail = f"fired again within the dedup window: reopened, {mute.kind.value}"
+        run.writes.update_incident(incident_id, **values)
+        run.writes.event("deduplicated", now, incident_id, state.fingerprint, detail)
         report.reopened.append(incident_id)
         report.deduplicated += 1
 
@@ -646,14 +606,15 @@ class AlertEngine:
             report.notifications += self._flap_notice(run, incident_id, state, chats)
         elif not flap:
             for chat_id in chats:
-                run.writes.enqueue(chat_id, "resolved", now, incident_id, {"message": message})
+                run.writes.enqueue(chat_id, Resolved(message=message), now, incident_id)
             report.notifications += len(chats)
         run.writes.event("resolved", now, incident_id, state.fingerprint, message[:500])
         report.resolved.append(incident_id)
 
     # -- flapping ----------------------------------------------------------------------------
     def _record_change(self, state: _State, now: datetime) -> str:
-        """Note a fire/resolve; FLAP_STARTED when this change makes it flap, FLAP_QUIET while it flaps."""
+        """Note a fire/resolve; FLAP_STARTED when this change makes it flap, FLAP_QUIET while it flaps.
+        When it settles is the `Flapping` mute stage's answer (ops.engine.stages), asked every tick."""
         threshold = self.settings.flap_threshold
         if threshold <= 0:
             return ""
@@ -667,9 +628,9 @@ class AlertEngine:
         return ""
 
     def _flap_notice(self, run: _Run, incident: IncidentRef, state: _State, chats: list[int]) -> int:
-        payload = {"changes": len(state.changes), "window": self.settings.flap_window}
+        notice = FlappingStarted(changes=len(state.changes), window=self.settings.flap_window)
         for chat_id in chats:
-            run.writes.enqueue(chat_id, "flapping", run.now, incident, payload)
+            run.writes.enqueue(chat_id, notice, run.now, incident)
         run.writes.event(
             "flapping_started",
             run.now,
@@ -680,57 +641,6 @@ class AlertEngine:
         run.flaps += 1
         return len(chats)
 
-    async def settle_flapping(self, detectors: dict[str, DetectorBase]) -> list[str]:
-        """Flapping alerts that kept one state for FLAP_SETTLE: one notification says where they ended."""
-        now = self.clock()
-        settle = timedelta(seconds=self.settings.flap_settle)
-        settled: list[str] = []
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(select(alert_state).where(alert_state.c.flapping_since.is_not(None)))).all()
-            for row in rows:
-                changes = [datetime.fromisoformat(t) for t in json.loads(row.state_changes or "[]")]
-                if changes and now - max(changes) < settle:
-                    continue
-                incident_id = row.incident_id or row.last_incident_id
-                incident = await load_incident(conn, incident_id) if incident_id else None
-                await conn.execute(
-                    update(alert_state)
-                    .where(alert_state.c.fingerprint == row.fingerprint)
-                    .values(flapping_since=None, state_changes=None)
-                )
-                settled.append(row.fingerprint)
-                if incident is None:
-                    continue
-                detector = detectors.get(row.detector)
-                chats = self.router.chats_for(detector, incident.severity, incident.key)
-                if incident.extras.get("silenced_by") or incident.extras.get("inhibited_by"):
-                    chats = []
-                firing = incident.status is not IncidentStatus.resolved
-                have = set(await chats_with_alert(conn, incident.id))
-                for chat_id in chats:
-                    if firing and chat_id not in have:  # it fired while flapping: its first card, now
-                        kind, payload = "alert", {"settled": True}
-                    else:
-                        kind, payload = "flapping", {"settled": True}
-                    await enqueue(conn, chat_id=chat_id, kind=kind, now=now, incident_id=incident.id, payload=payload)
-                if firing:
-                    await conn.execute(
-                        update(alerts_history)
-                        .where(alerts_history.c.id == incident.id)
-                        .values(last_notified_at=now, notification_count=incident.notification_count + 1)
-                    )
-                await record_event(
-                    conn,
-                    "flapping_settled",
-                    now,
-                    incident_id=incident.id,
-                    fingerprint=row.fingerprint,
-                    detail=f"settled {incident.status.value}; notified {len(chats)} chat(s)",
-                )
-        if settled and self.on_enqueue is not None:
-            self.on_enqueue()
-        return settled
-
     def _count(self, report: EngineReport, detector: str) -> None:
         if report.deduplicated:
             self.metrics.alerts_deduplicated_total.labels(detector).inc(report.deduplicated)
@@ -738,47 +648,9 @@ class AlertEngine:
             if self.on_enqueue is not None:
                 self.on_enqueue()
 
-    async def send_reminders(self) -> list[int]:
-        """Firing, unacknowledged incidents whose last notification is older than the repeat interval."""
-        interval = self.settings.alert_repeat_interval_sec
-        if interval <= 0:
-            return []
-        now = self.clock()
-        due = now - timedelta(seconds=max(interval, self.settings.alert_dedup_window_sec))
-        reminded: list[int] = []
-        async with self.db.begin() as conn:
-            rows = await conn.execute(
-                select(
-                    alerts_history.c.id,
-                    alerts_history.c.fingerprint,
-                    alerts_history.c.notification_count,
-                    alerts_history.c.extras_json,
-                ).where(
-                    alerts_history.c.status == IncidentStatus.firing.value,
-                    alerts_history.c.last_notified_at <= due,
-                )
-            )
-            for row in rows.all():
-                if json.loads(row.extras_json or "{}").get("silenced_by"):
-                    continue  # a silenced alert is not reminded of
-                sent = await enqueue_for_alert_chats(conn, row.id, "reminder", now)
-                await conn.execute(
-                    update(alerts_history)
-                    .where(alerts_history.c.id == row.id)
-                    .values(last_notified_at=now, notification_count=row.notification_count + 1)
-                )
-                await record_event(
-                    conn,
-                    "reminded",
-                    now,
-                    incident_id=row.id,
-                    fingerprint=row.fingerprint,
-                    detail=f"{sent} chat(s)",
-                )
-                reminded.append(row.id)
-        if reminded and self.on_enqueue is not None:
-            self.on_enqueue()
-        return reminded
+
+def _mute_columns(mute: Mute | None) -> dict[str, Any]:
+    return {"muted": mute.kind.value if mute else None, "muted_by": mute.by[:200] if mute else None}
 
 
 def _check_row(r: CheckResult, now: datetime) -> dict[str, Any]:

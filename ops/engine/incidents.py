@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -11,31 +10,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ops.model import Actor, Incident, IncidentStatus, Severity
+from ops.model import Actor, Incident, IncidentStatus
+from ops.notify.types import CardRefresh, Notification
 from ops.storage.clean import actor_name
+from ops.storage.incident_rows import incident_from_row
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.storage.tables import alert_events, alerts_history
 from ops.timeutil import Clock, utcnow
-
-
-def incident_from_row(r: Any) -> Incident:
-    return Incident(
-        id=r.id,
-        fingerprint=r.fingerprint,
-        source=r.source,
-        key=r.key,
-        severity=Severity(r.severity),
-        message=r.message,
-        status=IncidentStatus(r.status),
-        opened_at=r.created_at,
-        last_notified_at=r.last_notified_at,
-        acknowledged_at=r.acknowledged_at,
-        acknowledged_by=r.acknowledged_by,
-        resolved_at=r.resolved_at,
-        resolved_by=r.resolved_by,
-        notification_count=r.notification_count,
-        extras=json.loads(r.extras_json or "{}"),
-    )
 
 
 async def record_event(
@@ -69,16 +50,10 @@ async def load_incident(conn: AsyncConnection, incident_id: int) -> Incident | N
 
 
 async def enqueue_for_alert_chats(
-    conn: AsyncConnection,
-    incident_id: int,
-    kind: str,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
+    conn: AsyncConnection, incident_id: int, notification: Notification, now: datetime
 ) -> int:
-    chats = await chats_with_alert(conn, incident_id)
-    for chat_id in chats:
-        await enqueue(conn, chat_id=chat_id, kind=kind, now=now, incident_id=incident_id, payload=payload)
-    return len(chats)
+    """Queue `notification` for every chat that has the alert's card (a reply to it, or an edit)."""
+    return await enqueue(conn, await chats_with_alert(conn, incident_id), notification, now, incident_id)
 
 
 class AckOutcome(str, Enum):
@@ -144,7 +119,7 @@ class IncidentService:
                 actor=actor,
                 chat_id=chat_id,
             )
-            await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
+            await enqueue_for_alert_chats(conn, incident_id, CardRefresh(), now)
             incident = await load_incident(conn, incident_id)
         self._notify()
         return AckResult(AckOutcome.done, incident)
@@ -179,7 +154,7 @@ class IncidentService:
                 actor=actor,
                 chat_id=chat_id,
             )
-            await enqueue_for_alert_chats(conn, incident_id, "refresh", now)
+            await enqueue_for_alert_chats(conn, incident_id, CardRefresh(), now)
             incident = await load_incident(conn, incident_id)
         self._notify()
         return AckResult(AckOutcome.done, incident)

@@ -6,7 +6,6 @@ each (a thread hop with aiosqlite), so the engine collects them here and flushes
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ops.notify.types import Notification
+from ops.storage.outbox import outbox_row
 from ops.storage.tables import alert_events, alert_state, alerts_history, outbox
 
 
@@ -46,25 +47,8 @@ class Writes:
         keys = tuple(sorted(values))
         self.incident_updates.setdefault(keys, []).append({"b__id": incident_id, **{f"b_{k}": values[k] for k in keys}})
 
-    def enqueue(
-        self,
-        chat_id: int,
-        kind: str,
-        now: datetime,
-        incident: IncidentRef | None,
-        payload: dict[str, Any] | None = None,
-    ) -> None:
-        self.outbox_rows.append(
-            {
-                "created_at": now,
-                "chat_id": chat_id,
-                "kind": kind,
-                "incident_id": incident,
-                "payload_json": json.dumps(payload or {}),
-                "status": "pending",
-                "next_attempt_at": now,
-            }
-        )
+    def enqueue(self, chat_id: int, notification: Notification, now: datetime, incident: IncidentRef | None) -> None:
+        self.outbox_rows.append(outbox_row(chat_id, notification, now, incident))
 
     def event(self, event: str, now: datetime, incident: IncidentRef | None, fingerprint: str, detail: str) -> None:
         self.events.append(

@@ -28,6 +28,7 @@ from ops.config.models import (
 )
 from ops.detectors.python_fn import resolve_function
 from ops.model import Incident
+from ops.notify.types import AlertCard
 from ops.settings import Settings
 from ops.storage.outbox import chats_with_alert, enqueue
 from ops.timeutil import Clock
@@ -151,10 +152,7 @@ async def _notify_admin(ctx: ActionContext, incident: Incident | None) -> str:
     async with ctx.db.begin() as conn:
         already = set(await chats_with_alert(conn, incident.id))
         chats = [c for c in dict.fromkeys(ctx.settings.admin_chat_ids) if c not in already]
-        for chat_id in chats:
-            await enqueue(
-                conn, chat_id=chat_id, kind="alert", now=ctx.clock(), incident_id=incident.id, payload={"context": True}
-            )
+        await enqueue(conn, chats, AlertCard(context=True), ctx.clock(), incident.id)
     return f"posted to {len(chats)} admin chat(s)" if chats else "the admin chats already have this alert"
 
 

@@ -21,19 +21,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.models import OpsConfig, RemediationBase
-from ops.engine.incidents import enqueue_for_alert_chats, incident_from_row, record_event
+from ops.engine.incidents import enqueue_for_alert_chats, record_event
 from ops.metrics import Metrics
 from ops.model import Actor, Incident
+from ops.notify.types import CardRefresh, Notification, Rechecked, RemediationPaused, RemediationResult
 from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
 from ops.remediation.confirmations import Confirmations
 from ops.settings import Settings
 from ops.storage.clean import actor_name
+from ops.storage.incident_rows import incident_from_row
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
 
 log = logging.getLogger(__name__)
-Recheck = Callable[[Incident], Awaitable[str | None]]
+Recheck = Callable[[Incident], Awaitable[tuple[bool, str] | None]]  # (its checks pass now, a message)
 OUTPUT_WINDOW = 8000  # characters of an action's output that are redacted and trimmed to the stored tail
 
 
@@ -164,7 +166,7 @@ class RemediationRunner:
                         actor=actor,
                         detail=f"{action.name} ({trigger})",
                     )
-                    await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
+                    await enqueue_for_alert_chats(conn, incident.id, CardRefresh(), now)
         except IntegrityError:  # another replica took the lock between our read and write
             return StartOutcome("already_running", f"{action.name} is already running")
         self._notify()
@@ -200,7 +202,7 @@ class RemediationRunner:
                     )
                 )
             if int(recent or 0) >= action.max_auto_per_hour:
-                await self._skip(action, incident, f"auto-remediation paused: {recent} runs in the last hour")
+                await self._skip(action, incident, int(recent or 0))
                 continue
             await self.request(action, incident, "auto", None)
 
@@ -243,8 +245,9 @@ class RemediationRunner:
         await self._finish(run_id, action, incident, ok, attempt, started, error, output)
         if ok and incident is not None and self.recheck is not None:
             verdict = await self.recheck(incident)
-            if verdict:
-                await self._note(incident, f"🔁 {incident.source} after {action.name}: {verdict}")
+            if verdict is not None:
+                passes, message = verdict
+                await self._note(incident, Rechecked(action=action.name, passes=passes, message=message))
 
     def _clean(self, text: str) -> str:
         """The output's tail, redacted. Only the last few KB are looked at (an action may print megabytes),
@@ -321,13 +324,14 @@ class RemediationRunner:
                     incident_id=incident.id,
                     detail=f"{action.name} after {attempts} attempt(s) in {seconds:.1f} s",
                 )
-                await enqueue_for_alert_chats(conn, incident.id, "refresh", now)
-                await enqueue_for_alert_chats(conn, incident.id, "remediation", now, {"run_id": run_id})
+                await enqueue_for_alert_chats(conn, incident.id, CardRefresh(), now)
+                await enqueue_for_alert_chats(conn, incident.id, RemediationResult(run_id=run_id), now)
         self.metrics.auto_remediation_total.labels(action.name, status).inc()
         self.metrics.auto_remediation_duration_seconds.labels(action.name).observe(seconds)
         self._notify()
 
-    async def _skip(self, action: RemediationBase, incident: Incident, why: str) -> None:
+    async def _skip(self, action: RemediationBase, incident: Incident, runs: int) -> None:
+        why = f"auto-remediation paused: {runs} runs in the last hour"
         now = self.clock()
         async with self.db.begin() as conn:
             await conn.execute(
@@ -356,11 +360,11 @@ class RemediationRunner:
                 )
             )
         self.metrics.auto_remediation_total.labels(action.name, "skipped").inc()
-        await self._note(incident, f"⏸ {why} ({action.name}); it only notifies until the hour has passed")
+        await self._note(incident, RemediationPaused(action=action.name, runs=runs))
 
-    async def _note(self, incident: Incident, text: str) -> None:
+    async def _note(self, incident: Incident, notification: Notification) -> None:
         async with self.db.begin() as conn:
-            await enqueue_for_alert_chats(conn, incident.id, "note", self.clock(), {"text": text})
+            await enqueue_for_alert_chats(conn, incident.id, notification, self.clock())
         self._notify()
 
     def _notify(self) -> None:

@@ -1,6 +1,6 @@
 """The SLO read model: what `/slo`, the weekly report and the API's `slo` endpoints show, read in one place.
 
-`SloReader.read()` answers with one `SloReport`: every configured SLO's status now (SLI over its window
+`SloReader.read()` answers with one `SloOverview`: every configured SLO's status now (SLI over its window
 or the one asked for, error budget left, burn rates, verdict) and, when days are asked for, checks
 passing per day and per detector (`Compliance`, the view `/slo [days]` shows without SLOs). Every number
 is one aggregate query per SLO and window, or per part of the day view — never a query per day.
@@ -120,7 +120,7 @@ class Compliance:
 
 
 @dataclass(frozen=True)
-class SloReport:
+class SloOverview:
     window: float | None  # the window the SLOs were read over; None: each over its own
     slos: list[SloStatus]
     compliance: Compliance | None  # None unless days were asked for
@@ -140,11 +140,11 @@ class SloReader:
         self.targets = targets
         self.clock = clock
 
-    async def read(self, *, window: float | None = None, days: tuple[date, date] | None = None) -> SloReport:
+    async def read(self, *, window: float | None = None, days: tuple[date, date] | None = None) -> SloOverview:
         """Every SLO over `window` (None: each over its own) and, with `days` (first, last), the day view."""
         slos = await self.statuses(window)
         compliance = await self.compliance(*days) if days is not None else None
-        return SloReport(window, slos, compliance)
+        return SloOverview(window, slos, compliance)
 
     def last_days(self, days: int) -> tuple[date, date]:
         """(first, last) of the last `days` days, today included."""

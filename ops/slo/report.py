@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.detectors.cron import next_run_after, parse_cron
 from ops.detectors.memory import recall, remember
+from ops.notify.types import SloReport
 from ops.storage.outbox import enqueue
 from ops.timeutil import Clock
 
@@ -60,8 +61,7 @@ class WeeklyReport:
         if due is None or now < due:
             return False
         async with self.db.begin() as conn:
-            for chat_id in dict.fromkeys(self.settings.alert_chat_ids):
-                await enqueue(conn, chat_id=chat_id, kind="slo_report", now=now, payload={"due": due.isoformat()})
+            await enqueue(conn, list(dict.fromkeys(self.settings.alert_chat_ids)), SloReport(due=due.isoformat()), now)
         await remember(self.db, *self.MEMORY_KEY, now, {"sent_for": due.isoformat()})
         if self.on_enqueue is not None:
             self.on_enqueue()

@@ -7,15 +7,15 @@ Details) and later edits know exactly which incidents it lists, in the order the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.engine.incidents import incident_from_row
 from ops.model import Incident
+from ops.notify.types import Notification, parse
+from ops.storage.incident_rows import incident_from_row
 from ops.storage.tables import alerts_history, digests, outbox
 
 
@@ -30,11 +30,10 @@ class Digest:
 
 @dataclass(frozen=True)
 class DigestEntry:
-    """One incident in a digest and why it is there (the kind of its first row: alert, resolved, …)."""
+    """One incident in a digest and why it is there (the notification of its first row)."""
 
     incident: Incident
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    notification: Notification
 
 
 class DigestStore:
@@ -79,7 +78,9 @@ class DigestStore:
                 .join(outbox, outbox.c.id == first.c.first_id)
                 .order_by(first.c.first_id)
             )
-            return [DigestEntry(incident_from_row(r), r.row_kind, json.loads(r.row_payload or "{}")) for r in rows]
+            return [
+                DigestEntry(incident_from_row(r), parse(r.row_kind, json.loads(r.row_payload or "{}"))) for r in rows
+            ]
 
     async def containing(self, incident_id: int, chat_id: int) -> int | None:
         """The latest digest of this chat that lists the incident, if its alert went in one."""

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ops.notify.types import AlertCard, CardRefresh, Notification, UnknownNotification, parse
 from ops.storage.db import reading
 from ops.storage.tables import outbox
 
-KINDS = ("alert", "reminder", "resolved", "refresh", "raised", "note", "remediation", "slo_report", "flapping")
+ALERT = AlertCard.kind  # the rows that carry an alert's card (the message later notifications reply to)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,20 @@ class OutboxRow:
     message_ids: list[int]
     digest_id: int | None = None
     queued: int = 0  # for a chat's head (`heads`): how many rows the chat has waiting, this one included
+
+    @property
+    def notification(self) -> Notification:
+        """What this row tells (`UnknownNotification` for a row this version cannot read)."""
+        return parse(self.kind, self.payload)
+
+    @property
+    def digestible(self) -> bool:
+        """A notification about one incident that a digest line can stand for (and not half sent)."""
+        try:
+            notification = self.notification
+        except UnknownNotification:
+            return False
+        return notification.digestible and self.incident_id is not None and not self.message_ids
 
 
 def _row(r: Any, queued: int = 0) -> OutboxRow:
@@ -51,26 +66,26 @@ def _row(r: Any, queued: int = 0) -> OutboxRow:
     )
 
 
+def outbox_row(chat_id: int, notification: Notification, now: datetime, incident_id: Any) -> dict[str, Any]:
+    """The values of a queued row (`incident_id` may be a placeholder the caller resolves before inserting)."""
+    return {
+        "created_at": now,
+        "chat_id": chat_id,
+        "kind": notification.kind,
+        "incident_id": incident_id,
+        "payload_json": json.dumps(notification.payload()),
+        "status": "pending",
+        "next_attempt_at": now,
+    }
+
+
 async def enqueue(
-    conn: AsyncConnection,
-    *,
-    chat_id: int,
-    kind: str,
-    now: datetime,
-    incident_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    await conn.execute(
-        insert(outbox).values(
-            created_at=now,
-            chat_id=chat_id,
-            kind=kind,
-            incident_id=incident_id,
-            payload_json=json.dumps(payload or {}),
-            status="pending",
-            next_attempt_at=now,
-        )
-    )
+    conn: AsyncConnection, chats: list[int], notification: Notification, now: datetime, incident_id: int | None = None
+) -> int:
+    """Queue `notification` for each of `chats`; returns how many rows were queued."""
+    if chats:
+        await conn.execute(insert(outbox), [outbox_row(c, notification, now, incident_id) for c in chats])
+    return len(chats)
 
 
 async def chats_with_alert(conn: AsyncConnection, incident_id: int) -> list[int]:
@@ -79,7 +94,7 @@ async def chats_with_alert(conn: AsyncConnection, incident_id: int) -> list[int]
         select(outbox.c.chat_id)
         .where(
             outbox.c.incident_id == incident_id,
-            outbox.c.kind == "alert",
+            outbox.c.kind == ALERT,
             outbox.c.status != "failed",
         )
         .group_by(outbox.c.chat_id)
@@ -176,7 +191,7 @@ class OutboxStore:
                 update(outbox)
                 .where(
                     outbox.c.chat_id == chat_id,
-                    outbox.c.kind == "refresh",
+                    outbox.c.kind == CardRefresh.kind,
                     outbox.c.status == "pending",
                     outbox.c.incident_id.in_(incident_ids),
                 )
@@ -243,7 +258,7 @@ class OutboxStore:
                 .where(
                     outbox.c.incident_id == incident_id,
                     outbox.c.chat_id == chat_id,
-                    outbox.c.kind == "alert",
+                    outbox.c.kind == ALERT,
                     outbox.c.status == "sent",
                     outbox.c.digest_id.is_(None),
                 )
@@ -261,7 +276,7 @@ class OutboxStore:
                     and_(
                         outbox.c.incident_id == incident_id,
                         outbox.c.chat_id == chat_id,
-                        outbox.c.kind == "alert",
+                        outbox.c.kind == ALERT,
                         outbox.c.status.in_(("pending", "sending")),
                     )
                 )

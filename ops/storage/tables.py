@@ -76,6 +76,9 @@ alerts_history = Table(
     Column("resolved_at", DateTime, nullable=True),
     Column("resolved_by", String(128), nullable=True),
     Column("notification_count", Integer, nullable=False, server_default="0"),
+    # What mutes it now (ops.notify.mute.MuteKind) and by what; kept current by the pipeline's tick.
+    Column("muted", String(16), nullable=True),
+    Column("muted_by", String(200), nullable=True),
     Index("ix_ops_alerts_created", "created_at"),
     Index("ix_ops_alerts_fingerprint", "fingerprint"),
     Index("ix_ops_alerts_status", "status"),

@@ -90,3 +90,27 @@ async def test_runbook_button_sends_the_runbook_rendered(harness: Harness) -> No
     await harness.emulator.wait_for(lambda: len(harness.emulator.bot_messages(ALERT_CHATS[0])) == 2)
     runbook = harness.emulator.bot_messages(ALERT_CHATS[0])[1]
     assert runbook.html is not None and "<b>Cash balance</b>" in runbook.html and "<pre>" in runbook.html
+
+
+async def test_a_refire_within_the_dedup_window_replies_in_every_chat_that_had_it(harness: Harness) -> None:
+    """Fire → resolve → fire again within ALERT_DEDUP_WINDOW_SEC: the same incident reopens, and the chat's
+    last message is no longer the "resolved" reply but one saying it is failing again."""
+    harness.set_balance("wb", -12500)
+    await harness.sweep()
+    harness.set_balance("wb", 100)
+    await harness.sweep()
+    harness.set_balance("wb", -20000)
+    await harness.sweep()
+
+    def told() -> bool:
+        return all(len(harness.emulator.bot_messages(c)) == 3 for c in ALERT_CHATS)
+
+    await harness.emulator.wait_for(told)
+    await harness.delivered()
+    for chat in ALERT_CHATS:
+        card, resolved, again = harness.emulator.bot_messages(chat)
+        assert "resolved after" in resolved.text
+        assert again.reply_to == card.message_id
+        assert again.text.startswith("🔁 🔴 cash_balance[wb] is failing again: ")
+        assert "-20,000" in again.text
+        assert card.text.startswith("🔴 CRITICAL · cash_balance") and "✅ Ack" in card.buttons[0]["text"]

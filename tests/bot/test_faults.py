@@ -8,6 +8,7 @@ from datetime import timedelta
 from harness import ALERT_CHATS, Harness
 from sqlalchemy import select, update
 
+from ops.notify.types import AlertCard
 from ops.storage.outbox import enqueue
 from ops.storage.tables import alerts_history, outbox
 
@@ -83,7 +84,7 @@ async def test_a_very_long_message_is_split_and_never_rejected(harness: Harness)
     # A detector message of 12,000 characters with markup-like text in it.
     async with harness.app.core.db.begin() as conn:
         await conn.execute(update(alerts_history).values(message="<line> & more\n" * 900, key=long_key))
-        await enqueue(conn, chat_id=ALERT_CHATS[1], kind="alert", now=harness.app.core.clock(), incident_id=1)
+        await enqueue(conn, [ALERT_CHATS[1]], AlertCard(), harness.app.core.clock(), 1)
     harness.app.sender.wake()
     await harness.delivered()
     msgs = harness.emulator.bot_messages(ALERT_CHATS[1])
@@ -107,7 +108,7 @@ async def test_a_reminder_says_how_long_it_has_been_firing(harness: Harness) -> 
                 last_notified_at=now - timedelta(hours=4, minutes=10),
             )
         )
-    assert await harness.app.core.engine.send_reminders() == [1]
+    assert (await harness.app.core.pipeline.tick()).reminded == [1]
     await harness.emulator.wait_for(lambda: len(harness.emulator.bot_messages(ALERT_CHATS[0])) == 2)
     reminder = harness.emulator.bot_messages(ALERT_CHATS[0])[1]
     assert "still firing for 4h 10m" in reminder.text and reply_to(reminder) == card.message_id

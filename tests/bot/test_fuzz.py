@@ -148,5 +148,5 @@ async def test_fuzz_callback_data_changes_nothing(fuzz, data: str, chat: int, us
     await feed(h, callback_update(chat, user, data, card.message_id))
     assert_clean(h, caplog)
     incident = await h.app.core.incidents.get(1)
-    assert incident is not None and incident.status.value == "firing" and not incident.extras.get("silenced_by")
+    assert incident is not None and incident.status.value == "firing" and incident.muted is None
     assert await h.app.core.remediation.recent_runs() == []

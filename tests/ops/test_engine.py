@@ -153,13 +153,13 @@ async def test_reminder_after_repeat_interval_unless_acknowledged(core: OpsCore)
     _, det = detector_config()
     fired = (await core.engine.process(det, [result(False)])).fired[0]
     core.clock_.advance(3599)
-    assert await core.engine.send_reminders() == []
+    assert (await core.pipeline.tick()).reminded == []
     core.clock_.advance(1)
-    assert await core.engine.send_reminders() == [fired]
-    assert await core.engine.send_reminders() == []  # not again until another interval
+    assert (await core.pipeline.tick()).reminded == [fired]
+    assert (await core.pipeline.tick()).reminded == []  # not again until another interval
     await core.incidents.acknowledge(fired, Actor(7, "@alice"), -1001)
     core.clock_.advance(7200)
-    assert await core.engine.send_reminders() == []
+    assert (await core.pipeline.tick()).reminded == []
     assert await count(core, alert_events, event="reminded") == 1
 
 

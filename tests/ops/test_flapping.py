@@ -58,12 +58,12 @@ async def test_a_flapping_alert_is_announced_once_then_quiet_until_it_settles(co
     # It keeps failing now: nothing more until it has held that state for 10 minutes.
     await core.engine.process(detector, [result(ok=False)])
     clock.advance(9 * 60)
-    assert await core.engine.settle_flapping({detector.name: detector}) == []
+    assert (await core.pipeline.tick()).settled == []
     clock.advance(61)
-    assert len(await core.engine.settle_flapping({detector.name: detector})) == 1
+    assert len((await core.pipeline.tick()).settled) == 1
     # It fired while flapping, so this chat has no card for it yet: the settle brings one, with buttons.
     assert await kinds(core) == ["alert", "resolved", "alert", "resolved", "flapping", "alert"]
-    assert await core.engine.settle_flapping({detector.name: detector}) == []  # once
+    assert (await core.pipeline.tick()).settled == []  # once
 
     # Settled: a resolve notifies again as usual.
     clock.advance(60)
@@ -79,11 +79,11 @@ async def test_settling_while_resolved_says_so_once(core: OpsCore) -> None:
         clock.advance(30)
     assert (await kinds(core))[-1] == "flapping"
     clock.advance(600)
-    assert len(await core.engine.settle_flapping({detector.name: detector})) == 1
-    assert (await kinds(core))[-1] == "flapping"  # the "stopped flapping: resolved" notice
+    assert len((await core.pipeline.tick()).settled) == 1
+    assert (await kinds(core))[-1] == "settled"  # the "stopped flapping: resolved" notice
     async with core.db.connect() as conn:
         payload = await conn.scalar(select(outbox.c.payload_json).order_by(outbox.c.id.desc()).limit(1))
-    assert '"settled": true' in payload
+    assert '"firing": false' in payload
 
 
 async def test_flap_detection_off_with_threshold_zero(tmp_path: Path) -> None:

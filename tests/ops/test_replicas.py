@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.notify.types import Reminder
 from ops.replicas import Coordinator
 from ops.storage.db import create_engine, migrate
 from ops.storage.outbox import OutboxStore, enqueue
@@ -95,7 +96,7 @@ async def test_the_leader_requeues_rows_a_dead_replica_was_sending(db: AsyncEngi
     try:
         async with db.begin() as conn:
             for chat in (-1, -2):
-                await enqueue(conn, chat_id=chat, kind="note", now=NOW, payload={"text": "x"})
+                await enqueue(conn, [chat], Reminder(), NOW)
         store_a, store_b = OutboxStore(db), OutboxStore(db)
         store_a.replica, store_b.replica = a.id, b.id
         heads = await store_a.heads(NOW)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from helpers import FakeClock, make_settings
 from ops.config import ConfigError, parse_config
-from ops.model import Actor, CheckResult, CheckStatus, Severity
+from ops.model import Actor, CheckResult, CheckStatus, Mute, MuteKind, Severity
 from ops.runtime import OpsCore
 from ops.storage.tables import alert_events, outbox
 
@@ -83,12 +83,12 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
     child = (await fire(core, "fresh"))[0]
     assert [r for r in await rows(core) if r[2] == child] == []
     incident = await core.incidents.get(child)
-    assert incident.extras["inhibited_by"] == "db_down"
+    assert incident.muted == Mute(MuteKind.inhibited, "db_down")
     page = await core.services.alerts(chat_id=None)
-    assert any(i.id == child and i.extras["inhibited_by"] for i in page.incidents)
-    assert await core.engine.release_inhibited({d.name: d for d in core.config.detectors}) == []
+    assert any(i.id == child and i.muted for i in page.incidents)
+    assert (await core.pipeline.tick()).unmuted == []
     await fire(core, "db_down", ok=True)  # the database is back; fresh still fails
-    assert await core.engine.release_inhibited({d.name: d for d in core.config.detectors}) == [child]
+    assert [c.incident_id for c in (await core.pipeline.tick()).unmuted] == [child]
     assert [r for r in await rows(core) if r[2] == child and r[1] == "alert"] == [(-1001, "alert", child)]
     assert parent != child
 
@@ -96,17 +96,17 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
 async def test_escalation_after_then_repeat_until_acked(core: OpsCore) -> None:
     cash = (await fire(core, "cash"))[0]
     core.clock_.advance(9 * 60)
-    assert await core.escalator.run() == []
+    assert (await core.pipeline.tick()).escalated == []
     core.clock_.advance(60)
-    assert await core.escalator.run() == [cash]
-    assert (await rows(core))[-2:] == [(-1009, "alert", cash), (-1009, "note", cash)]
-    assert await core.escalator.run() == []  # not again before `repeat`
+    assert (await core.pipeline.tick()).escalated == [cash]
+    assert (await rows(core))[-2:] == [(-1009, "alert", cash), (-1009, "escalated", cash)]
+    assert (await core.pipeline.tick()).escalated == []  # not again before `repeat`
     core.clock_.advance(30 * 60)
-    assert await core.escalator.run() == [cash]
-    assert (await rows(core))[-1] == (-1009, "note", cash)  # the admins have the card already
+    assert (await core.pipeline.tick()).escalated == [cash]
+    assert (await rows(core))[-1] == (-1009, "escalated", cash)  # the admins have the card already
     await core.incidents.acknowledge(cash, Actor(42, "@admin"), -1009)
     core.clock_.advance(60 * 60)
-    assert await core.escalator.run() == []
+    assert (await core.pipeline.tick()).escalated == []
     refresh = [r for r in await rows(core) if r[1] == "refresh"]
     assert sorted(r[0] for r in refresh) == [-1002222, -1001111, -1009]  # every copy is edited
     async with core.db.connect() as conn:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from helpers import FakeClock, make_settings
 from ops.config import parse_config
-from ops.model import Actor, CheckResult, CheckStatus
+from ops.model import Actor, CheckResult, CheckStatus, Mute, MuteKind
 from ops.runtime import OpsCore
 from ops.storage.tables import alert_events, outbox
 
@@ -60,14 +60,14 @@ async def test_a_detector_silence_mutes_then_one_notification_when_it_ends(core:
     assert muted == 0
     [incident] = await check(core, "lag", ok=False)
     assert await rows(core) == []
-    assert (await core.incidents.get(incident)).extras["silenced_by"] == f"silence {silence.id}"
+    assert (await core.incidents.get(incident)).muted == Mute(MuteKind.silenced, str(silence.id))
     core.clock_.advance(1200)
-    assert await core.engine.send_reminders() == []  # silenced: no reminders
-    assert await core.silences.release() == []  # still silenced
+    tick = await core.pipeline.tick()
+    assert tick.reminded == [] and tick.unmuted == []  # silenced: no reminders, still silenced
     core.clock_.advance(3600)
-    assert await core.silences.release() == [incident]
+    assert [c.incident_id for c in (await core.pipeline.tick()).unmuted] == [incident]
     assert await rows(core) == [(-1001, "alert", incident)]  # never sent before: now the card
-    assert await core.silences.release() == []  # once
+    assert (await core.pipeline.tick()).unmuted == []  # once
     async with core.db.connect() as conn:
         events = (
             (await conn.execute(select(alert_events.c.event).where(alert_events.c.incident_id == incident)))
@@ -78,16 +78,16 @@ async def test_a_detector_silence_mutes_then_one_notification_when_it_ends(core:
 
 
 async def test_silencing_a_notified_alert_by_label_then_unsilence_replies(core: OpsCore) -> None:
-    [incident] = await check(core, "cash", ok=False)
+    [_incident] = await check(core, "cash", ok=False)
     silence, muted = await core.silences.create(
         kind="label", value="finance", label="team", seconds=3600, incident_id=None, reason="known", actor=ADMIN
     )
     assert muted == 1
     assert [k for _, k, _ in await rows(core)] == ["alert", "refresh"]  # the card shows it is silenced
-    assert await core.silences.expire(silence.id, ADMIN) is True
-    assert await core.silences.expire(silence.id, ADMIN) is False
-    assert await core.silences.release() == [incident]
-    assert [k for _, k, _ in await rows(core)][-2:] == ["refresh", "note"]
+    assert await core.silences.expire(silence.id, ADMIN) == 1  # back at once, told once
+    assert await core.silences.expire(silence.id, ADMIN) is None
+    assert (await core.pipeline.tick()).unmuted == []
+    assert [k for _, k, _ in await rows(core)][-2:] == ["refresh", "unmuted"]
 
 
 async def test_until_resolved_ends_with_the_incident(core: OpsCore) -> None:
@@ -112,6 +112,6 @@ async def test_maintenance_window_mutes_its_detectors_only_during_the_window(cor
     [muted] = await check(core, "backup", ok=False)
     [loud] = await check(core, "lag", ok=False)
     assert [(c, k, i) for c, k, i in await rows(core)] == [(-1001, "alert", loud)]
-    assert "maintenance window" in (await core.incidents.get(muted)).extras["silenced_by"]
+    assert (await core.incidents.get(muted)).muted == Mute(MuteKind.maintenance, "0 2 * * *")
     core.clock_.now = core.clock_.now.replace(hour=4, minute=1)
-    assert await core.silences.release() == [muted]
+    assert [c.incident_id for c in (await core.pipeline.tick()).unmuted] == [muted]

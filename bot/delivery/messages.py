@@ -1,0 +1,219 @@
+"""What each outbox row becomes in Telegram: its notification, rendered (`bot.render.notifications`), is
+a card, an edit of the card, a reply to it or a message of its own.
+
+Every function sends (or edits) and answers the ids of the messages Telegram accepted; a long text goes
+in parts, each saved as it is accepted (`save_progress`) so a retry resends none of them. A row that can
+never go (its incident or original card is gone) raises `PermanentError`; Telegram's own errors go up
+to the sender untouched, to be read by `bot.delivery.transport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+
+from bot.delivery.transport import PermanentError, edit_target_gone, not_modified
+from bot.digests import redraw_digest
+from bot.keyboards import alert_keyboard
+from bot.render.digest import digest_view
+from bot.render.notifications import Card, Edit, Nothing, Post, Reply, Undeliverable, render
+from bot.render.split import TELEGRAM_LIMIT, split_html, u16
+from bot.render.texts import alert_card
+from bot.shorten import fitting, send_split
+from ops.model import Incident
+from ops.notify.types import UnknownNotification
+from ops.remediation.runner import RunView
+from ops.runtime import OpsCore
+from ops.slo.read import SloOverview
+from ops.storage.outbox import OutboxRow
+
+REQUEST_TIMEOUT = 20  # seconds; a call slower than this counts as transient
+Poster = Callable[[str, InlineKeyboardMarkup | None], Awaitable[Message]]
+
+
+class Messages:
+    """Sending for the outbox: the bot, the runtime, and the helpers the kinds share."""
+
+    def __init__(self, bot: Bot, core: OpsCore) -> None:
+        self.bot = bot
+        self.core = core
+        self.request_timeout: float = REQUEST_TIMEOUT
+
+    async def send(self, row: OutboxRow) -> list[int]:
+        """The one dispatch point: the row's notification, rendered (`bot.render.notifications`), decides
+        what it becomes."""
+        try:
+            notification = row.notification
+        except UnknownNotification as exc:
+            raise PermanentError(str(exc)) from None
+        incident = await self.incident(row) if notification.incident else None
+        try:
+            shown = await render(notification, incident, _Sources(self.core))
+        except Undeliverable as exc:
+            raise PermanentError(str(exc)) from None
+        if isinstance(shown, Post):
+            return await self.text(row, shown.text, reply_to=None)
+        if isinstance(shown, Nothing):
+            return []
+        assert incident is not None, type(notification).__name__
+        if isinstance(shown, Card):
+            return await card(self, row, incident, shown)
+        if isinstance(shown, Edit):
+            await self.refresh(row.chat_id, incident, self.core.clock(), required=True)
+            return []
+        return await reply(self, row, incident, shown)
+
+    async def digest(self, chat_id: int, digest_id: int) -> list[int]:
+        """A storm digest standing for several rows of one chat."""
+        entries = await self.core.digests.entries(digest_id)
+
+        async def send(limit: int) -> Message:
+            text, markup = digest_view(digest_id, entries, 0, limit)
+            return await self.bot.send_message(chat_id, text, reply_markup=markup, request_timeout=self.request_timeout)
+
+        msg, _ = await fitting(send)
+        await self.core.digests.set_message(digest_id, msg.message_id)
+        self.core.metrics.outbox_digests_total.inc()
+        return [msg.message_id]
+
+    async def incident(self, row: OutboxRow) -> Incident:
+        incident = await self.core.incidents.get(row.incident_id) if row.incident_id else None
+        if incident is None:
+            raise PermanentError(f"incident {row.incident_id} does not exist")
+        return incident
+
+    async def text(
+        self, row: OutboxRow, text: str, reply_to: int | None, markup: InlineKeyboardMarkup | None = None
+    ) -> list[int]:
+        """`text` in as many messages as it needs, replying to `reply_to`, the buttons on the last."""
+        ids = list(row.message_ids)
+        parts = split_html(text)
+        for n, part in enumerate(parts[len(ids) :], start=len(ids)):
+            ids += await send_split(self.poster(row.chat_id, reply_to), part, markup if n == len(parts) - 1 else None)
+            await self.core.outbox.save_progress(row.id, ids)
+        return ids
+
+    def poster(self, chat_id: int, reply_to: int | None) -> Poster:
+        async def post(text: str, markup: InlineKeyboardMarkup | None) -> Message:
+            return await self.bot.send_message(
+                chat_id,
+                text,
+                reply_parameters=_reply(reply_to) if reply_to else None,
+                reply_markup=markup,
+                request_timeout=self.request_timeout,
+            )
+
+        return post
+
+    async def original(self, chat_id: int, incident: Incident) -> int | None:
+        """The alert card of `incident` in this chat, if it went."""
+        ids = await self.core.outbox.alert_message_ids(incident.id, chat_id)
+        return ids[0] if ids else None
+
+    async def refresh(self, chat_id: int, incident: Incident, now: datetime, *, required: bool) -> None:
+        """Edit the alert card in this chat to show the incident as it is now."""
+        original = await self.original(chat_id, incident)
+        if original is None:
+            digest_id = await self.core.digests.containing(incident.id, chat_id)
+            if digest_id is not None:  # it went out in a storm digest: redraw that instead
+                await self.refresh_digest(chat_id, digest_id)
+                return
+            if required:
+                raise PermanentError("the original alert was never delivered to this chat")
+            return
+        run = await self.core.remediation.latest_run(incident.id)
+        settings = self.core.settings
+        context = chat_id in settings.admin_chat_ids and chat_id not in settings.alert_chat_ids  # notify_admin copies
+        markup = alert_keyboard(incident) or InlineKeyboardMarkup(inline_keyboard=[])
+
+        async def edit(limit: int) -> object:
+            card, _ = alert_card(incident, now, run, context=context, limit=limit)
+            return await self.bot.edit_message_text(
+                text=card,
+                chat_id=chat_id,
+                message_id=original,
+                reply_markup=markup,
+                request_timeout=self.request_timeout,
+            )
+
+        try:
+            await fitting(edit)
+        except TelegramBadRequest as exc:
+            if not_modified(exc):
+                return
+            if edit_target_gone(exc) and not required:
+                return  # somebody deleted the card; the reply still tells the news
+            raise
+
+    async def refresh_digest(self, chat_id: int, digest_id: int) -> None:
+        """One edit shows every change: queued card edits for the digest's other alerts are done too."""
+        entries = await self.core.digests.entries(digest_id)
+        await self.core.outbox.absorb_refreshes(chat_id, [e.incident.id for e in entries], self.core.clock())
+        await redraw_digest(self.bot, self.core.digests, digest_id, request_timeout=self.request_timeout)
+
+
+class _Sources:
+    """What renderers may read (`bot.render.notifications.Sources`), from the runtime."""
+
+    def __init__(self, core: OpsCore) -> None:
+        self.core = core
+        self.now = core.clock()
+        self.flap_settle = core.settings.flap_settle
+
+    async def run(self, run_id: int) -> RunView | None:
+        return await self.core.remediation.get_run(run_id)
+
+    async def slo(self) -> SloOverview:
+        return await self.core.slo_reader.read()
+
+
+def _reply(message_id: int) -> ReplyParameters:
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+# -- what the renderer said ---------------------------------------------------------------------
+
+
+async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card) -> list[int]:
+    """The alert card, with buttons; what does not fit it continues in replies to it."""
+    now = out.core.clock()
+    run = await out.core.remediation.latest_run(incident.id)
+    prefix = shown.prefix
+    ids = list(row.message_ids)  # parts already accepted before a retry
+    sent: list[str] = []  # the continuation that goes with the card as it was accepted
+    limit = TELEGRAM_LIMIT
+
+    async def send_card(limit: int) -> Message:
+        text, continuation = alert_card(incident, now, run, context=shown.context, limit=limit - u16(prefix))
+        msg = await out.bot.send_message(
+            row.chat_id, prefix + text, reply_markup=alert_keyboard(incident), request_timeout=out.request_timeout
+        )
+        sent[:] = continuation
+        return msg
+
+    if not ids:
+        msg, limit = await fitting(send_card)
+        ids.append(msg.message_id)
+        if sent:
+            await out.core.outbox.save_progress(row.id, ids)
+    else:  # a retry after the card went: its continuation as the card was drawn the first time
+        sent[:] = alert_card(incident, now, run, context=shown.context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
+    parts = [p for text in sent for p in split_html(text, limit)]
+    for part in parts[len(ids) - 1 :]:
+        ids += await send_split(out.poster(row.chat_id, ids[0]), part)
+        await out.core.outbox.save_progress(row.id, ids)
+    return ids
+
+
+async def reply(out: Messages, row: OutboxRow, incident: Incident, shown: Reply) -> list[int]:
+    """A reply to the card in this chat (first redrawn, if the renderer asks); with the alert's buttons
+    when asked and the chat has no card."""
+    original = await out.original(row.chat_id, incident)
+    if shown.redraw:
+        await out.refresh(row.chat_id, incident, out.core.clock(), required=False)
+    markup = alert_keyboard(incident) if shown.buttons and original is None else None
+    return await out.text(row, shown.text, reply_to=original, markup=markup)

@@ -1,0 +1,339 @@
+"""The housekeeping side of the notification pipeline: what changes with time alone.
+
+Every tick (and at once when a silence is made or ended) the mute stages are asked again for every
+open alert, and the answer is compared with the stored one (`muted`, `muted_by`):
+- muted now and not before (a silence, a window opening, a parent firing): the cards are redrawn;
+- no longer muted and still firing: the chats that have its card get a reply saying what ended, the
+  routed chats that never had it get the card (it fired while muted);
+- an alert that stopped flapping while resolved says so once.
+Then, from the same answer, reminders and escalation for what fires unacknowledged and unmuted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ops.config.models import OpsConfig
+from ops.engine.incidents import record_event
+from ops.engine.routing import Router
+from ops.engine.stages import AlertView, MuteStages, Muting
+from ops.model import Mute, MuteKind, Severity
+from ops.notify.types import (
+    AlertCard,
+    CardRefresh,
+    Escalated,
+    FlappingSettled,
+    Notification,
+    Reminder,
+    Unmuted,
+)
+from ops.replicas import MUTEX_ENGINE, serialize
+from ops.settings import Settings
+from ops.storage.db import retry_locked
+from ops.storage.outbox import chats_with_alert, enqueue
+from ops.storage.tables import alert_events, alert_state, alerts_history
+from ops.timeutil import Clock, format_duration
+
+# The event recorded when a mute of each kind ends.
+ENDED = {
+    MuteKind.inhibited: "uninhibited",
+    MuteKind.maintenance: "maintenance_ended",
+    MuteKind.silenced: "unsilenced",
+    MuteKind.flapping: "flapping_settled",
+}
+
+
+@dataclass(frozen=True)
+class MuteChange:
+    incident_id: int
+    before: Mute | None
+    mute: Mute | None
+
+
+@dataclass
+class Changes:
+    muted: list[MuteChange] = field(default_factory=list)  # muted now (or by something else than before)
+    unmuted: list[MuteChange] = field(default_factory=list)  # no longer muted, still open
+    settled: list[str] = field(default_factory=list)  # fingerprints that stopped flapping
+    reminded: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+    queued: int = 0
+
+
+@dataclass
+class _Open:
+    """An open alert as the tick sees it."""
+
+    row: Any
+    view: AlertView
+    mute: Mute | None
+
+    @property
+    def id(self) -> int:
+        return int(self.row.id)
+
+    @property
+    def severity(self) -> Severity:
+        return Severity(self.row.severity)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        settings: Settings,
+        config: OpsConfig,
+        router: Router,
+        stages: MuteStages,
+        clock: Clock,
+        on_enqueue: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.config = config
+        self.router = router
+        self.stages = stages
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.policies = dict(config.escalation)
+
+    async def tick(self) -> Changes:
+        """Mutes asked again, then reminders and escalation: what a housekeeping tick does."""
+        return await self._run(timed=True)
+
+    async def look_again(self) -> Changes:
+        """Mutes asked again now (a silence was made or ended)."""
+        return await self._run(timed=False)
+
+    async def _run(self, *, timed: bool) -> Changes:
+        async def transaction() -> Changes:
+            changes = Changes()
+            async with self.db.begin() as conn:
+                await serialize(conn, MUTEX_ENGINE)  # the engine's lock: one writer of alerts at a time
+                now = self.clock()
+                await self._settle(conn, now, changes)
+                alerts = await self._open(conn)
+                await self._remute(conn, now, alerts, await self.stages.prepare(conn, now), changes)
+                if timed:
+                    firing = [a for a in alerts if a.row.status == "firing" and a.mute is None]
+                    await self._remind(conn, now, firing, changes)
+                    await self._escalate(conn, now, firing, changes)
+            return changes
+
+        changes = await retry_locked("housekeeping", transaction)
+        if changes.queued:
+            self.on_enqueue()
+        return changes
+
+    # -- what the stages see -------------------------------------------------------------------
+    async def _open(self, conn: AsyncConnection) -> list[_Open]:
+        h = alerts_history.c
+        rows = await conn.execute(
+            select(
+                h.id,
+                h.fingerprint,
+                h.source,
+                h.key,
+                h.severity,
+                h.status,
+                h.created_at,
+                h.last_notified_at,
+                h.notification_count,
+                h.muted,
+                h.muted_by,
+                h.extras_json,
+                alert_state.c.flapping_since,
+                alert_state.c.state_changes,
+            )
+            .outerjoin(alert_state, alert_state.c.fingerprint == h.fingerprint)
+            .where(h.status != "resolved")
+            .order_by(h.id)
+        )
+        return [_Open(r, self._view(r), Mute.stored(r.muted, r.muted_by)) for r in rows]
+
+    def _labels(self, row: Any) -> dict[str, str]:
+        detector = self.config.detector(row.source)
+        if detector is not None:
+            return dict(detector.labels)
+        # no longer configured, or bridged from Alertmanager: the labels it fired with
+        stored = json.loads(row.extras_json or "{}").get("labels") or {}
+        return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+    def _view(self, row: Any) -> AlertView:
+        changes = json.loads(row.state_changes or "[]")
+        return AlertView(
+            row.source,
+            row.fingerprint,
+            self._labels(row),
+            flapping_since=row.flapping_since,
+            last_change=datetime.fromisoformat(max(changes)) if changes else None,
+        )
+
+    # -- flapping that settled -----------------------------------------------------------------
+    async def _settle(self, conn: AsyncConnection, now: datetime, changes: Changes) -> None:
+        """Flap states that kept one state for FLAP_SETTLE end; one that ended resolved says so (one that
+        ended firing is unmuted by `_remute`, like any other mute that ends)."""
+        rows = (await conn.execute(select(alert_state).where(alert_state.c.flapping_since.is_not(None)))).all()
+        for row in rows:
+            stamps = json.loads(row.state_changes or "[]")
+            view = AlertView(
+                row.detector,
+                row.fingerprint,
+                {},
+                row.flapping_since,
+                datetime.fromisoformat(max(stamps)) if stamps else None,
+            )
+            if not self.stages.flapping.settled(view, now):
+                continue
+            await conn.execute(
+                update(alert_state)
+                .where(alert_state.c.fingerprint == row.fingerprint)
+                .values(flapping_since=None, state_changes=None)
+            )
+            changes.settled.append(row.fingerprint)
+            if row.incident_id is not None or row.last_incident_id is None:
+                continue
+            last = (
+                await conn.execute(select(alerts_history).where(alerts_history.c.id == row.last_incident_id))
+            ).first()
+            if last is None or last.status != "resolved":
+                continue
+            mute = Mute.stored(last.muted, last.muted_by)
+            if mute is not None and mute.kind is not MuteKind.flapping:
+                continue  # silenced or inhibited when it resolved: it was never news
+            chats = await self._chats(conn, last)
+            changes.queued += await self._notify(
+                conn, now, last, [(chats, FlappingSettled(firing=False))], "flapping_settled", "settled resolved"
+            )
+
+    # -- mutes asked again ---------------------------------------------------------------------
+    async def _remute(
+        self, conn: AsyncConnection, now: datetime, alerts: list[_Open], muting: Muting, changes: Changes
+    ) -> None:
+        for alert in alerts:
+            before, after = alert.mute, muting.of(alert.view)
+            if after == before:
+                continue
+            alert.mute = after
+            change = MuteChange(alert.id, before, after)
+            await conn.execute(
+                update(alerts_history)
+                .where(alerts_history.c.id == alert.id)
+                .values(muted=after.kind.value if after else None, muted_by=after.by[:200] if after else None)
+            )
+            if after is not None:  # the cards show what mutes it now
+                changes.muted.append(change)
+                have = await chats_with_alert(conn, alert.id)
+                await enqueue(conn, have, CardRefresh(), now, alert.id)
+                await record_event(
+                    conn,
+                    after.kind.value,
+                    now,
+                    incident_id=alert.id,
+                    fingerprint=alert.row.fingerprint,
+                    detail=after.by,
+                )
+                continue
+            assert before is not None
+            changes.unmuted.append(change)
+            have = await chats_with_alert(conn, alert.id)
+            missing = [c for c in await self._chats(conn, alert.row) if c not in have]
+            settled = before.kind is MuteKind.flapping
+            reply: Notification = FlappingSettled(firing=True) if settled else Unmuted(before.kind)
+            plan = [(missing, AlertCard(settled=settled)), (have, CardRefresh()), (have, reply)]
+            changes.queued += await self._notify(
+                conn, now, alert.row, plan, ENDED[before.kind], f"{before.kind.value} ({before.by}) ended"
+            )
+
+    # -- reminders and escalation --------------------------------------------------------------
+    async def _remind(self, conn: AsyncConnection, now: datetime, firing: list[_Open], changes: Changes) -> None:
+        """Firing, unacknowledged, unmuted alerts whose last notification is older than the repeat interval."""
+        interval = self.settings.alert_repeat_interval_sec
+        if interval <= 0:
+            return
+        due = now - timedelta(seconds=max(interval, self.settings.alert_dedup_window_sec))
+        for alert in firing:
+            notified = alert.row.last_notified_at
+            if notified is None or notified > due:
+                continue
+            have = await chats_with_alert(conn, alert.id)
+            changes.queued += await self._notify(conn, now, alert.row, [(have, Reminder())], "reminded", "")
+            changes.reminded.append(alert.id)
+
+    async def _escalate(self, conn: AsyncConnection, now: datetime, firing: list[_Open], changes: Changes) -> None:
+        """A firing, unacknowledged, unmuted alert climbs to ADMIN_CHAT_IDS after its severity's `after`,
+        then again every `repeat`: the card where they lack it, and a reply saying for how long."""
+        admins = list(dict.fromkeys(self.settings.admin_chat_ids))
+        if not self.policies or not admins:
+            return
+        due = {
+            a.id: a
+            for a in firing
+            if (p := self.policies.get(a.severity)) and (now - a.row.created_at).total_seconds() >= p.after
+        }
+        if not due:
+            return
+        last = dict(
+            (
+                await conn.execute(
+                    select(alert_events.c.incident_id, func.max(alert_events.c.ts))
+                    .where(alert_events.c.incident_id.in_(list(due)), alert_events.c.event == "escalated")
+                    .group_by(alert_events.c.incident_id)
+                )
+            ).all()
+        )
+        for alert in due.values():
+            policy = self.policies[alert.severity]
+            at = last.get(alert.id)
+            if at is not None and (policy.repeat is None or (now - at).total_seconds() < policy.repeat):
+                continue
+            age = (now - alert.row.created_at).total_seconds()
+            have = set(await chats_with_alert(conn, alert.id))
+            plan = [([c for c in admins if c not in have], AlertCard(escalated=True)), (admins, Escalated(after=age))]
+            detail = f"to {len(admins)} admin chat(s) after {format_duration(age)}"
+            changes.queued += await self._notify(conn, now, alert.row, plan, "escalated", detail)
+            changes.escalated.append(alert.id)
+
+    # -- one way to notify ---------------------------------------------------------------------
+    async def _chats(self, conn: AsyncConnection, row: Any) -> list[int]:
+        """The chats an alert is routed to now, and those that have its card."""
+        routed = self.router.chats(row.source, Severity(row.severity), self._labels(row), row.key)
+        return list(dict.fromkeys(routed + await chats_with_alert(conn, row.id)))
+
+    async def _notify(
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        row: Any,
+        plan: list[tuple[list[int], Notification]],
+        event: str,
+        detail: str,
+    ) -> int:
+        """Queue each notification for its chats, count it as a notification of the alert (reminders
+        count from the last one), and record the event."""
+        queued = 0
+        for chats, notification in plan:
+            queued += await enqueue(conn, chats, notification, now, row.id)
+        messages = sum(len(chats) for chats, n in plan if not isinstance(n, CardRefresh))
+        if any(not isinstance(n, CardRefresh) for _, n in plan):  # even to no chat: not again next tick
+            await conn.execute(
+                update(alerts_history)
+                .where(alerts_history.c.id == row.id)
+                .values(last_notified_at=now, notification_count=alerts_history.c.notification_count + 1)
+            )
+        await record_event(
+            conn,
+            event,
+            now,
+            incident_id=row.id,
+            fingerprint=row.fingerprint,
+            detail="; ".join(filter(None, [detail, f"{messages} message(s) queued"])),
+        )
+        return queued
