@@ -84,11 +84,12 @@ async def main(rows: int, runs: int) -> None:
     started = time.perf_counter()
     fill(work / "ops.db", rows, detectors)
     print(f"{rows:,} check rows written in {time.perf_counter() - started:.1f} s ({work})")
+    reader = core.slo_reader
     for label, call in (
-        ("/slo (3 SLOs × 6 windows)", lambda: core.slo.statuses()),
-        ("/slo 7d", lambda: core.slo.statuses(7 * 86400)),
-        ("/slo 30 without SLOs (per day)", lambda: core.services.slo(30)),
-        ("chart data (30 days, 3 SLOs)", lambda: asyncio.gather(*(core.slo.daily(s, 30) for s in core.config.slos))),
+        ("/slo (3 SLOs × 6 windows)", lambda: reader.read()),
+        ("/slo 7d", lambda: reader.read(window=7 * 86400)),
+        ("/slo 30 without SLOs (per day)", lambda: reader.compliance(*reader.last_days(30))),
+        ("chart data (30 days, 3 SLOs)", lambda: asyncio.gather(*(reader.daily(s, 30) for s in core.config.slos))),
     ):
         times = []
         for _ in range(runs):

@@ -145,7 +145,9 @@ class OpsBotApp:
             ping_token=self.settings.ping_token,
             alertmanager=lambda payload: receive(self.core.engine, payload),
             alertmanager_token=self.settings.alertmanager_webhook_token,
-            api=OpsApi(self.core.services, self.settings.api_token, self.settings.api_public_read),
+            api=OpsApi(
+                self.core.services, self.core.slo_reader, self.settings.api_token, self.settings.api_public_read
+            ),
         )
         if self.bot is not None:
             self.dp = build_dispatcher(self.core)

@@ -27,6 +27,7 @@ from ops.scheduler import SchedulerDuty
 from ops.services import OpsServices
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
+from ops.slo.read import SloReader
 from ops.slo.report import WeeklyReport
 from ops.storage.db import create_engine, migrate, reading
 from ops.storage.dbfile import DatabaseFile
@@ -64,6 +65,7 @@ class OpsCore:
     pings: PingStore
     remediation: RemediationRunner
     slo: SloEvaluator
+    slo_reader: SloReader
     report: WeeklyReport
     pipeline: Pipeline
     silences: SilenceService
@@ -113,8 +115,10 @@ class OpsCore:
 
         remediation.recheck = recheck
         services.remediation = remediation
-        slo = SloEvaluator(db, config, targets, engine, metrics, clock)
+        slo_reader = SloReader(db, settings, config, targets, clock)
+        slo = SloEvaluator(db, config, slo_reader, engine, metrics, clock)
         services.slo_evaluator = slo
+        services.slo_reader = slo_reader
         services.silences = silences
         report = WeeklyReport(db, settings, config, clock, wakeup)
         return cls(
@@ -133,6 +137,7 @@ class OpsCore:
             pings,
             remediation,
             slo,
+            slo_reader,
             report,
             pipeline,
             silences,

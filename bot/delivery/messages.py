@@ -28,7 +28,7 @@ from ops.model import Incident
 from ops.notify.types import UnknownNotification
 from ops.remediation.runner import RunView
 from ops.runtime import OpsCore
-from ops.slo.evaluate import SloStatus
+from ops.slo.read import SloOverview
 from ops.storage.outbox import OutboxRow
 
 REQUEST_TIMEOUT = 20  # seconds; a call slower than this counts as transient
@@ -167,8 +167,8 @@ class _Sources:
     async def run(self, run_id: int) -> RunView | None:
         return await self.core.remediation.get_run(run_id)
 
-    async def slo_statuses(self) -> list[SloStatus]:
-        return await self.core.slo.statuses()
+    async def slo(self) -> SloOverview:
+        return await self.core.slo_reader.read()
 
 
 def _reply(message_id: int) -> ReplyParameters:

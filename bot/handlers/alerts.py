@@ -142,7 +142,7 @@ async def alert_button(
             await query.answer(ADMIN_ONLY, show_alert=True)
             return
         if incident.source.startswith("slo:") and services.config.slo(incident.source[4:]) is not None:
-            status = await services.slo_evaluator.status(services.config.slo(incident.source[4:]))
+            status = await services.slo_reader.status(services.config.slo(incident.source[4:]))
             await services.slo_evaluator.evaluate()
             verdict = "burn rates back within limits ✅" if status.alert == "ok" else f"still burning ({status.alert})"
             await query.answer(clip(f"{incident.source}: {verdict}", ANSWER_UNITS), show_alert=True)

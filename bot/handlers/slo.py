@@ -16,8 +16,9 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
 from bot.callbacks import SloChartCb
 from bot.handlers.replies import answer_long, args_of
 from bot.render.chart import slo_chart_png
-from bot.render.texts import slo_status_text, slo_text
+from bot.render.texts import slo_text
 from ops.services import OpsServices
+from ops.slo.read import SloReader
 
 DAYS_USAGE = "Usage: /slo [days] — days from 1 to 90, default 7"
 WINDOW_USAGE = "Usage: /slo [window] — e.g. /slo 7d or /slo 24h (1h to 90d); default each SLO's own window"
@@ -35,6 +36,7 @@ def parse_window(arg: str) -> float | None:
 
 async def slo(message: Message, services: OpsServices) -> None:
     args = args_of(message)
+    reader: SloReader = services.slo_reader
     if not services.config.slos:
         days = 7
         if args:
@@ -43,16 +45,16 @@ async def slo(message: Message, services: OpsServices) -> None:
                 await message.answer(DAYS_USAGE)
                 return
             days = int(raw)
-        await answer_long(message, slo_text(await services.slo(days)))
+        await answer_long(message, slo_text(await reader.read(days=reader.last_days(days))))
         return
     window = parse_window(args[0]) if len(args) == 1 else None
     if len(args) > 1 or (args and window is None):
         await message.answer(WINDOW_USAGE)
         return
-    statuses = await services.slo_evaluator.statuses(window)
-    chart_window = int(window or max(s.window for s in statuses))
+    report = await reader.read(window=window)
+    chart_window = int(window or max(s.window for s in report.slos))
     button = InlineKeyboardButton(text="📈 Chart", callback_data=SloChartCb(window=chart_window).pack())
-    await answer_long(message, slo_status_text(statuses, window), InlineKeyboardMarkup(inline_keyboard=[[button]]))
+    await answer_long(message, slo_text(report), InlineKeyboardMarkup(inline_keyboard=[[button]]))
 
 
 class ChartDrawer:
@@ -76,8 +78,8 @@ class ChartDrawer:
         self.drawing.add(chat_id)
         try:
             await query.answer("Drawing the chart…")
-            evaluator = services.slo_evaluator
-            series = {s.name: (s.objective, await evaluator.daily(s, days)) for s in services.config.slos}
+            reader: SloReader = services.slo_reader
+            series = {s.name: (s.objective, await reader.daily(s, days)) for s in services.config.slos}
             async with self.slots:
                 png = await asyncio.to_thread(slo_chart_png, series, days)
             await query.message.answer_photo(

@@ -27,7 +27,7 @@ from bot.render.texts import (
 from ops.model import Incident, IncidentStatus
 from ops.notify import types as n
 from ops.remediation.runner import RunView
-from ops.slo.evaluate import SloStatus
+from ops.slo.read import SloOverview
 from ops.timeutil import format_duration
 
 
@@ -80,7 +80,7 @@ class Sources(Protocol):
 
     async def run(self, run_id: int) -> RunView | None: ...
 
-    async def slo_statuses(self) -> list[SloStatus]: ...
+    async def slo(self) -> SloOverview: ...  # what /slo shows
 
 
 N = TypeVar("N", bound=n.Notification)
@@ -236,4 +236,4 @@ async def _paused(paused: n.RemediationPaused, incident: Incident, sources: Sour
 
 @renders(n.SloReport)
 async def _slo_report(report: n.SloReport, incident: Incident, sources: Sources) -> Rendered:
-    return Post(slo_report_text(await sources.slo_statuses()))
+    return Post(slo_report_text(await sources.slo()))

@@ -10,8 +10,8 @@ from bot.render.mutes import mute_phrase
 from bot.render.split import TELEGRAM_LIMIT, u16
 from ops.model import Incident, IncidentStatus, Severity
 from ops.remediation.runner import RunView, describe_run
-from ops.services import AlertPage, DetectorStatus, HealthSummary, SloReport
-from ops.slo.evaluate import SloStatus
+from ops.services import AlertPage, DetectorStatus, HealthSummary
+from ops.slo.read import NEEDS_ATTENTION, Compliance, SloOverview, SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
 
@@ -308,17 +308,32 @@ def alerts_text(page: AlertPage, severity: str, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def slo_text(report: SloReport) -> str:
-    lines = [f"🎯 <b>SLO</b> · last {report.days} day(s), checks passing per day", ""]
+def slo_text(report: SloOverview) -> str:
+    """/slo: the SLOs' statuses (unless only the day view was asked for and no SLO is configured), then
+    the day view when there is one."""
+    sections = []
+    if report.slos or report.compliance is None:
+        sections.append(_slo_statuses(report.slos, report.window))
+    if report.compliance is not None:
+        sections.append(_compliance(report.compliance))
+    return "\n\n".join(sections)
+
+
+def slo_report_text(report: SloOverview) -> str:
+    return "🗓 <b>Weekly SLO report</b>\n\n" + slo_text(report)
+
+
+def _compliance(compliance: Compliance) -> str:
+    lines = [f"🎯 <b>SLO</b> · last {compliance.days} day(s), checks passing per day", ""]
     lines.append("<pre>day         checks   ok %  incidents  crit</pre>")
     rows = []
-    for d in report.daily:
+    for d in compliance.daily:
         pct = f"{d.pct:6.2f}" if d.pct is not None else "     —"
-        rows.append(f"{d.day}  {d.checks:6d}  {pct}  {d.incidents:9d}  {d.critical_total:4d}")
+        rows.append(f"{d.day}  {d.checks:6d}  {pct}  {d.incidents:9d}  {d.critical:4d}")
     lines.append("<pre>" + "\n".join(rows) + "</pre>")
     lines.append("")
     lines.append("<b>Per detector</b>")
-    for det in report.detectors:
+    for det in compliance.detectors:
         if det.pct is None:
             lines.append(f"⏳ {escape(det.name)}: no checks in this window")
             continue
@@ -339,11 +354,11 @@ def _bar(percent: float, width: int = 10) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def slo_status_text(statuses: list[SloStatus], window: float | None) -> str:
+def _slo_statuses(statuses: list[SloStatus], window: float | None) -> str:
     scope = f"window {format_duration(window)}" if window else "each over its own window"
     lines = [f"🎯 <b>SLOs</b> · {scope}", ""]
     for s in statuses:
-        head = f"{SLO_ICON[s.state]} <b>{escape(s.name)}</b> · objective {s.config.objective:g}%"
+        head = f"{SLO_ICON[s.state]} <b>{escape(s.name)}</b> · objective {s.objective:g}%"
         if s.sli is None:
             lines += [head + " · no events in the window", ""]
             continue
@@ -355,7 +370,7 @@ def slo_status_text(statuses: list[SloStatus], window: float | None) -> str:
             f"   burn {rates}",
             "",
         ]
-    bad = [s for s in statuses if s.state in ("page", "ticket", "breached")]
+    bad = [s for s in statuses if s.state in NEEDS_ATTENTION]
     if not statuses:
         lines.append("No SLOs configured.")
     elif bad:
@@ -365,10 +380,6 @@ def slo_status_text(statuses: list[SloStatus], window: float | None) -> str:
     else:
         lines.append(f"Overall: ✅ {len(statuses)} of {len(statuses)} SLOs within objective")
     return "\n".join(lines)
-
-
-def slo_report_text(statuses: list[SloStatus]) -> str:
-    return "🗓 <b>Weekly SLO report</b>\n\n" + slo_status_text(statuses, None)
 
 
 def detectors_parts(configs: list, default_every: float, max_parts: int = MAX_ANSWER_PARTS) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from harness import ALERT_CHATS, Harness, start_harness
 from sqlalchemy import insert
@@ -16,6 +17,10 @@ from bot.emulator import BotApiEmulator
 from helpers import make_sqlite
 from ops.storage import rollup
 from ops.storage.tables import check_results
+
+API_TOKEN = "slo-api-token"
+INGEST = "✅ ingest · objective 99% · actual 99.50% of 4,000 over 30d"
+SCHEDULER = "✅ scheduler · objective 98% · actual 99.29% of 700 over 7d"
 
 
 @pytest.fixture
@@ -32,7 +37,7 @@ slos:
   - {{name: scheduler, objective: 98, window: 7d, sli: {{detector: scheduler_on_time}}}}
 slo_report: "mon 09:00"
 """
-    h = await start_harness(tmp_path, emulator, config, db)
+    h = await start_harness(tmp_path, emulator, config, db, api_token=API_TOKEN)
     now = h.app.core.clock()
     rows = []
     for day in range(20):  # ingest: 1 bad in 200 per day (99.5 %); scheduler: 5 bad in 100 on day 2
@@ -74,10 +79,10 @@ async def test_slo_shows_objective_actual_budget_burn_and_status(sh: Harness) ->
     answer = await sh.command(ALERT_CHATS[0], "/slo")
     text = answer.text
     assert "🎯 SLOs · each over its own window" in text
-    assert "✅ ingest · objective 99% · actual 99.50% of 4,000 over 30d" in text
+    assert INGEST in text
     assert "budget ▓▓▓▓▓░░░░░ 50% left" in text
     assert "⚠️ scheduler · objective 98% · actual 99.29% of 700 over 7d" not in text  # 5/700 bad: fine
-    assert "✅ scheduler · objective 98% · actual 99.29% of 700 over 7d" in text
+    assert SCHEDULER in text
     assert "burn 5m —" in text and "Overall: ✅ 2 of 2 SLOs within objective" in text
     assert [b["text"] for b in answer.buttons] == ["📈 Chart"]
     windowed = await sh.command(ALERT_CHATS[0], "/slo 2d")
@@ -107,7 +112,29 @@ async def test_weekly_report_is_delivered_to_the_alert_chats(sh: Harness) -> Non
     assert await core.report.maybe_send() is True
     await sh.delivered()
     for chat in ALERT_CHATS:
-        assert any(m.text.startswith("🗓 Weekly SLO report") for m in sh.emulator.bot_messages(chat))
+        [report] = [m for m in sh.emulator.bot_messages(chat) if m.text.startswith("🗓 Weekly SLO report")]
+        assert INGEST in report.text and SCHEDULER in report.text  # as /slo shows them
+
+
+async def test_the_api_shows_the_slos_as_slo_does(sh: Harness) -> None:
+    """One read model: the API's `slos` are the numbers /slo prints."""
+    assert INGEST in (await sh.command(ALERT_CHATS[0], "/slo")).text
+    url = f"http://127.0.0.1:{sh.app.http_port}/api/v1/ops/slo/summary"
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    by_name = {s["name"]: s for s in body["slos"]}
+    ingest, scheduler = by_name["ingest"], by_name["scheduler"]
+    assert (ingest["objective_pct"], ingest["window_s"], ingest["total"], ingest["sli_pct"]) == (
+        99,
+        30 * 86400,
+        4000,
+        99.5,
+    )
+    assert (ingest["budget_remaining_pct"], ingest["state"]) == (50.0, "ok")
+    assert (scheduler["total"], round(scheduler["sli_pct"], 2), scheduler["state"]) == (700, 99.29, "ok")
+    assert ingest["burn"]["5m"] is None  # "burn 5m —": no events in the last 5 minutes
 
 
 async def test_the_chart_is_drawn_off_the_event_loop_one_at_a_time_per_chat(sh: Harness) -> None:

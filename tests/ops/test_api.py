@@ -4,17 +4,24 @@ nobody here wrote) against its own OpenAPI document and the live server."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import annotated_types
 import pytest
+from aiohttp import web
 
 from bot.app import OpsBotApp
 from helpers import make_settings, make_sqlite
+from ops.api import OpsApi
+from ops.api.endpoints import ENDPOINTS
+from ops.api.params import DAY_PATTERN, FIRST_DAY, LAST_DAY, AlertsParams, BadParameter, SloParams, parse
 from ops.config import parse_config
 
 TOKEN = "api-secret-token"
@@ -97,6 +104,15 @@ async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
     assert status == 200 and summary["days_analyzed"] == 30
     # The sweep's two rows, and the two of the re-check the remediation ran afterwards.
     assert {d["detector"]: d["checks"] for d in summary["detectors"]} == {"cash_balance": 4, "shop_size": 1}
+    # The SLOs as /slo shows them: half of cash_balance's checks failed in the last minutes, a page.
+    assert [(s["name"], s["total"], s["sli_pct"], s["state"]) for s in summary["slos"]] == [
+        ("cash_ok", 4.0, 50.0, "page")
+    ]
+    # Per detector over the days asked for: none of today's checks count for a range ending yesterday.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    status, past = await call("GET", f"{api}/api/v1/ops/slo?date_to={yesterday}")
+    assert status == 200 and past["days_analyzed"] == 7 and len(past["daily"]) == 7
+    assert {d["detector"]: d["checks"] for d in past["detectors"]} == {"cash_balance": 0, "shop_size": 0}
     assert (await call("POST", f"{api}/api/v1/ops/remediate?alert_source=shop_size"))[0] == 409
     assert (await call("POST", f"{api}/api/v1/ops/remediate?alert_source=nope"))[0] == 404
     status, detectors = await call("GET", f"{api}/api/v1/ops/detectors")
@@ -133,6 +149,60 @@ async def test_a_bad_parameter_is_422_naming_it(api: str, path: str, parameter: 
     method, rest = path.split(" ")
     status, body = await call(method, f"{api}{rest}")
     assert status == 422 and body["parameter"] == parameter and "Traceback" not in body["error"]
+
+
+async def test_the_document_states_the_bounds_the_models_check(api: str) -> None:
+    """One model per endpoint: /openapi.json gives each parameter's bounds as its field does, and a
+    request just past one is refused naming the same number."""
+    status, doc = await call("GET", f"{api}/api/v1/openapi.json", token=None)
+    assert status == 200
+    limit = AlertsParams.model_fields["limit"]
+    le = next(m.le for m in limit.metadata if isinstance(m, annotated_types.Le))
+    ge = next(m.ge for m in limit.metadata if isinstance(m, annotated_types.Ge))
+    [documented] = [p for p in doc["paths"]["/api/v1/ops/alerts"]["get"]["parameters"] if p["name"] == "limit"]
+    assert documented["schema"] == {"type": "integer", "minimum": ge, "maximum": le, "default": limit.default}
+    assert (await call("GET", f"{api}/api/v1/ops/alerts?limit={le}"))[0] == 200
+    status, body = await call("GET", f"{api}/api/v1/ops/alerts?limit={le + 1}")
+    assert status == 422 and body == {"error": f"limit must be an integer from {ge} to {le}", "parameter": "limit"}
+    # Every bound of every endpoint, likewise.
+    for endpoint in ENDPOINTS:
+        operation = doc["paths"][endpoint.path][endpoint.method]
+        given = {p["name"]: p for p in operation.get("parameters", [])}
+        assert set(given) == set(endpoint.params.model_fields)
+        for name, field in endpoint.params.model_fields.items():
+            schema = given[name]["schema"]
+            for kind, key in ((annotated_types.Ge, "minimum"), (annotated_types.Le, "maximum")):
+                bound = next((getattr(m, kind.__name__.lower()) for m in field.metadata if isinstance(m, kind)), None)
+                if schema.get("type") == "integer":
+                    assert schema.get(key) == bound, (endpoint.path, name, key)
+
+
+def test_the_date_pattern_takes_the_days_the_model_takes() -> None:
+    """Dates have no `minimum` in JSON schema: the document's pattern keeps generated dates in range."""
+    pattern = re.compile(DAY_PATTERN)
+    before = (FIRST_DAY - timedelta(days=1)).isoformat()
+    for day in (FIRST_DAY.isoformat(), LAST_DAY.isoformat(), before, "0001-01-01"):
+        taken = True
+        try:
+            parse(SloParams, {"date_from": day})
+        except BadParameter:
+            taken = False
+        assert bool(pattern.fullmatch(day)) is taken, day
+
+
+async def test_every_route_served_is_documented_and_every_operation_served(tmp_path: Path) -> None:
+    app, base = await start(tmp_path, api_token=TOKEN)
+    try:
+        _, doc = await call("GET", f"{base}/api/v1/openapi.json", token=None)
+        documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+        routed = web.Application()
+        OpsApi(app.core.services, app.core.slo_reader, TOKEN, False).routes(routed)
+        assert {(r.method, r.resource.canonical) for r in routed.router.routes() if r.resource} == documented
+        for method, path in sorted(documented):  # each answers JSON with a status its entry gives
+            status, _ = await call(method, base + path.replace("{id}", "1"))
+            assert str(status) in doc["paths"][path][method.lower()]["responses"], (method, path, status)
+    finally:
+        await app.stop()
 
 
 @pytest.mark.parametrize("token", [TOKEN, None])

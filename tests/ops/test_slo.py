@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from helpers import FakeClock, make_settings, make_sqlite
 from ops.config import ConfigError, parse_config
 from ops.runtime import OpsCore
-from ops.slo.evaluate import burn_verdict
+from ops.slo.burn import burn_verdict
 from ops.storage import rollup
 from ops.storage.tables import alerts_history, check_results, outbox
 
@@ -87,7 +87,7 @@ async def test_exact_sli_budget_and_burn_rates(core: OpsCore) -> None:
     await checks(core, 10 * 86400, good=9000, bad=0)  # 10 days ago: all good
     await checks(core, 2 * 3600, good=950, bad=50)  # 2 h ago: 5 % bad
     await checks(core, 60, good=90, bad=10)  # a minute ago: 10 % bad
-    status = await core.slo.status(slo)
+    status = await core.slo_reader.status(slo)
     assert (status.good, status.total) == (10040, 10100)
     assert status.sli == pytest.approx(100 * 10040 / 10100)
     assert status.budget_remaining == pytest.approx(100 * (1 - (60 / 10100) / 0.01))
@@ -150,7 +150,7 @@ async def test_event_based_sli_from_the_services_own_table(core: OpsCore) -> Non
     conn.executemany("INSERT INTO requests VALUES (?, ?)", rows)
     conn.commit()
     conn.close()
-    status = await core.slo.status(core.config.slo("api_latency"))
+    status = await core.slo_reader.status(core.config.slo("api_latency"))
     in_window = [r for r in rows if r[0] >= (now - timedelta(days=28)).strftime("%Y-%m-%d %H:%M:%S")]
     bad = sum(1 for _, ms in in_window if ms > 1200)
     assert (status.total, status.good) == (len(in_window), len(in_window) - bad)

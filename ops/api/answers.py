@@ -1,0 +1,139 @@
+"""What the API answers: pydantic models, serialised as they are and described by their own JSON schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Error(BaseModel):
+    error: str
+    parameter: str | None = None
+
+
+class LastCheck(BaseModel):
+    key: str
+    status: str
+    ok: bool
+    message: str
+    ts: datetime | None
+
+
+class DetectorHealth(BaseModel):
+    name: str
+    kind: str
+    firing: int
+    last: list[LastCheck]
+
+
+class Health(BaseModel):
+    alerts_last_hour: int
+    critical_last_24h: int
+    remediations_last_hour: int
+    remediation_failures_24h: int
+    detectors: list[DetectorHealth]
+
+
+class Alert(BaseModel):
+    id: int
+    created_at: datetime
+    source: str
+    key: str
+    severity: str
+    status: str
+    message: str
+    fingerprint: str
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    extras: dict[str, Any]
+
+
+class Alerts(BaseModel):
+    alerts: list[Alert]
+    total: int
+    next_cursor: int | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
+
+
+class Detector(BaseModel):
+    name: str
+    kind: str
+    every_s: float
+    severity: str
+    labels: dict[str, str]
+    runbook: bool
+    remediation: str | None
+
+
+class CheckOut(BaseModel):
+    detector: str
+    key: str
+    ok: bool
+    status: str
+    severity: str
+    msg: str
+    value: float | None
+    fingerprint: str
+
+
+class RunDetectors(BaseModel):
+    status: Literal["completed"]
+    total_checks: int
+    passed: int
+    failed: int
+    results: list[CheckOut]
+
+
+class Remediation(BaseModel):
+    status: str
+    action_name: str | None
+    details: str
+    run_id: int | None
+    retry_count: int
+
+
+class Ack(BaseModel):
+    id: int
+    outcome: str
+    status: str | None
+    acknowledged_by: str | None
+
+
+class SloDayOut(BaseModel):
+    date: str
+    checks: int
+    good: int
+    compliance_pct: float | None
+    incidents: int
+
+
+class SloDetectorOut(BaseModel):
+    detector: str
+    checks: int
+    good: int
+    actual_pct: float | None
+    target_pct: float | None
+    passed: bool | None = Field(alias="pass", serialization_alias="pass")
+
+
+class SloStatusOut(BaseModel):
+    name: str
+    objective_pct: float
+    window_s: float
+    good: float
+    total: float
+    sli_pct: float | None = Field(description="percent of good events over the window; null: no events")
+    budget_remaining_pct: float | None = Field(description="error budget left; negative when overspent")
+    burn: dict[str, float | None] = Field(description="burn rate per window (bad share / error budget)")
+    state: Literal["ok", "no_data", "breached", "ticket", "page"]
+
+
+class Slo(BaseModel):
+    status: Literal["ok"]
+    d_from: str
+    d_to: str
+    days_analyzed: int
+    daily: list[SloDayOut]
+    detectors: list[SloDetectorOut]
+    slos: list[SloStatusOut] = Field(description="each configured SLO now, over its own window, as /slo shows it")
