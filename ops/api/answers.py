@@ -36,6 +36,11 @@ class Health(BaseModel):
     detectors: list[DetectorHealth]
 
 
+class Muted(BaseModel):
+    kind: str  # inhibited | maintenance | silenced | flapping
+    by: str  # the parent detector, the window's cron, the silence's id, when it started flapping
+
+
 class Alert(BaseModel):
     id: int
     created_at: datetime
@@ -48,6 +53,7 @@ class Alert(BaseModel):
     acknowledged_by: str | None
     resolved_at: datetime | None
     extras: dict[str, Any]
+    muted: Muted | None = None  # what keeps it from notifying now
 
 
 class Alerts(BaseModel):

@@ -25,6 +25,7 @@ from ops.api.answers import (
     Error,
     Health,
     LastCheck,
+    Muted,
     Remediation,
     RunDetectors,
     Slo,
@@ -158,6 +159,7 @@ class OpsApi:
                 acknowledged_by=i.acknowledged_by,
                 resolved_at=_utc(i.resolved_at),
                 extras=i.extras,
+                muted=Muted(kind=i.muted.kind.value, by=i.muted.by) if i.muted else None,
             )
             for i in page.incidents
         ]
