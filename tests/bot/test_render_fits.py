@@ -18,6 +18,7 @@ from bot.render.texts import alert_card, alerts_text
 from ops.model import Incident, IncidentStatus, Severity
 from ops.notify import types as n
 from ops.remediation.runner import RunView
+from ops.slo.read import SloOverview
 from ops.services import AlertPage
 from ops.storage.digests import DigestEntry
 
@@ -80,8 +81,8 @@ class Sources:
     async def run(self, run_id: int) -> RunView:
         return RunView(run_id, self.value, 1, "auto", self.value, "failed", 3, NOW, 1200.0, self.value, self.value)
 
-    async def slo_statuses(self) -> list:
-        return []
+    async def slo(self) -> SloOverview:
+        return SloOverview(window=None, slos=[], compliance=None)
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
