@@ -18,8 +18,8 @@ from bot.render.texts import alert_card, alerts_text
 from ops.model import Incident, IncidentStatus, Severity
 from ops.notify import types as n
 from ops.remediation.runner import RunView
-from ops.slo.read import SloOverview
 from ops.services import AlertPage
+from ops.slo.read import SloOverview
 from ops.storage.digests import DigestEntry
 
 pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
