@@ -87,7 +87,7 @@ async def main(rows: int, runs: int) -> None:
     for label, call in (
         ("/slo (3 SLOs × 6 windows)", lambda: core.slo.statuses()),
         ("/slo 7d", lambda: core.slo.statuses(7 * 86400)),
-        ("/slo 30 without SLOs (per day)", lambda: core.services.slo(30)),
+        ("/slo 30 without SLOs (per day)", lambda: core.slo_history.slo(30)),
         ("chart data (30 days, 3 SLOs)", lambda: asyncio.gather(*(core.slo.daily(s, 30) for s in core.config.slos))),
     ):
         times = []

@@ -41,6 +41,7 @@ from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.split import TELEGRAM_LIMIT, split_html, u16
 from bot.render.texts import (
     alert_card,
+    config_rejected_text,
     flapping_text,
     raised_text,
     remediation_result_text,
@@ -50,6 +51,7 @@ from bot.render.texts import (
 )
 from bot.shorten import fitting, send_split
 from ops.model import Incident
+from ops.reload import CONFIG_REJECTED
 from ops.runtime import OpsCore
 from ops.storage.outbox import OutboxRow
 
@@ -266,6 +268,10 @@ class Sender:
         if row.kind == "slo_report":
             statuses = await self.core.slo.statuses()
             return await self._send_text(row, slo_report_text(statuses), reply_to=None)
+        if row.kind == CONFIG_REJECTED:
+            p = row.payload
+            text = config_rejected_text(str(p.get("path") or ""), str(p.get("errors") or ""), p.get("replica"))
+            return await self._send_text(row, text, reply_to=None)
         incident = await self.core.incidents.get(row.incident_id) if row.incident_id else None
         if incident is None:
             raise PermanentError(f"incident {row.incident_id} does not exist")

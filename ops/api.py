@@ -10,15 +10,28 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from ops.alert_history import AlertHistory
+from ops.config.current import CurrentConfig
+from ops.config.models import OpsConfig
+from ops.engine.incidents import IncidentService
+from ops.health import HealthReadModel
 from ops.model import Actor, Severity
 from ops.redaction import same_secret
+from ops.remediation import RemediationRunner
 from ops.services import OpsServices
+from ops.settings import Settings
+from ops.sweeper import Sweeper
+from ops.timeutil import Clock
+
+if TYPE_CHECKING:
+    from ops.runtime import OpsCore
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1/ops"
@@ -213,8 +226,41 @@ def _date(request: web.Request, name: str) -> date | None:
 
 
 # -- the API -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiServices:
+    """The read and act services the API answers from (the same the bot uses)."""
+
+    settings: Settings
+    current: CurrentConfig
+    clock: Clock
+    health: HealthReadModel
+    history: AlertHistory
+    incidents: IncidentService
+    sweeper: Sweeper
+    remediation: RemediationRunner
+    slo_history: OpsServices
+
+    @classmethod
+    def of(cls, core: OpsCore) -> ApiServices:
+        return cls(
+            core.settings,
+            core.current,
+            core.clock,
+            core.health,
+            core.history,
+            core.incidents,
+            core.sweeper,
+            core.remediation,
+            core.slo_history,
+        )
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+
 class OpsApi:
-    def __init__(self, services: OpsServices, token: str, public_read: bool) -> None:
+    def __init__(self, services: ApiServices, token: str, public_read: bool) -> None:
         self.services = services
         self.token = token
         self.public_read = public_read
@@ -256,7 +302,7 @@ class OpsApi:
         return web.json_response(openapi_document())
 
     async def health(self, _request: web.Request) -> web.Response:
-        report = await self.services.health()
+        report = await self.services.health.health()
         counts = report.counts
         return _json(
             Health(
@@ -284,7 +330,7 @@ class OpsApi:
         severity = _choice(request, "severity", tuple(s.value for s in Severity))
         state = _choice(request, "state", ("firing", "acknowledged", "resolved"))
         cursor = _int(request, "cursor", 0, 1, 2**31 - 1) if "cursor" in request.query else None
-        page = await self.services.alerts(
+        page = await self.services.history.alerts(
             chat_id=None,
             severity=Severity(severity) if severity else None,
             limit=limit,
@@ -363,7 +409,7 @@ class OpsApi:
         action = runner.action_for(source)
         if action is None:
             return _error(409, f"detector {source[:64]!r} has no remediation", "alert_source")
-        incident = await self.services.open_incident_for(source)
+        incident = await self.services.history.open_incident_for(source)
         started = await runner.request(action, incident, "api", API_ACTOR)
         run = None
         if started.run_id is not None:
@@ -387,7 +433,7 @@ class OpsApi:
             raise BadParameter("id", "id must be an incident id (an integer)")
         if len(raw) > 10 or int(raw) > 2**31 - 1:
             return _error(404, f"no incident {raw[:20]}")
-        result = await self.services.acknowledge(int(raw), API_ACTOR, None)
+        result = await self.services.incidents.acknowledge(int(raw), API_ACTOR, None)
         incident = result.incident
         body = Ack(
             id=int(raw),
@@ -411,7 +457,7 @@ class OpsApi:
     async def _slo(self, date_from: date, date_to: date) -> Slo:
         """Days outside the last 366 (or in the future) simply have no data."""
         today = self.services.clock().date()
-        report = await self.services.slo(min(max((today - date_from).days + 1, 1), MAX_DAYS))
+        report = await self.services.slo_history.slo(min(max((today - date_from).days + 1, 1), MAX_DAYS))
         daily = [
             SloDayOut(
                 date=d.day,

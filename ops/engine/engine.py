@@ -131,6 +131,7 @@ class AlertEngine:
         clock: Clock = utcnow,
         router: Router | None = None,
         on_enqueue: Callable[[], None] | None = None,
+        muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -141,9 +142,9 @@ class AlertEngine:
         # One writer at a time from this process: concurrent detectors queue here, not in SQLite's busy
         # handler (which sleeps in steps of up to 100 ms and would make a 1,000-detector sweep crawl).
         self._writing = asyncio.Lock()
-        # Silences and maintenance windows (set by the wiring): a reason to send nothing, or None.
-        # Given a run's connection, a function naming why an alert is muted, or None (silences are read once).
-        self.muter: Callable[[AsyncConnection], Awaitable[Muter]] | None = None
+        # Silences and maintenance windows: a reason to send nothing, or None. Given a run's connection, a
+        # function naming why an alert is muted, or None (silences are read once).
+        self.muter = muter
 
     async def last_runs(self) -> dict[str, datetime]:
         """When each detector last ran (by any replica): a new leader's scheduler carries on from there."""

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.config.models import OpsConfig
+from ops.config.current import CurrentConfig
+from ops.config.models import EscalationPolicy
 from ops.engine.incidents import record_event
 from ops.model import Severity
 from ops.settings import Settings
@@ -24,15 +25,19 @@ class Escalator:
         self,
         db: AsyncEngine,
         settings: Settings,
-        config: OpsConfig,
+        config: CurrentConfig,
         clock: Clock,
         on_enqueue: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.policies = dict(config.escalation)
+        self.current = config
         self.clock = clock
         self.on_enqueue = on_enqueue
+
+    @property
+    def policies(self) -> dict[Severity, EscalationPolicy]:
+        return dict(self.current.config.escalation)
 
     async def run(self) -> list[int]:
         if not self.policies or not self.settings.admin_chat_ids:

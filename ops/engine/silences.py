@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ops.config.models import OpsConfig
+from ops.config.current import CurrentConfig
+from ops.config.models import MaintenanceWindow, OpsConfig
 from ops.detectors.cron import next_run_after, parse_cron
 from ops.engine.incidents import enqueue_for_alert_chats, record_event
 from ops.engine.routing import Router
@@ -67,17 +68,25 @@ class SilenceService:
     def __init__(
         self,
         db: AsyncEngine,
-        config: OpsConfig,
+        config: CurrentConfig,
         router: Router,
         clock: Clock,
         on_enqueue: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
-        self.config = config
+        self.current = config
         self.router = router
         self.clock = clock
         self.on_enqueue = on_enqueue
-        self.windows = [(w, parse_cron(w.cron, w.tz)) for w in config.maintenance]
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+    @property
+    def windows(self) -> list[tuple[MaintenanceWindow, Any]]:
+        """The maintenance windows of the config loaded now, their crons parsed once per config."""
+        return self.current.derived("maintenance", lambda c: [(w, parse_cron(w.cron, w.tz)) for w in c.maintenance])
 
     async def active(self, conn: AsyncConnection | None = None) -> list[Silence]:
         now = self.clock()

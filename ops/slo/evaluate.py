@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.config.current import CurrentConfig
 from ops.config.models import DetectorBase, OpsConfig, SloConfig
 from ops.detectors import TargetPool
 from ops.engine import AlertEngine
@@ -98,18 +99,22 @@ class SloEvaluator:
     def __init__(
         self,
         db: AsyncEngine,
-        config: OpsConfig,
+        config: CurrentConfig,
         targets: TargetPool,
         engine: AlertEngine,
         metrics: Metrics,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
-        self.config = config
+        self.current = config
         self.targets = targets
         self.engine = engine
         self.metrics = metrics
         self.clock = clock
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
 
     async def counts(self, slo: SloConfig, since: datetime, until: datetime) -> tuple[float, float]:
         """(good, total) between two instants: one aggregate query (two for an event-based SLI)."""

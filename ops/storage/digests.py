@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.engine.incidents import incident_from_row
 from ops.model import Incident
+from ops.storage.incident_rows import incident_from_row
 from ops.storage.tables import alerts_history, digests, outbox
 
 

@@ -21,8 +21,8 @@ from bot.render.texts import (
     reminder_text,
     resolved_text,
 )
+from ops.alert_history import AlertPage
 from ops.model import Incident, IncidentStatus, Severity
-from ops.services import AlertPage
 from ops.storage.digests import DigestEntry
 
 pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose

@@ -75,7 +75,7 @@ async def test_routes_first_match_continue_regex_and_default(core: OpsCore) -> N
         (-1003333, "alert", lag),  # regex on the detector name
         (-1001, "alert", other),  # nothing matched: ALERT_CHAT_IDS
     ]
-    assert core.services.is_alert_chat(-1002222) and not core.services.is_alert_chat(-4)
+    assert core.scoping.is_alert_chat(-1002222) and not core.scoping.is_alert_chat(-4)
 
 
 async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> None:
@@ -84,7 +84,7 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
     assert [r for r in await rows(core) if r[2] == child] == []
     incident = await core.incidents.get(child)
     assert incident.extras["inhibited_by"] == "db_down"
-    page = await core.services.alerts(chat_id=None)
+    page = await core.history.alerts(chat_id=None)
     assert any(i.id == child and i.extras["inhibited_by"] for i in page.incidents)
     assert await core.engine.release_inhibited({d.name: d for d in core.config.detectors}) == []
     await fire(core, "db_down", ok=True)  # the database is back; fresh still fails
