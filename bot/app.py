@@ -12,7 +12,7 @@ import contextlib
 import errno
 import gc
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -118,10 +118,13 @@ class OpsBotApp:
         polling_timeout: int = 10,
         config_path: str | None = None,
         config_digest: str | None = None,
+        settings_source: Callable[[], Settings] = load_settings,
     ) -> None:
         """`config_path`: the file the config came from, which a reload reads again (None: it came from no
-        file, and a reload re-reads only the settings); `config_digest`: its hash (see `ops.config_file`)."""
+        file, and a reload re-reads only the settings); `config_digest`: its hash (see `ops.config_file`);
+        `settings_source`: how a reload reads the settings again (the environment and `.env`)."""
         self.settings = settings
+        self.settings_source = settings_source
         self.core = OpsCore.build(
             settings,
             config,
@@ -242,7 +245,7 @@ class OpsBotApp:
             await self._ready.wait()
             if fresh is None:
                 try:
-                    fresh = load_settings()
+                    fresh = self.settings_source()
                 except SettingsError as exc:
                     log.error("reload: %s; the running settings and config stay", exc)
                     return ReloadOutcome(settings_error=str(exc))

@@ -85,7 +85,6 @@ async def test_alerts_lists_incidents_sent_to_this_chat_and_pages(harness: Harne
         await harness.sweep()
         harness.set_balance("wb", 5)
         await harness.sweep()
-        harness.app.core.clock = harness.app.core.clock  # same clock; dedup window below
     page = await harness.command(ALERT_CHATS[0], "/alerts")
     # Fire/resolve within the dedup window reopens one incident: flapping does not page again.
     assert "1–1 of 1" in page.text

@@ -41,7 +41,6 @@ async def core(tmp_path: Path):
     settings = make_settings(tmp_path / "ops.db", alert_chat_ids=[-1001], admin_chat_ids=[-1009])
     core = OpsCore.build(settings, parse_config(CONFIG, env={}), clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -95,17 +94,17 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
 
 async def test_escalation_after_then_repeat_until_acked(core: OpsCore) -> None:
     cash = (await fire(core, "cash"))[0]
-    core.clock_.advance(9 * 60)
+    core.clock.advance(9 * 60)
     assert await core.escalator.run() == []
-    core.clock_.advance(60)
+    core.clock.advance(60)
     assert await core.escalator.run() == [cash]
     assert (await rows(core))[-2:] == [(-1009, "alert", cash), (-1009, "note", cash)]
     assert await core.escalator.run() == []  # not again before `repeat`
-    core.clock_.advance(30 * 60)
+    core.clock.advance(30 * 60)
     assert await core.escalator.run() == [cash]
     assert (await rows(core))[-1] == (-1009, "note", cash)  # the admins have the card already
     await core.incidents.acknowledge(cash, Actor(42, "@admin"), -1009)
-    core.clock_.advance(60 * 60)
+    core.clock.advance(60 * 60)
     assert await core.escalator.run() == []
     refresh = [r for r in await rows(core) if r[1] == "refresh"]
     assert sorted(r[0] for r in refresh) == [-1002222, -1001111, -1009]  # every copy is edited
