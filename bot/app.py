@@ -143,7 +143,7 @@ class OpsBotApp:
         self.housekeeping_every = HOUSEKEEPING_EVERY
         shared = SendLog(self.core.db, self.core.replica) if self.core.replicas.shared else None
         self.limiter = RateLimiter(shared=shared)
-        self.link = TelegramLink() if settings.bot_token else None
+        self.link = TelegramLink(on_back=[self._telegram_back]) if settings.bot_token else None
         self.bot = self._build_bot() if settings.bot_token else None
         self.dp = build_dispatcher(self.core, self.reload) if self.bot is not None else None
         self.sender = Sender(self.bot, self.core, self.limiter) if self.bot is not None else None
@@ -160,7 +160,6 @@ class OpsBotApp:
         bot.session.middleware(RateLimitMiddleware(self.limiter))
         assert self.link is not None
         bot.session.middleware(self.link)  # innermost: it sees what Telegram (or the network) answered
-        self.link.on_back.append(self._telegram_back)
         return bot
 
     @property

@@ -50,7 +50,7 @@ def env_file_warnings(settings: Settings, config_path: str | Path) -> list[str]:
 
 def read_config(settings: Settings, path: str | Path | None = None) -> ConfigFile:
     """The config at `path` (default OPSBOT_CONFIG), validated; raises ConfigRejected."""
-    path = str(path or settings.opsbot_config)
+    path = str(Path(path or settings.opsbot_config))  # as load_config names it: `opsbot.yaml`, not `./opsbot.yaml`
     warnings = env_file_warnings(settings, path)
     env = {**settings.config_env(), **os.environ}
     try:
