@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ops.config.models import OpsConfig
 
 T = TypeVar("T")
-SECTIONS = ("targets", "routes", "remediations", "slos", "maintenance", "escalation", "slo_report")
+SECTIONS = ("targets", "routes", "remediations", "slos", "maintenance", "escalation", "slo_report", "slo_report_tz")
 
 
 def digest_of(raw: bytes) -> str:
