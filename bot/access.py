@@ -2,7 +2,8 @@
 
 Commands are answered in ALERT_CHAT_IDS and ADMIN_CHAT_IDS, and in private chats with users in
 ADMIN_USER_IDS. Anywhere else the bot reveals nothing (`/start` alone says how to configure it).
-Admin actions are for users in ADMIN_USER_IDS.
+Admin actions are for users in ADMIN_USER_IDS: a handler of one checks `access.admin`, records the refusal
+(event `refused`) and answers "Only admins can …" otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
 from ops.model import Actor
-from ops.services import OpsServices
+from ops.scoping import Scoping
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ def actor_of(user: User | None) -> Actor:
 
 
 class AccessMiddleware(BaseMiddleware):
-    def __init__(self, services: OpsServices) -> None:
-        self.services = services
+    def __init__(self, scoping: Scoping) -> None:
+        self.scoping = scoping
 
     async def __call__(
         self,
@@ -54,7 +55,7 @@ class AccessMiddleware(BaseMiddleware):
             if isinstance(event, CallbackQuery):
                 await event.answer()
             return None
-        s = self.services
+        s = self.scoping
         private = chat.type == "private"
         user_id = user.id if user else None
         admin_private = private and s.is_admin_user(user_id)

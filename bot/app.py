@@ -12,6 +12,7 @@ import contextlib
 import errno
 import gc
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -31,17 +32,20 @@ from bot.link import UNREACHABLE, TelegramLink
 from bot.render.texts import COMMANDS
 from bot.sender import Sender
 from bot.webhook import add_webhook_route
-from ops.api import OpsApi
+from ops.api import ApiServices, OpsApi
 from ops.bridge import receive
 from ops.config.models import OpsConfig
-from ops.duties import describe
+from ops.config_file import ConfigRejected
+from ops.duties import Duties, describe
 from ops.engine.catchup import no_alert_chat_warning
 from ops.http import build_http_app, start_http
 from ops.metrics import Metrics
-from ops.reload import apply_chat_lists
+from ops.probe import Probe
+from ops.reload import ReloadOutcome, apply_chat_lists
 from ops.runtime import OpsCore
-from ops.scheduler import SchedulerDuty, WatchedScheduler, build_scheduler
+from ops.scheduler import SchedulerDuty, WatchedScheduler, build_scheduler, replan
 from ops.settings import Settings, SettingsError, load_settings
+from ops.storage.config_reloads import Generation
 from ops.storage.sends import SendLog
 from ops.timeutil import Clock, utcnow
 
@@ -60,9 +64,28 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def build_dispatcher(core: OpsCore) -> Dispatcher:
-    dp = Dispatcher(services=core.services)
-    access = AccessMiddleware(core.services)
+def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
+    """Handlers get what they need by name (aiogram's workflow data): a parameter `incidents` receives the
+    incident service, `history` the alert history, and so on; `access` and `actor` come per update from
+    the access middleware; `reload` reloads settings and config (what /reload runs)."""
+    dp = Dispatcher(
+        settings=core.settings,
+        current=core.current,
+        clock=core.clock,
+        scoping=core.scoping,
+        incidents=core.incidents,
+        history=core.history,
+        health=core.health,
+        digests=core.digests,
+        silences=core.chat_silences,
+        remediation=core.remediation,
+        remediation_runs=core.remediation_runs,
+        sweeper=core.sweeper,
+        slo_evaluator=core.slo,
+        slo_reader=core.slo_reader,
+        reload=reload,
+    )
+    access = AccessMiddleware(core.scoping)
     dp.message.outer_middleware(access)
     dp.callback_query.outer_middleware(access)
     dp.include_router(build_router())
@@ -93,25 +116,51 @@ class OpsBotApp:
         metrics: Metrics | None = None,
         schedule: bool = True,
         polling_timeout: int = 10,
+        config_path: str | None = None,
+        config_digest: str | None = None,
+        settings_source: Callable[[], Settings] = load_settings,
     ) -> None:
+        """`config_path`: the file the config came from, which a reload reads again (None: it came from no
+        file, and a reload re-reads only the settings); `config_digest`: its hash (see `ops.config_file`);
+        `settings_source`: how a reload reads the settings again (the environment and `.env`)."""
         self.settings = settings
-        self.core = OpsCore.build(settings, config, metrics=metrics, clock=clock)
-        self.core.scheduling = self.schedule = schedule
-        self.duties = self.core.duties
+        self.settings_source = settings_source
+        self.core = OpsCore.build(
+            settings,
+            config,
+            metrics=metrics,
+            clock=clock,
+            digest=config_digest,
+            config_path=config_path,
+            on_elected=[self._lead],
+            on_deposed=[self._stand_down],
+            on_new_config=self._follow_reload,
+        )
+        self.duties = Duties()
+        # The leader's scheduler (None: this process schedules nothing, as in tests that sweep themselves).
+        self.schedule = SchedulerDuty(self._build_scheduler, self._intervals) if schedule else None
         self.polling_timeout = polling_timeout
         self.housekeeping_every = HOUSEKEEPING_EVERY
-        self.bot: Bot | None = None
-        self.dp: Dispatcher | None = None
-        self.sender: Sender | None = None
-        self.link: TelegramLink | None = None
-        self.limiter = RateLimiter()
+        shared = SendLog(self.core.db, self.core.replica) if self.core.replicas.shared else None
+        self.limiter = RateLimiter(shared=shared)
+        self.link = TelegramLink(on_back=[self._telegram_back]) if settings.bot_token else None
+        self.bot = self._build_bot() if settings.bot_token else None
+        self.dp = build_dispatcher(self.core, self.reload) if self.bot is not None else None
+        self.sender = Sender(self.bot, self.core, self.limiter) if self.bot is not None else None
+        self.probe = Probe(self.core, self.duties, self.schedule, self.link.status if self.link else lambda: "headless")
         self.fatal: str | None = None  # why the process stopped by itself (exit 2), e.g. a refused BOT_TOKEN
         self._stop: asyncio.Event | None = None
         self._http: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()  # set once started: a reload waits for it
         self._reloading = asyncio.Lock()
-        self._reloads: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
+
+    def _build_bot(self) -> Bot:
+        bot = build_bot(self.settings)
+        bot.session.middleware(RateLimitMiddleware(self.limiter))
+        assert self.link is not None
+        bot.session.middleware(self.link)  # innermost: it sees what Telegram (or the network) answered
+        return bot
 
     @property
     def headless(self) -> bool:
@@ -120,7 +169,11 @@ class OpsBotApp:
     @property
     def scheduler(self) -> WatchedScheduler | None:
         """The leader's running scheduler (None on a standby, or while the scheduler duty restarts)."""
-        return self.core.schedule.scheduler if self.core.schedule is not None else None
+        return self.schedule.scheduler if self.schedule is not None else None
+
+    def _intervals(self) -> dict[str, float]:
+        every = self.settings.sweep_interval_sec
+        return {d.name: float(d.interval(every)) for d in self.core.config.detectors}
 
     async def start(self) -> None:
         """Every replica serves HTTP (and the webhook) and drains the outbox; the leader alone polls
@@ -129,40 +182,24 @@ class OpsBotApp:
         Mistakes no restart can fix raise `SettingsError` (one line; `opsbot run` exits 2): /alertmanager
         and /ping open to other machines without tokens, a BOT_TOKEN Telegram refuses, a port in use."""
         self._check_ingest()
-        if not self.headless:
-            self.bot = build_bot(self.settings)
-            self.bot.session.middleware(RateLimitMiddleware(self.limiter))
-            self.link = TelegramLink()  # innermost: it sees what Telegram (or the network) answered
-            self.bot.session.middleware(self.link)
-            self.link.on_back.append(self._telegram_back)
-            self.core.telegram = self.link.status
+        if self.bot is not None:
             await self._check_token()
         http_app = build_http_app(
             self.core.metrics,
-            self.core.probe,
+            self.probe,
             pings=self.core.pings,
-            heartbeats=frozenset(d.name for d in self.core.config.detectors if d.pinged),
+            heartbeats=self.core.current.heartbeats,
             ping_token=self.settings.ping_token,
             alertmanager=lambda payload: receive(self.core.engine, payload),
             alertmanager_token=self.settings.alertmanager_webhook_token,
-            api=OpsApi(
-                self.core.services, self.core.slo_reader, self.settings.api_token, self.settings.api_public_read
-            ),
+            api=OpsApi(ApiServices.of(self.core), self.settings.api_token, self.settings.api_public_read),
         )
-        if self.bot is not None:
-            self.dp = build_dispatcher(self.core)
-            self.sender = Sender(self.bot, self.core, self.limiter)
-            if self.settings.webhook_mode:
-                add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
+        if self.bot is not None and self.dp is not None and self.settings.webhook_mode:
+            add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
         self._http = await self._listen(http_app)
         await self.core.migrate()
         await self._catch_up()
         replica = await self.core.replicas.register()
-        self.core.outbox.replica = self.core.remediation.replica = replica
-        if self.core.replicas.shared:
-            self.limiter.shared = SendLog(self.core.db, replica)
-        self.core.replicas.on_elected.append(self._lead)
-        self.core.replicas.on_deposed.append(self._stand_down)
         if self.sender is not None:
             self.duties.start("sender", self.sender.run)
         if self.link is not None and not self.link.accepted:
@@ -193,30 +230,87 @@ class OpsBotApp:
         if report.cards:
             log.info("caught up: %d open alert(s) queued to chats configured since they fired", len(report.incidents))
 
-    async def reload(self, fresh: Settings | None = None) -> None:
-        """Re-read the settings (environment and `.env`) and apply their chat lists, then catch up.
+    async def reload(
+        self, fresh: Settings | None = None, *, asked_in: int | None = None, follow: Generation | None = None
+    ) -> ReloadOutcome:
+        """Re-read the settings (environment and `.env`) and apply their chat lists; re-read the config file
+        and take it if it is valid (see `ops.reload`); then catch up. A bad settings value keeps the running
+        settings (and the config); a bad config file keeps the running config, and its errors go to the
+        admin chats (but `asked_in`, the chat whose /reload is answered with them).
 
-        SIGHUP calls it. `fresh`: settings already read (tests); a bad value keeps the running ones."""
+        SIGHUP and /reload call it; a reload taken here is recorded so the other replicas reload too;
+        `follow`: this reload follows another replica's. `fresh`: settings already read (tests)."""
         async with self._reloading:
             await self._ready.wait()
             if fresh is None:
                 try:
-                    fresh = load_settings()
+                    fresh = self.settings_source()
                 except SettingsError as exc:
-                    log.error("reload: %s; the running settings stay", exc)
-                    return
-            log.info(apply_chat_lists(self.settings, fresh).summary())
+                    log.error("reload: %s; the running settings and config stay", exc)
+                    return ReloadOutcome(settings_error=str(exc))
+            reread = apply_chat_lists(self.settings, fresh)
+            log.info(reread.summary())
+            try:
+                reloaded = await self.core.reloader.reload()
+            except ConfigRejected as exc:
+                log.error("reload: %s has errors; the running config stays:\n%s", exc.path, exc.text)
+                await self.core.reloader.tell_admins(exc, self._replica_name(follow), skip=asked_in)
+                await self._catch_up()
+                return ReloadOutcome(reread, rejected=exc)
+            if reloaded is not None:
+                log.info("config reloaded from %s (%s): %s", reloaded.path, reloaded.digest, reloaded.change.summary())
+                if reloaded.resolved:
+                    log.info("%d open alert(s) of removed detectors resolved", len(reloaded.resolved))
+                if follow is None:
+                    await self.core.replicas.config_reloaded(reloaded.digest)
+                elif follow.digest != reloaded.digest:
+                    log.warning(
+                        "this replica's config file (%s) differs from the one replica %s reloaded (%s)",
+                        reloaded.digest,
+                        follow.replica,
+                        follow.digest,
+                    )
+                self._replan()
             await self._catch_up()
+            return ReloadOutcome(reread, config=reloaded)
 
-    def reload_soon(self) -> None:
-        """From a signal handler: reload in a task of its own; a failure is one log line."""
-        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
-        self._reloads.add(task)
+    def _replica_name(self, follow: Generation | None) -> str | None:
+        """Named in the admin chats' message when several replicas may each say something."""
+        return self.core.replicas.name if self.core.replicas.shared or follow is not None else None
 
-        def done(task: asyncio.Task[None]) -> None:
-            self._reloads.discard(task)
+    def _replan(self) -> None:
+        """The leader's running scheduler takes the reloaded config's detectors and intervals."""
+        scheduler, schedule = self.scheduler, self.schedule
+        if scheduler is None or schedule is None or not self.core.replicas.is_leader:
+            return
+        core = self.core
+        done = replan(scheduler, self.settings, core.sweeper, core.slo, core.report, ran=schedule.ran)
+        schedule.replanned(done)
+        if done.added or done.removed or done.rescheduled or done.slo:
+            log.info(
+                "scheduler re-planned: %d detector job(s) added, %d removed, %d with a new interval",
+                len(done.added),
+                len(done.removed),
+                len(done.rescheduled),
+            )
+
+    def reload_soon(self, follow: Generation | None = None) -> None:
+        """From a signal handler (or the replica heartbeat): reload in a task of its own; a failure is one
+        log line."""
+        self._in_background(self.reload(follow=follow), "reload")
+
+    async def _follow_reload(self, generation: Generation) -> None:
+        log.info("replica %s reloaded the config (%s): reloading this replica's", generation.replica, generation.digest)
+        self.reload_soon(follow=generation)
+
+    def _in_background(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._background.add(task)
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self._background.discard(task)
             if not task.cancelled() and (exc := task.exception()) is not None:
-                log.error("reload failed: %s: %s", type(exc).__name__, exc)
+                log.error("%s failed: %s: %s", name, type(exc).__name__, exc)
 
         task.add_done_callback(done)
 
@@ -290,10 +384,8 @@ class OpsBotApp:
                 self.duties.start("webhook", self._register_webhook, once=True, quiet=TELEGRAM_FAILURES)
             else:
                 self.duties.start("poller", self._poll, quiet=TELEGRAM_FAILURES)
-        if self.schedule:
-            every = self.settings.sweep_interval_sec
-            intervals = {d.name: float(d.interval(every)) for d in self.core.config.detectors}
-            self.core.schedule = schedule = SchedulerDuty(self._build_scheduler, intervals)
+        if (schedule := self.schedule) is not None:
+            schedule.lead()
             self.duties.start("scheduler", schedule.run)
             self.duties.every("housekeeping", lambda: self.housekeeping_every, self.core.housekeeping)
             # Usually a moment: then `start` returns with the scheduler running. If it cannot start (the
@@ -305,9 +397,8 @@ class OpsBotApp:
         """Lost the leader lock (or stopping): stop polling and scheduling at once."""
         self.core.metrics.leader.set(0)
         await self.duties.stop(*LEADER_DUTIES)
-        self.core.schedule = None
 
-    async def _build_scheduler(self, ran: Any) -> WatchedScheduler:
+    async def _build_scheduler(self, ran: Any, on_failure: Any) -> WatchedScheduler:
         return build_scheduler(
             self.settings,
             self.core.sweeper,
@@ -319,6 +410,7 @@ class OpsBotApp:
             housekeeping_every=None,  # a duty of its own
             last_runs=await self.core.engine.last_runs(),
             ran=ran,
+            on_failure=on_failure,
         )
 
     # -- Telegram --------------------------------------------------------------------------------
@@ -383,9 +475,7 @@ class OpsBotApp:
 
     def _telegram_back(self) -> None:
         """Telegram answers again: what waited out a backoff goes now."""
-        task = asyncio.create_task(self._deliver_waiting(), name="telegram-back")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(self._deliver_waiting(), "telegram-back")
 
     async def _deliver_waiting(self) -> None:
         try:

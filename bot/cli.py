@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from bot.logs import configure_logging
 
 if TYPE_CHECKING:  # imported where used, so Ctrl-C while starting up and `opsbot init` stay light
     from ops.config import OpsConfig
+    from ops.config_file import ConfigFile
     from ops.settings import Settings
 
 EXIT_OK, EXIT_FAILING, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -85,7 +85,6 @@ def _main(argv: Sequence[str] | None) -> int:
         from bot.demo import run_demo
 
         return run_demo(directory=args.dir, interactive=args.interactive, example=args.example, postgres=args.postgres)
-    from ops.config import ConfigError, load_config
     from ops.settings import SettingsError, load_settings
 
     try:
@@ -99,28 +98,26 @@ def _main(argv: Sequence[str] | None) -> int:
     redact.install(configured_secrets(settings))
     if args.command == "migrate":
         return _reachable(settings) or asyncio.run(_migrate(settings))
-    config_path = getattr(args, "path", None) or getattr(args, "config", None) or settings.opsbot_config
-    from ops.config.envfile import env_file_warnings
+    from ops.config_file import ConfigRejected, read_config
 
-    warnings = env_file_warnings(settings.model_config.get("env_file"), config_path)
+    path = getattr(args, "path", None) or getattr(args, "config", None) or settings.opsbot_config
     try:
-        config = load_config(config_path, env={**settings.config_env(), **os.environ}, warnings=warnings)
-    except ConfigError as exc:
-        for line in warnings:
-            print(f"warning: {line}", file=sys.stderr)
-        print(exc, file=sys.stderr)
+        file = read_config(settings, path)
+    except ConfigRejected as exc:
+        print(exc.text, file=sys.stderr)
         return EXIT_CONFIG
-    for line in warnings:  # check-config says them; run and sweep log them
+    for line in file.warnings:  # check-config says them; run and sweep log them
         if args.command == "check-config":
             print(f"warning: {line}", file=sys.stderr)
         else:
             logging.getLogger("opsbot").warning(line)
+    config = file.config
     if args.command == "check-config":
-        print(f"{config_path}: ok — {len(config.detectors)} detector(s), {len(config.targets)} target(s)")
+        print(f"{path}: ok — {len(config.detectors)} detector(s), {len(config.targets)} target(s)")
         return EXIT_OK
     if args.command == "sweep":
         return _reachable(settings) or asyncio.run(_sweep(settings, config, as_json=args.json))
-    return _reachable(settings) or _run(settings, config)
+    return _reachable(settings) or _run(settings, file)
 
 
 def _reachable(settings: Settings) -> int:
@@ -177,7 +174,7 @@ def _table(results: list) -> str:
     )
 
 
-def _run(settings: Settings, config: OpsConfig) -> int:
+def _run(settings: Settings, file: ConfigFile) -> int:
     from bot.app import OpsBotApp
     from ops.settings import SettingsError
     from ops.storage.single import AlreadyRunning, hold_sqlite
@@ -187,7 +184,7 @@ def _run(settings: Settings, config: OpsConfig) -> int:
     except AlreadyRunning as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    app = OpsBotApp(settings, config)
+    app = OpsBotApp(settings, file.config, config_path=file.path, config_digest=file.digest)
     if app.headless:
         print("BOT_TOKEN is not set: running headless — detectors and alerts run, notifications wait in the outbox.")
 
@@ -196,7 +193,7 @@ def _run(settings: Settings, config: OpsConfig) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, app.reload_soon)  # re-read the chat lists, catch up
+        loop.add_signal_handler(signal.SIGHUP, app.reload_soon)  # re-read the settings and the config file
         await app.run_forever(stop)
 
     try:

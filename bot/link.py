@@ -35,11 +35,12 @@ OUTAGE = 5.0  # seconds
 
 
 class TelegramLink(BaseRequestMiddleware):
-    def __init__(self) -> None:
+    def __init__(self, on_back: list[Callable[[], Any]] | None = None) -> None:
+        """`on_back`: told when Telegram answers again after an outage of OUTAGE seconds or more."""
         self.state = "unknown"  # unknown | ok | unreachable | unauthorized
         self.since: datetime | None = None
         self.accepted = False
-        self.on_back: list[Callable[[], Any]] = []
+        self.on_back = list(on_back or [])
 
     def status(self) -> str:
         """`ok`, or `unreachable since 2026-11-23T12:00:00Z` (what /healthz shows)."""

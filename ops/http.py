@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +23,7 @@ def build_http_app(
     probe: HealthProbe,
     *,
     pings: PingStore | None = None,
-    heartbeats: frozenset[str] = frozenset(),
+    heartbeats: Container[str] = frozenset(),
     ping_token: str = "",
     alertmanager: Callable[[AmPayload], Awaitable[object]] | None = None,
     alertmanager_token: str = "",

@@ -7,6 +7,9 @@ The leader is whoever holds the leader lock on the same connection; standbys try
 `LEADER_POLL` seconds, so a dead leader is replaced within a few seconds. The leader polls Telegram and runs
 the scheduler; every replica serves HTTP and drains the outbox.
 
+A replica that reloads its config records the new generation (`ops_config_reloads`); on the same heartbeat
+every other replica notices a generation newer than the one it runs and reloads its own file.
+
 On SQLite there is one process (a second one refuses to start, see `single.py`): it leads from the start.
 """
 
@@ -17,7 +20,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,19 +29,18 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from ops.storage.config_reloads import ConfigReloads, Generation
+from ops.storage.mutex import MUTEX, MUTEX_BUDGET, MUTEX_ENGINE, MUTEX_MIGRATE, serialize
+from ops.storage.replica_id import ReplicaId
 from ops.storage.tables import outbox, remediation_locks, remediation_runs, replicas, sends
 from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
 # Advisory lock keys (two int4 form): (REPLICAS, 0) is the leader, (REPLICAS, id) a replica's life;
-# (MUTEX, n) are transaction locks that serialize one kind of write across replicas.
+# (MUTEX, n) are transaction locks that serialize one kind of write across replicas (`ops.storage.mutex`).
 REPLICAS = 0x6F707362  # "opsb"
-MUTEX = 0x6F707363
 LEADER = 0
-MUTEX_ENGINE = 1
-MUTEX_BUDGET = 2
-MUTEX_MIGRATE = 3
 LEADER_POLL = 2.0  # seconds between a standby's tries for the leader lock (and the leader's self-check)
 PING_TIMEOUT = 3.0
 REAP_EVERY = 5.0  # seconds between the leader's sweeps for work left by dead replicas
@@ -46,18 +48,12 @@ REAP_EVERY = 5.0  # seconds between the leader's sweeps for work left by dead re
 KEEPALIVES = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "2"}
 
 Hook = Callable[[], Awaitable[None]]
+ConfigHook = Callable[[Generation], Awaitable[None]]
+__all__ = ["MUTEX", "MUTEX_BUDGET", "MUTEX_ENGINE", "MUTEX_MIGRATE", "Coordinator", "Leadership", "serialize"]
 
 
 def is_postgres(db: AsyncEngine) -> bool:
     return db.dialect.name == "postgresql"
-
-
-async def serialize(conn: AsyncConnection, key: int) -> None:
-    """Inside a transaction: wait until no other replica is in a transaction holding `key`.
-
-    On SQLite every write transaction is `BEGIN IMMEDIATE`, which serializes already."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": MUTEX, "key": key})
 
 
 @dataclass(frozen=True)
@@ -79,19 +75,41 @@ class Leadership:
 
 
 class Coordinator:
-    def __init__(self, db: AsyncEngine, *, clock: Clock = utcnow, name: str | None = None) -> None:
+    """`on_elected`/`on_deposed` run when this replica starts or stops leading; `on_new_config` when another
+    replica reloaded the config (this one should reload its own file)."""
+
+    def __init__(
+        self,
+        db: AsyncEngine,
+        replica: ReplicaId | None = None,
+        *,
+        clock: Clock = utcnow,
+        name: str | None = None,
+        poll_interval: float = LEADER_POLL,
+        on_elected: Sequence[Hook] = (),
+        on_deposed: Sequence[Hook] = (),
+        on_new_config: ConfigHook | None = None,
+    ) -> None:
         self.db = db
+        self.replica = replica or ReplicaId()
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.id = 0
         self.is_leader = False
-        self.on_elected: list[Hook] = []
-        self.on_deposed: list[Hook] = []
-        self.poll_interval = LEADER_POLL
+        self.on_elected = list(on_elected)
+        self.on_deposed = list(on_deposed)
+        self.on_new_config = on_new_config
+        self.poll_interval = poll_interval
+        self.reloads = ConfigReloads(db)
+        self.config_generation = 0  # the newest config generation this replica runs (or knows of)
         self._lock_db: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._since_reap = 0.0
+
+    @property
+    def id(self) -> int:
+        """This replica's id (0 until registered)."""
+        return self.replica.value
 
     @property
     def shared(self) -> bool:
@@ -104,10 +122,26 @@ class Coordinator:
             result = await conn.execute(
                 insert(replicas).values(name=self.name[:200], started_at=self.clock()).returning(replicas.c.id)
             )
-            self.id = int(result.scalar_one())
+            self.replica.assign(int(result.scalar_one()))
+        latest = await self.reloads.latest()
+        self.config_generation = latest.id if latest is not None else 0  # its own file is read already
         if self.shared:
             await self._connect()
         return self.id
+
+    async def config_reloaded(self, digest: str) -> int:
+        """This replica took a new config by a reload: record its generation, which the others follow."""
+        self.config_generation = await self.reloads.record(digest, self.id, self.clock())
+        return self.config_generation
+
+    async def _follow_config(self) -> None:
+        """Another replica reloaded: tell `on_new_config` (once per generation)."""
+        latest = await self.reloads.latest()
+        if latest is None or latest.id <= self.config_generation:
+            return
+        self.config_generation = latest.id
+        if latest.replica != self.id and self.on_new_config is not None:
+            await self.on_new_config(latest)
 
     async def start(self) -> None:
         """Try once for leadership (so a lone replica leads before `start` returns), then keep trying."""
@@ -159,6 +193,8 @@ class Coordinator:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self._step()
+                if self.shared:
+                    await self._follow_config()
                 self._since_reap += self.poll_interval
                 if self.is_leader and self.shared and self._since_reap >= REAP_EVERY:
                     self._since_reap = 0.0

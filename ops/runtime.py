@@ -1,43 +1,53 @@
-"""Wiring of the domain: one `OpsCore` holds every service a process needs, built from settings + config."""
+"""Wiring of the domain: one `OpsCore` holds every service a process needs, built from settings + config.
+
+`build` makes each object once, in dependency order, and hands it what it needs through its constructor;
+nothing is set on an object afterwards. What changes while the process runs lives in small holders given
+to the services that read it: `CurrentConfig` (the loaded config, replaced by a reload) and `ReplicaId`
+(this replica's id, once registered).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.alert_history import AlertHistory
+from ops.alertmanager_api import AlertmanagerClient
+from ops.chat_silences import ChatSilences
+from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig
 from ops.detectors import DetectorContext, TargetPool
-from ops.duties import Duties
 from ops.engine import AlertEngine, IncidentService
 from ops.engine.catchup import CatchUpReport, catch_up
 from ops.engine.pipeline import Pipeline
 from ops.engine.routing import Router
 from ops.engine.silences import SilenceService
 from ops.engine.stages import MuteStages
+from ops.health import HealthReadModel
 from ops.metrics import Metrics
-from ops.model import Incident
 from ops.pings import PingStore
+from ops.reload import ConfigReloader
 from ops.remediation import RemediationRunner
-from ops.replicas import Coordinator
-from ops.scheduler import SchedulerDuty
-from ops.services import OpsServices
+from ops.remediation.recheck import Recheck
+from ops.remediation.runs import RemediationRuns
+from ops.replicas import ConfigHook, Coordinator, Hook
+from ops.scoping import Scoping
 from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.read import SloReader
 from ops.slo.report import WeeklyReport
-from ops.storage.db import create_engine, migrate, reading
+from ops.storage.db import create_engine, migrate
 from ops.storage.dbfile import DatabaseFile
 from ops.storage.digests import DigestStore
 from ops.storage.outbox import OutboxStore
-from ops.sweeper import Sweeper
+from ops.storage.replica_id import ReplicaId
+from ops.sweeper import DetectorRunner, Sweeper
 from ops.timeutil import Clock, utcnow
 
 
-class _Wakeup:
+class Wakeup:
     """Called when rows enter the outbox; the sender subscribes to deliver at once."""
 
     def __init__(self) -> None:
@@ -48,105 +58,118 @@ class _Wakeup:
             listener()
 
 
-@dataclass
+@dataclass(frozen=True)
 class OpsCore:
     settings: Settings
-    config: OpsConfig
+    current: CurrentConfig  # the loaded config (a reload replaces it); `config` is what it holds now
     db: AsyncEngine
     metrics: Metrics
+    clock: Clock
+    wakeup: Wakeup
+    replica: ReplicaId
+    db_file: DatabaseFile | None  # the SQLite file under us (None on PostgreSQL)
     targets: TargetPool
+    router: Router
+    pipeline: Pipeline
+    silences: SilenceService
     engine: AlertEngine
     incidents: IncidentService
     outbox: OutboxStore
-    sweeper: Sweeper
-    services: OpsServices
-    wakeup: _Wakeup
-    clock: Clock
-    pings: PingStore
+    digests: DigestStore
+    runner: DetectorRunner
     remediation: RemediationRunner
+    sweeper: Sweeper
     slo: SloEvaluator
     slo_reader: SloReader
     report: WeeklyReport
-    pipeline: Pipeline
-    silences: SilenceService
+    pings: PingStore
     replicas: Coordinator
-    # What /healthz tells beyond the database (set by the app that runs this core): the process's duties,
-    # the leader's scheduler while it leads, whether this process schedules at all, and Telegram's state.
-    duties: Duties = field(default_factory=Duties)
-    schedule: SchedulerDuty | None = None
-    scheduling: bool = False
-    telegram: Callable[[], str] = lambda: "headless"
-    db_file: DatabaseFile | None = None
-
-    @property
-    def digests(self) -> DigestStore:
-        return self.services.digests
+    reloader: ConfigReloader
+    # What a chat (and the JSON API) reads and acts through.
+    scoping: Scoping
+    health: HealthReadModel
+    history: AlertHistory
+    chat_silences: ChatSilences
+    remediation_runs: RemediationRuns
 
     @classmethod
     def build(
-        cls, settings: Settings, config: OpsConfig, *, metrics: Metrics | None = None, clock: Clock = utcnow
+        cls,
+        settings: Settings,
+        config: OpsConfig,
+        *,
+        metrics: Metrics | None = None,
+        clock: Clock = utcnow,
+        digest: str | None = None,
+        config_path: str | None = None,
+        on_elected: Sequence[Hook] = (),
+        on_deposed: Sequence[Hook] = (),
+        on_new_config: ConfigHook | None = None,
     ) -> OpsCore:
+        """`digest`: the config file's hash (see `ops.config_file`); `config_path`: the file a reload reads
+        again (None: the config came from no file, and a reload re-reads only the settings). The hooks are
+        the replica coordinator's (see `ops.replicas.Coordinator`)."""
         db = create_engine(settings.database_url)
         metrics = metrics or Metrics()
-        wakeup = _Wakeup()
-        targets = TargetPool(config.targets)
-        router = Router(settings, config)
-        stages = MuteStages(config, settings)
+        wakeup = Wakeup()
+        replica = ReplicaId()
+        current = CurrentConfig(config, digest)
+        targets = TargetPool(current.targets)
+        router = Router(settings, current)
+        stages = MuteStages(current, settings)
         engine = AlertEngine(db, settings, metrics, clock=clock, router=router, stages=stages, on_enqueue=wakeup)
-        pipeline = Pipeline(db, settings, config, router, stages, clock, wakeup)
+        pipeline = Pipeline(db, settings, current, router, stages, clock, wakeup)
         silences = SilenceService(db, clock, pipeline)
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
-        outbox = OutboxStore(db)
-        sweeper = Sweeper(config, DetectorContext(targets, db, clock), engine, metrics)
-        services = OpsServices(db, settings, config, sweeper, incidents, outbox, clock=clock)
-        pings = PingStore(db, clock)
-        remediation = RemediationRunner(db, settings, config, metrics, clock=clock, on_enqueue=wakeup)
-        sweeper.on_fired = remediation.on_fired
-
-        async def recheck(incident: Incident) -> tuple[bool, str] | None:
-            detector = config.detector(incident.source)
-            if detector is None:
-                return None
-            results, _ = await sweeper.run_one(detector)
-            mine = [r for r in results if r.key == incident.key] or results
-            if not mine:
-                return None
-            return all(r.ok for r in mine), mine[0].message
-
-        remediation.recheck = recheck
-        services.remediation = remediation
-        slo_reader = SloReader(db, settings, config, targets, clock)
-        slo = SloEvaluator(db, config, slo_reader, engine, metrics, clock)
-        services.slo_evaluator = slo
-        services.slo_reader = slo_reader
-        services.silences = silences
-        report = WeeklyReport(db, settings, config, clock, wakeup)
-        return cls(
-            settings,
-            config,
-            db,
-            metrics,
-            targets,
-            engine,
-            incidents,
-            outbox,
-            sweeper,
-            services,
-            wakeup,
-            clock,
-            pings,
-            remediation,
-            slo,
-            slo_reader,
-            report,
-            pipeline,
-            silences,
-            Coordinator(db, clock=clock),
+        runner = DetectorRunner(current, DetectorContext(targets, db, clock), engine, metrics)
+        remediation = RemediationRunner(
+            db, settings, current, metrics, clock=clock, on_enqueue=wakeup, recheck=Recheck(runner), replica=replica
         )
+        slo_reader = SloReader(db, settings, current, targets, clock)
+        slo = SloEvaluator(db, current, slo_reader, engine, metrics, clock)
+        scoping = Scoping(db, settings, current, incidents)
+        alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
+        return cls(
+            settings=settings,
+            current=current,
+            db=db,
+            metrics=metrics,
+            clock=clock,
+            wakeup=wakeup,
+            replica=replica,
+            db_file=DatabaseFile.of(settings.database_url),
+            targets=targets,
+            router=router,
+            pipeline=pipeline,
+            silences=silences,
+            engine=engine,
+            incidents=incidents,
+            outbox=OutboxStore(db, replica),
+            digests=DigestStore(db),
+            runner=runner,
+            remediation=remediation,
+            sweeper=Sweeper(runner, on_fired=remediation.on_fired),
+            slo=slo,
+            slo_reader=slo_reader,
+            report=WeeklyReport(db, settings, current, clock, wakeup),
+            pings=PingStore(db, clock),
+            replicas=Coordinator(
+                db, replica, clock=clock, on_elected=on_elected, on_deposed=on_deposed, on_new_config=on_new_config
+            ),
+            reloader=ConfigReloader(settings, current, targets, incidents, clock, config_path, wakeup),
+            scoping=scoping,
+            health=HealthReadModel(db, current, clock),
+            history=AlertHistory(db, incidents),
+            chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
+            remediation_runs=RemediationRuns(remediation, scoping),
+        )
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
 
     async def migrate(self) -> None:
         await migrate(self.db)
-        self.db_file = DatabaseFile.of(self.settings.database_url)
 
     async def catch_up(self) -> CatchUpReport:
         """Open alerts to the chats configured since they fired (at start-up and on a reload)."""
@@ -162,45 +185,6 @@ class OpsCore:
             self.db_file.check()
         await self.pipeline.tick()
         self.metrics.outbox_depth.set(await self.outbox.depth())
-
-    async def probe(self) -> dict[str, Any]:
-        """What /healthz answers. `problems` (present only when there are some) makes it a 503: still
-        starting, the scheduler is not running on the leader, a detector has not run for 3 of its intervals, or the
-        SQLite file was deleted or replaced."""
-        async with reading(self.db) as conn:
-            await conn.execute(text("SELECT 1"))
-        body: dict[str, Any] = {
-            "outbox_depth": await self.outbox.depth(),
-            "detectors": len(self.config.detectors),
-            "alert_chats": len(self.settings.alert_chat_ids),
-        }
-        problems: list[str] = []
-        if self.replicas.id:
-            leadership = await self.replicas.leadership()
-            self.metrics.replicas.set(leadership.live_replicas)
-            body.update(leadership.as_dict())
-        else:  # HTTP is up before the database is migrated and this replica registered: not ready yet
-            problems.append("starting: not registered as a replica yet")
-        leads = self.replicas.is_leader
-        body["telegram"] = self.telegram()
-        schedule = self.schedule
-        if not self.scheduling:
-            body["scheduler"] = "off"
-        else:
-            body["scheduler"] = "running" if leads and schedule is not None and schedule.running else "stopped"
-            if leads and body["scheduler"] != "running":
-                problems.append("the scheduler is not running on the leader")
-            elif leads and schedule is not None and (stale := schedule.stale()):
-                body["stale_detectors"] = stale
-                problems.append(f"no run for 3 of their intervals: {', '.join(stale)}")
-        body["duties"] = self.duties.as_dict()
-        database = self.db_file.problem if self.db_file is not None else None
-        body["database"] = database or "ok"
-        if database:
-            problems.append(database)
-        if problems:
-            body["problems"] = problems
-        return body
 
     async def close(self) -> None:
         await self.replicas.stop()

@@ -8,12 +8,12 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
 from sqlalchemy import delete
 
-from ops.config.models import DetectorBase
 from ops.duties import describe
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
@@ -27,6 +27,8 @@ from ops.sweeper import Sweeper
 from ops.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+DETECTOR_JOB = "detector:"  # a detector's job id is this and its name
+SLO_JOB = "slo"
 STOP_GRACE = 5.0  # seconds the scheduler's runs under way get to end when it stops
 
 
@@ -43,13 +45,14 @@ def build_scheduler(
     housekeeping_every: float | None = 15.0,
     last_runs: dict[str, datetime] | None = None,
     ran: Callable[[str], None] | None = None,
+    on_failure: Callable[[BaseException], None] | None = None,
 ) -> WatchedScheduler:
     """`last_runs` (UTC, from `AlertEngine.last_runs`): a detector that ran lately, under an earlier leader
     or before a restart, next runs one interval after that run, not at once — one run per interval.
     `ran(name)` is told each time a detector's results were stored. `housekeeping` (`OpsCore.housekeeping`)
     runs every `housekeeping_every` seconds; without it (the app runs housekeeping as a duty of its own)
-    there is no such job."""
-    scheduler = WatchedScheduler(timezone="UTC")
+    there is no such job. `on_failure` is told when the scheduler fails while looking for due jobs."""
+    scheduler = WatchedScheduler(on_failure, timezone="UTC")
     now = datetime.now().astimezone()
     utc_now = utcnow()
     for index, detector in enumerate(sweeper.config.detectors):
@@ -58,18 +61,7 @@ def build_scheduler(
         last = (last_runs or {}).get(detector.name)
         if last is not None:
             delay = max(delay, min(every, (last + timedelta(seconds=every) - utc_now).total_seconds()))
-        scheduler.add_job(
-            _cut_off_quietly(scheduler, _run_detector),
-            "interval",
-            seconds=every,
-            args=[sweeper, detector, ran],
-            id=f"detector:{detector.name}",
-            name=f"detector {detector.name}",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=now + timedelta(seconds=delay),
-        )
+        _add_detector_job(scheduler, sweeper, detector.name, every, now + timedelta(seconds=delay), ran)
     if housekeeping is not None and housekeeping_every is not None:
         scheduler.add_job(
             _cut_off_quietly(scheduler, _housekeeping),
@@ -83,17 +75,7 @@ def build_scheduler(
             next_run_time=now,
         )
     if sweeper.config.slos or sweeper.config.slo_report:
-        scheduler.add_job(
-            _cut_off_quietly(scheduler, evaluate_slos),
-            "interval",
-            seconds=60,
-            args=[slo, report],
-            id="slo",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=now + timedelta(seconds=5),
-        )
+        _add_slo_job(scheduler, slo, report, now + timedelta(seconds=5))
     scheduler.add_job(
         _cut_off_quietly(scheduler, prune_checks),
         "interval",
@@ -106,6 +88,93 @@ def build_scheduler(
         next_run_time=now,
     )
     return scheduler
+
+
+def _add_detector_job(
+    scheduler: WatchedScheduler,
+    sweeper: Sweeper,
+    name: str,
+    every: float,
+    first: datetime,
+    ran: Callable[[str], None] | None,
+) -> None:
+    scheduler.add_job(
+        _cut_off_quietly(scheduler, _run_detector),
+        "interval",
+        seconds=every,
+        args=[sweeper, name, ran],
+        id=f"{DETECTOR_JOB}{name}",
+        name=f"detector {name}",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=first,
+    )
+
+
+def _add_slo_job(
+    scheduler: WatchedScheduler, slo: SloEvaluator | None, report: WeeklyReport | None, first: datetime
+) -> None:
+    scheduler.add_job(
+        _cut_off_quietly(scheduler, evaluate_slos),
+        "interval",
+        seconds=60,
+        args=[slo, report],
+        id=SLO_JOB,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=first,
+    )
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """What a re-plan did to the running scheduler's jobs (detectors by name)."""
+
+    added: list[str]
+    removed: list[str]
+    rescheduled: list[str]  # their interval changed: next run one new interval from now
+    slo: str | None = None  # "added" | "removed" when the SLO job came or went
+
+
+def replan(
+    scheduler: WatchedScheduler,
+    settings: Settings,
+    sweeper: Sweeper,
+    slo: SloEvaluator | None = None,
+    report: WeeklyReport | None = None,
+    ran: Callable[[str], None] | None = None,
+) -> Replanned:
+    """After a config reload: a job for each detector added, none for each removed, a new interval for each
+    whose interval changed, and the SLO job if there are SLOs now. A detector job reads its detector's
+    config by name at each run, so a changed query or threshold needs no re-plan."""
+    config = sweeper.config
+    wanted = {d.name: float(d.interval(settings.sweep_interval_sec)) for d in config.detectors}
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    removed, rescheduled = [], []
+    for job_id, job in jobs.items():
+        if not job_id.startswith(DETECTOR_JOB):
+            continue
+        name = job_id[len(DETECTOR_JOB) :]
+        if name not in wanted:
+            scheduler.remove_job(job_id)
+            removed.append(name)
+        elif job.trigger.interval.total_seconds() != wanted[name]:
+            scheduler.reschedule_job(job_id, trigger="interval", seconds=wanted[name])
+            rescheduled.append(name)
+    now = datetime.now().astimezone()
+    added = [name for name in wanted if f"{DETECTOR_JOB}{name}" not in jobs]
+    for index, name in enumerate(added):
+        _add_detector_job(scheduler, sweeper, name, wanted[name], now + timedelta(seconds=min(index * 0.05, 2.0)), ran)
+    slo_change = None
+    if (config.slos or config.slo_report) and SLO_JOB not in jobs:
+        _add_slo_job(scheduler, slo, report, now + timedelta(seconds=5))
+        slo_change = "added"
+    elif not (config.slos or config.slo_report) and SLO_JOB in jobs:
+        scheduler.remove_job(SLO_JOB)
+        slo_change = "removed"
+    return Replanned(added, removed, rescheduled, slo_change)
 
 
 def _cut_off_quietly(
@@ -129,7 +198,10 @@ def _cut_off_quietly(
     return run
 
 
-async def _run_detector(sweeper: Sweeper, detector: DetectorBase, ran: Callable[[str], None] | None = None) -> None:
+async def _run_detector(sweeper: Sweeper, name: str, ran: Callable[[str], None] | None = None) -> None:
+    detector = sweeper.config.detector(name)  # the config loaded now: a reload changed it, or removed it
+    if detector is None:
+        return
     try:
         await sweeper.run_one(detector)
     except Exception:  # the loop must live: log and try again next interval
@@ -146,10 +218,10 @@ class WatchedScheduler(AsyncIOScheduler):
     `on_failure` is told, so the scheduler duty can die of it and be started again."""
 
     failure: BaseException | None = None
-    on_failure: Callable[[BaseException], None] | None = None
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self, on_failure: Callable[[BaseException], None] | None = None, **options: object) -> None:
         super().__init__(**options)
+        self.on_failure = on_failure
         self.in_flight: set[asyncio.Task[object]] = set()  # job runs under way (see `finish`)
         self.finishing = False
 
@@ -217,12 +289,13 @@ class SchedulerDuty:
     while looking for due jobs, stops running, or lets a job fall `overdue` seconds behind its time.
 
     It also knows when each detector last ran (its results stored): `stale()` names those that have not for
-    `missed` of their intervals since this replica began to lead."""
+    `missed` of their intervals since this replica began to lead (`lead`), or since a reload added them.
+    `intervals()` gives the detectors' intervals by the config loaded now."""
 
     def __init__(
         self,
-        build: Callable[[Callable[[str], None]], Awaitable[WatchedScheduler]],
-        intervals: dict[str, float],
+        build: Callable[[Callable[[str], None], Callable[[BaseException], None]], Awaitable[WatchedScheduler]],
+        intervals: Callable[[], dict[str, float]],
         *,
         check_every: float = 5.0,
         overdue: float = 60.0,
@@ -234,9 +307,23 @@ class SchedulerDuty:
         self.overdue = overdue
         self.clock = clock
         self.scheduler: WatchedScheduler | None = None
-        self.started = asyncio.Event()  # set once a scheduler has started (the first time)
+        self.started = asyncio.Event()  # set once a scheduler has started since this replica leads
         self.since = clock()
         self.last_run: dict[str, float] = {}
+        self._added: dict[str, float] = {}  # detectors a reload added while leading: when
+
+    def lead(self) -> None:
+        """This replica begins to lead: its detectors' runs are counted from now."""
+        self.since = self.clock()
+        self.last_run.clear()
+        self._added.clear()
+        self.started.clear()
+
+    def replanned(self, done: Replanned) -> None:
+        """A reload re-planned the jobs: the added detectors are counted from now."""
+        now = self.clock()
+        for name in done.added:
+            self._added[name] = now
 
     def ran(self, name: str) -> None:
         self.last_run[name] = self.clock()
@@ -249,13 +336,14 @@ class SchedulerDuty:
     def stale(self, missed: int = 3) -> list[str]:
         now = self.clock()
         return sorted(
-            name for name, every in self.intervals.items() if now - self.last_run.get(name, self.since) > missed * every
+            name
+            for name, every in self.intervals().items()
+            if now - self.last_run.get(name, self._added.get(name, self.since)) > missed * every
         )
 
     async def run(self) -> None:
         failed = asyncio.Event()
-        scheduler = await self.build(self.ran)
-        scheduler.on_failure = lambda _exc: failed.set()
+        scheduler = await self.build(self.ran, lambda _exc: failed.set())
         scheduler.start()
         self.scheduler = scheduler
         self.started.set()

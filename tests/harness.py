@@ -103,9 +103,11 @@ async def start_harness(
     config_yaml: str,
     shop: Path,
     clock: Clock = utcnow,
+    config_file: Path | None = None,
     **overrides: object,
 ) -> Harness:
-    """A started opsbot (no scheduler: tests sweep when they mean to) with fast retries."""
+    """A started opsbot (no scheduler: tests sweep when they mean to) with fast retries. `config_file`: the
+    config is written there and a reload reads it again (without one, a reload re-reads only settings)."""
     values: dict[str, object] = {
         "bot_token": TOKEN,
         "telegram_api_url": emulator.url,
@@ -114,8 +116,19 @@ async def start_harness(
         "admin_user_ids": [ADMIN],
         "http_port": 0,
     }
+    if config_file is not None:
+        config_file.write_text(config_yaml, encoding="utf-8")
+        values["opsbot_config"] = str(config_file)
     settings = make_settings(tmp_path / "ops.db", **{**values, **overrides})
-    app = OpsBotApp(settings, parse_config(config_yaml), clock=clock, schedule=False, polling_timeout=1)
+    app = OpsBotApp(
+        settings,
+        parse_config(config_yaml),
+        clock=clock,
+        schedule=False,
+        polling_timeout=1,
+        config_path=str(config_file) if config_file is not None else None,
+        settings_source=lambda: settings,  # a reload re-reads these, not the test process's environment
+    )
     await app.start()
     assert app.sender is not None
     app.sender.backoff_base = 0.05

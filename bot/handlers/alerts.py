@@ -19,9 +19,15 @@ from bot.render.fit import clip
 from bot.render.markdown import markdown_to_html
 from bot.render.split import TELEGRAM_LIMIT, u16
 from bot.render.texts import alerts_text, title
-from ops.engine.incidents import AckOutcome
+from ops.alert_history import AlertHistory
+from ops.config.current import CurrentConfig
+from ops.engine.incidents import AckOutcome, IncidentService
 from ops.model import Actor, Severity
-from ops.services import OpsServices
+from ops.scoping import Scoping
+from ops.slo.evaluate import SloEvaluator
+from ops.slo.read import SloReader
+from ops.sweeper import Sweeper
+from ops.timeutil import Clock
 
 ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
 ACK_USAGE = "Usage: /ack &lt;id|#fingerprint&gt; — e.g. /ack 17 or /ack #a1b2c3d4"
@@ -46,31 +52,33 @@ def parse_alerts_args(args: list[str]) -> tuple[str, int] | None:
     return severity, size
 
 
-async def _alerts_page(services: OpsServices, access: Access, severity: str, offset: int, size: int):
-    page = await services.alerts(
+async def _alerts_page(history: AlertHistory, clock: Clock, access: Access, severity: str, offset: int, size: int):
+    page = await history.alerts(
         chat_id=None if access.sees_all else access.chat_id,
         severity=Severity(severity) if severity else None,
         limit=size,
         offset=offset,
     )
-    return alerts_text(page, severity, services.clock()), pager(severity, offset, size, page.total)
+    return alerts_text(page, severity, clock()), pager(severity, offset, size, page.total)
 
 
-async def alerts(message: Message, services: OpsServices, access: Access) -> None:
+async def alerts(message: Message, history: AlertHistory, clock: Clock, access: Access) -> None:
     parsed = parse_alerts_args(args_of(message))
     if parsed is None:
         await message.answer(ALERTS_USAGE)
         return
     severity, size = parsed
-    text, markup = await _alerts_page(services, access, severity, 0, size)
+    text, markup = await _alerts_page(history, clock, access, severity, 0, size)
     await answer_long(message, text, markup)
 
 
-async def alerts_page(query: CallbackQuery, callback_data: AlertsPageCb, services: OpsServices, access: Access) -> None:
+async def alerts_page(
+    query: CallbackQuery, callback_data: AlertsPageCb, history: AlertHistory, clock: Clock, access: Access
+) -> None:
     severity = callback_data.severity if callback_data.severity in Severity.__members__ else ""
     size = min(max(callback_data.size, 1), 50)
     offset = max(callback_data.offset, 0)
-    text, markup = await _alerts_page(services, access, severity, offset, size)
+    text, markup = await _alerts_page(history, clock, access, severity, offset, size)
     if isinstance(query.message, Message):
         if u16(text) <= TELEGRAM_LIMIT:
             await query.message.edit_text(text, reply_markup=markup)
@@ -79,18 +87,25 @@ async def alerts_page(query: CallbackQuery, callback_data: AlertsPageCb, service
     await query.answer()
 
 
-async def ack_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+async def ack_command(
+    message: Message,
+    history: AlertHistory,
+    scoping: Scoping,
+    incidents: IncidentService,
+    access: Access,
+    actor: Actor,
+) -> None:
     args = args_of(message)
     if len(args) != 1:
         await message.answer(ACK_USAGE)
         return
-    incident = await services.resolve_reference(args[0])
-    if not await services.may_act_on(
+    incident = await history.resolve_reference(args[0])
+    if not await scoping.may_act_on(
         incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/ack"
     ):  # refused and recorded, as a press of its Ack button from here would be
         await message.answer(f"No incident {escape(args[0][:20])} here. {ACK_USAGE}")
         return
-    result = await services.acknowledge(incident.id, actor, access.chat_id)
+    result = await incidents.acknowledge(incident.id, actor, access.chat_id)
     await message.answer(
         _ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None)
         + f" · {escape(title(incident))}"
@@ -108,22 +123,31 @@ def _ack_answer(outcome: AckOutcome, by: str | None) -> str:
 
 
 async def alert_button(
-    query: CallbackQuery, callback_data: AlertCb, services: OpsServices, access: Access, actor: Actor
+    query: CallbackQuery,
+    callback_data: AlertCb,
+    scoping: Scoping,
+    incidents: IncidentService,
+    current: CurrentConfig,
+    sweeper: Sweeper,
+    slo_evaluator: SloEvaluator,
+    slo_reader: SloReader,
+    access: Access,
+    actor: Actor,
 ) -> None:
     incident_id = callback_data.incident_id
     action = callback_data.action
-    visible = await services.incident_visible(incident_id, access.chat_id, access.sees_all)
-    incident = await services.incidents.get(incident_id) if visible else None
+    visible = await scoping.incident_visible(incident_id, access.chat_id, access.sees_all)
+    incident = await incidents.get(incident_id) if visible else None
     if incident is None:
-        await services.record("refused", actor, chat_id=access.chat_id, detail=f"{action.value}: unknown incident")
+        await incidents.record("refused", actor, chat_id=access.chat_id, detail=f"{action.value}: unknown incident")
         await query.answer("This alert is not known here.", show_alert=True)
         return
-    await services.record(f"pressed:{action.value}", actor, incident_id=incident_id, chat_id=access.chat_id)
+    await incidents.record(f"pressed:{action.value}", actor, incident_id=incident_id, chat_id=access.chat_id)
     if action is AlertAction.ack:
-        result = await services.acknowledge(incident_id, actor, access.chat_id)
+        result = await incidents.acknowledge(incident_id, actor, access.chat_id)
         await query.answer(_ack_answer(result.outcome, result.incident.acknowledged_by if result.incident else None))
     elif action is AlertAction.unack:
-        result = await services.unacknowledge(incident_id, actor, access.chat_id)
+        result = await incidents.unacknowledge(incident_id, actor, access.chat_id)
         answer = (
             "Unacknowledged: reminders resume"
             if result.outcome is AckOutcome.done
@@ -132,7 +156,7 @@ async def alert_button(
         await query.answer(answer)
     elif action is AlertAction.check:
         if not access.admin:
-            await services.record(
+            await incidents.record(
                 "refused",
                 actor,
                 incident_id=incident_id,
@@ -141,22 +165,23 @@ async def alert_button(
             )
             await query.answer(ADMIN_ONLY, show_alert=True)
             return
-        if incident.source.startswith("slo:") and services.config.slo(incident.source[4:]) is not None:
-            status = await services.slo_reader.status(services.config.slo(incident.source[4:]))
-            await services.slo_evaluator.evaluate()
+        slo = current.config.slo(incident.source[4:]) if incident.source.startswith("slo:") else None
+        if slo is not None:
+            status = await slo_reader.status(slo)
+            await slo_evaluator.evaluate()
             verdict = "burn rates back within limits ✅" if status.alert == "ok" else f"still burning ({status.alert})"
             await query.answer(clip(f"{incident.source}: {verdict}", ANSWER_UNITS), show_alert=True)
             return
-        config = services.config.detector(incident.source)
+        detector = current.config.detector(incident.source)
         if incident.source.startswith("am:"):
             await query.answer("This alert is Alertmanager's: it resolves when Alertmanager says so.", show_alert=True)
             return
-        if config is None:
+        if detector is None:
             await query.answer("Its detector is no longer configured.", show_alert=True)
             return
         # A callback must be answered within seconds: a slow detector finishes in the background,
         # and its result still reaches the card through the engine (resolve edits it).
-        task = asyncio.create_task(services.sweeper.run_one(config))
+        task = asyncio.create_task(sweeper.run_one(detector))
         _BACKGROUND.add(task)
         task.add_done_callback(_BACKGROUND.discard)
         done, _ = await asyncio.wait({task}, timeout=CHECK_ANSWER_WITHIN)
@@ -172,19 +197,19 @@ async def alert_button(
             clip(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}", ANSWER_UNITS), show_alert=True
         )
     elif action is AlertAction.runbook:
-        config = services.config.detector(incident.source)
-        if config is None or not config.runbook or not Path(config.runbook).is_file():
+        detector = current.config.detector(incident.source)
+        if detector is None or not detector.runbook or not Path(detector.runbook).is_file():
             await query.answer("No runbook for this detector.", show_alert=True)
             return
         await query.answer()
         if isinstance(query.message, Message):
-            text = markdown_to_html(Path(config.runbook).read_text(encoding="utf-8"))
-            await answer_long(query.message, text or f"{escape(config.name)}'s runbook is empty.")
+            text = markdown_to_html(Path(detector.runbook).read_text(encoding="utf-8"))
+            await answer_long(query.message, text or f"{escape(detector.name)}'s runbook is empty.")
 
 
-async def stale_button(query: CallbackQuery, actor: Actor, services: OpsServices, access: Access) -> None:
+async def stale_button(query: CallbackQuery, actor: Actor, incidents: IncidentService, access: Access) -> None:
     """Anything else (an old or forged payload) changes nothing."""
-    await services.record("refused", actor, chat_id=access.chat_id, detail="unknown button")
+    await incidents.record("refused", actor, chat_id=access.chat_id, detail="unknown button")
     await query.answer("This button no longer works.", show_alert=False)
 
 

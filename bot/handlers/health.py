@@ -9,17 +9,19 @@ from aiogram.types import Message
 from bot.access import Access
 from bot.handlers.replies import answer_parts
 from bot.render.texts import detectors_parts, health_parts
-from ops.services import OpsServices
+from ops.config.current import CurrentConfig
+from ops.health import HealthReadModel
+from ops.settings import Settings
 
 
-async def health(message: Message, services: OpsServices, access: Access) -> None:
+async def health(message: Message, health: HealthReadModel, access: Access) -> None:
     """A chat sees the incidents that were sent to it (admin chats and admins' private chats: all)."""
-    summary = await services.health_summary(chat_id=None if access.sees_all else access.chat_id)
+    summary = await health.health_summary(chat_id=None if access.sees_all else access.chat_id)
     await answer_parts(message, health_parts(summary))
 
 
-async def detectors(message: Message, services: OpsServices) -> None:
-    await answer_parts(message, detectors_parts(services.detectors(), services.settings.sweep_interval_sec))
+async def detectors(message: Message, current: CurrentConfig, settings: Settings) -> None:
+    await answer_parts(message, detectors_parts(list(current.config.detectors), settings.sweep_interval_sec))
 
 
 def build_router() -> Router:

@@ -13,9 +13,12 @@ from bot.access import Access
 from bot.callbacks import SilenceCb
 from bot.handlers.replies import answer_long, args_of
 from ops.alertmanager_api import AlertmanagerError
+from ops.chat_silences import ChatSilences
+from ops.config.current import CurrentConfig
+from ops.engine.incidents import IncidentService
 from ops.model import Actor
-from ops.services import OpsServices
-from ops.timeutil import format_duration, parse_duration
+from ops.scoping import Scoping
+from ops.timeutil import Clock, format_duration, parse_duration
 
 SILENCE_USAGE = (
     "Usage: /silence &lt;detector|#fingerprint|label=value&gt; &lt;duration&gt; [reason]"
@@ -30,23 +33,29 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 async def silence_button(
-    query: CallbackQuery, callback_data: SilenceCb, services: OpsServices, access: Access, actor: Actor
+    query: CallbackQuery,
+    callback_data: SilenceCb,
+    silences: ChatSilences,
+    scoping: Scoping,
+    incidents: IncidentService,
+    access: Access,
+    actor: Actor,
 ) -> None:
     incident_id = callback_data.incident_id
-    visible = await services.incident_visible(incident_id, access.chat_id, access.sees_all)
-    incident = await services.incidents.get(incident_id) if visible else None
+    visible = await scoping.incident_visible(incident_id, access.chat_id, access.sees_all)
+    incident = await incidents.get(incident_id) if visible else None
     if incident is None or callback_data.mode not in ("1h", "res"):
-        await services.record("refused", actor, chat_id=access.chat_id, detail="silence: unknown incident")
+        await incidents.record("refused", actor, chat_id=access.chat_id, detail="silence: unknown incident")
         await query.answer("This alert is not known here.", show_alert=True)
         return
     if not access.admin:
-        await services.record(
+        await incidents.record(
             "refused", actor, incident_id=incident_id, chat_id=access.chat_id, detail="silence: not an admin"
         )
         await query.answer(ADMIN_ONLY, show_alert=True)
         return
     until_resolved = callback_data.mode == "res"
-    silence, _ = await services.create_silence(
+    silence, _ = await silences.create(
         chat_id=access.chat_id,
         kind="fingerprint",
         value=incident.fingerprint,
@@ -57,13 +66,13 @@ async def silence_button(
         actor=actor,
     )
     await query.answer(f"Silenced {'until resolved' if until_resolved else 'for 1h'} (silence {silence.id})")
-    if incident.source.startswith("am:") and services.alertmanager is not None:
+    if incident.source.startswith("am:") and silences.alertmanager is not None:
         # An alert from Alertmanager: silence it there too, so Alertmanager stops notifying about it.
         labels = dict(incident.extras.get("labels") or {})
         seconds = AM_UNTIL_RESOLVED if until_resolved else 3600
         reason = "🔕 Until resolved button" if until_resolved else "🔕 Silence 1h button"
         try:
-            am_id = await services.alertmanager.create_silence(labels, seconds, actor.name, reason)
+            am_id = await silences.alertmanager.create_silence(labels, seconds, actor.name, reason)
         except AlertmanagerError as exc:
             text = f"⚠️ {exc}"
         else:
@@ -72,13 +81,20 @@ async def silence_button(
             await query.message.answer(text[:1000])
 
 
-async def silence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+async def silence_command(
+    message: Message,
+    silences: ChatSilences,
+    incidents: IncidentService,
+    current: CurrentConfig,
+    access: Access,
+    actor: Actor,
+) -> None:
     args = args_of(message)
     if len(args) < 2:
         await message.answer(SILENCE_USAGE)
         return
     if not access.admin:
-        await services.record("refused", actor, chat_id=access.chat_id, detail="/silence: not an admin")
+        await incidents.record("refused", actor, chat_id=access.chat_id, detail="/silence: not an admin")
         await message.answer(ADMIN_ONLY)
         return
     target, raw_duration, reason = args[0], args[1], " ".join(args[2:])[:300] or "silenced from Telegram"
@@ -94,14 +110,14 @@ async def silence_command(message: Message, services: OpsServices, access: Acces
         kind, value = "fingerprint", fp.group(1)
     elif lab := _LABEL.match(target):
         kind, label, value = "label", lab.group(1), lab.group(2)
-    elif services.config.detector(target) is not None or (
-        target.startswith("slo:") and services.config.slo(target[4:]) is not None
+    elif current.config.detector(target) is not None or (
+        target.startswith("slo:") and current.config.slo(target[4:]) is not None
     ):
         kind, value = "detector", target
     else:
         await message.answer(f"No detector {escape(target[:48])}. {SILENCE_USAGE}")
         return
-    silence, muted = await services.create_silence(
+    silence, muted = await silences.create(
         chat_id=access.chat_id,
         kind=kind,
         value=value,
@@ -117,19 +133,19 @@ async def silence_command(message: Message, services: OpsServices, access: Acces
     )
 
 
-async def silences_command(message: Message, services: OpsServices, access: Access) -> None:
+async def silences_command(message: Message, silences: ChatSilences, clock: Clock, access: Access) -> None:
     """The silences this chat may see: made here or muting its alerts (admin chats: all)."""
-    active = await services.silences_for(access.chat_id, access.sees_all)
-    now = services.clock()
+    active = await silences.silences_for(access.chat_id, access.sees_all)
+    now = clock()
     lines = [f"🔕 <b>Silences</b> · {len(active)} active" if active else "🔕 No active silences."]
     for s in active:
         lines.append(
             f"<b>{s.id}</b> · {escape(s.target)} · {s.until(now)} · by {escape(s.created_by or '?')} · "
             f"{escape(s.reason or '')}"
         )
-    if services.alertmanager is not None:
+    if silences.alertmanager is not None:
         try:
-            theirs = await services.am_silences_for(access.chat_id, access.sees_all)
+            theirs = await silences.am_silences_for(access.chat_id, access.sees_all)
         except AlertmanagerError as exc:
             lines += ["", f"⚠️ {escape(str(exc))}"]
         else:
@@ -142,29 +158,31 @@ async def silences_command(message: Message, services: OpsServices, access: Acce
     await answer_long(message, "\n".join(lines))
 
 
-async def unsilence_command(message: Message, services: OpsServices, access: Access, actor: Actor) -> None:
+async def unsilence_command(
+    message: Message, silences: ChatSilences, incidents: IncidentService, access: Access, actor: Actor
+) -> None:
     args = args_of(message)
     am_id = len(args) == 1 and _UUID.match(args[0]) is not None
     if len(args) != 1 or not (re.fullmatch("[0-9]{1,9}", args[0]) or am_id):
         await message.answer(UNSILENCE_USAGE)
         return
     if not access.admin:
-        await services.record("refused", actor, chat_id=access.chat_id, detail="/unsilence: not an admin")
+        await incidents.record("refused", actor, chat_id=access.chat_id, detail="/unsilence: not an admin")
         await message.answer(ADMIN_ONLY)
         return
     if am_id:
-        if services.alertmanager is None:
+        if silences.alertmanager is None:
             await message.answer("No Alertmanager is configured (ALERTMANAGER_URL).")
             return
         try:
-            await services.alertmanager.expire(args[0])
+            await silences.alertmanager.expire(args[0])
         except AlertmanagerError as exc:
             await message.answer(f"⚠️ {escape(str(exc))}")
             return
-        await services.record("am_unsilenced", actor, chat_id=access.chat_id, detail=args[0])
+        await incidents.record("am_unsilenced", actor, chat_id=access.chat_id, detail=args[0])
         await message.answer(f"🔔 Alertmanager silence <code>{args[0]}</code> expired.")
         return
-    back = await services.silences.expire(int(args[0]), actor)
+    back = await silences.expire(int(args[0]), actor)
     if back is None:
         await message.answer(f"No active silence {args[0]}. {UNSILENCE_USAGE}")
         return

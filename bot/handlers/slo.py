@@ -17,7 +17,7 @@ from bot.callbacks import SloChartCb
 from bot.handlers.replies import answer_long, args_of
 from bot.render.chart import slo_chart_png
 from bot.render.texts import slo_text
-from ops.services import OpsServices
+from ops.config.current import CurrentConfig
 from ops.slo.read import SloReader
 
 DAYS_USAGE = "Usage: /slo [days] — days from 1 to 90, default 7"
@@ -34,10 +34,10 @@ def parse_window(arg: str) -> float | None:
     return float(seconds) if 3600 <= seconds <= 90 * 86400 else None
 
 
-async def slo(message: Message, services: OpsServices) -> None:
+async def slo(message: Message, slo_reader: SloReader, current: CurrentConfig) -> None:
     args = args_of(message)
-    reader: SloReader = services.slo_reader
-    if not services.config.slos:
+    reader = slo_reader
+    if not current.config.slos:
         days = 7
         if args:
             raw = args[0].lower().removesuffix("d")
@@ -66,8 +66,10 @@ class ChartDrawer:
         self.drawing: set[int] = set()
         self.slots = asyncio.Semaphore(parallel)
 
-    async def __call__(self, query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
-        if not services.config.slos or not isinstance(query.message, Message):
+    async def __call__(
+        self, query: CallbackQuery, callback_data: SloChartCb, reader: SloReader, current: CurrentConfig
+    ) -> None:
+        if not current.config.slos or not isinstance(query.message, Message):
             await query.answer("No SLOs configured.")
             return
         chat_id = query.message.chat.id
@@ -78,8 +80,7 @@ class ChartDrawer:
         self.drawing.add(chat_id)
         try:
             await query.answer("Drawing the chart…")
-            reader: SloReader = services.slo_reader
-            series = {s.name: (s.objective, await reader.daily(s, days)) for s in services.config.slos}
+            series = {s.name: (s.objective, await reader.daily(s, days)) for s in current.config.slos}
             async with self.slots:
                 png = await asyncio.to_thread(slo_chart_png, series, days)
             await query.message.answer_photo(
@@ -94,8 +95,10 @@ def build_router() -> Router:
     router.message.register(slo, Command("slo"))
     drawer = ChartDrawer()
 
-    async def slo_chart(query: CallbackQuery, callback_data: SloChartCb, services: OpsServices) -> None:
-        await drawer(query, callback_data, services)
+    async def slo_chart(
+        query: CallbackQuery, callback_data: SloChartCb, slo_reader: SloReader, current: CurrentConfig
+    ) -> None:
+        await drawer(query, callback_data, slo_reader, current)
 
     router.callback_query.register(slo_chart, SloChartCb.filter())
     return router

@@ -17,6 +17,7 @@ from bot.render.fit import esc
 from bot.render.mutes import mute_ended
 from bot.render.texts import (
     SEVERITY_ICON,
+    config_rejected_text,
     raised_text,
     remediation_result_text,
     reminder_text,
@@ -237,3 +238,8 @@ async def _paused(paused: n.RemediationPaused, incident: Incident, sources: Sour
 @renders(n.SloReport)
 async def _slo_report(report: n.SloReport, incident: Incident, sources: Sources) -> Rendered:
     return Post(slo_report_text(await sources.slo()))
+
+
+@renders(n.ConfigRejected)
+async def _config_rejected(rejected: n.ConfigRejected, incident: Incident, sources: Sources) -> Rendered:
+    return Post(config_rejected_text(rejected.path, rejected.errors, rejected.replica))

@@ -8,9 +8,11 @@ from html import escape
 from bot.render.fit import clip, cut_at, esc, pack
 from bot.render.mutes import mute_phrase
 from bot.render.split import TELEGRAM_LIMIT, u16
+from ops.alert_history import AlertPage
+from ops.health import DetectorStatus, HealthSummary
 from ops.model import Incident, IncidentStatus, Severity
+from ops.reload import ReloadOutcome
 from ops.remediation.runner import RunView, describe_run
-from ops.services import AlertPage, DetectorStatus, HealthSummary
 from ops.slo.read import NEEDS_ATTENTION, Compliance, SloOverview, SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
@@ -37,6 +39,7 @@ COMMANDS = [
     ("silences", "Active silences"),
     ("unsilence", "End a silence: /unsilence <id>"),
     ("sweep", "Run every detector now (admins)"),
+    ("reload", "Re-read the settings and the config file (admins)"),
 ]
 
 
@@ -411,4 +414,56 @@ def sweep_text(report: SweepReport) -> str:
         lines.append(f"…and {len(failing) - SWEEP_LINES:,} more failing — /health")
     if not failing:
         lines.append("All detectors pass.")
+    return "\n".join(lines)
+
+
+RELOAD_NAMES = 10  # detector names listed per kind of change in a /reload answer
+
+
+def config_rejected_text(path: str, errors: str, replica: str | None = None) -> str:
+    """A config file a reload refused: its errors exactly as `opsbot check-config` prints them, in one
+    message (the errors cut, with "…", when they are longer than a message)."""
+    where = f" on replica {esc(replica, 100)}" if replica else ""
+    head = (
+        f"⚠️ <b>Config not reloaded</b>{where}: {esc(path, 200)} has errors; the running config stays.\n"
+        "<code>opsbot check-config</code> says:\n"
+    )
+    room = TELEGRAM_LIMIT - u16(head) - len("<pre></pre>")
+    return f"{head}<pre>{esc(errors, room)}</pre>"
+
+
+def reload_text(outcome: ReloadOutcome) -> str:
+    """The answer to /reload: what changed, or why nothing did."""
+    if outcome.settings_error is not None:
+        return f"⚠️ <b>Not reloaded</b>: {esc(outcome.settings_error, 1000)}. The running settings and config stay."
+    if outcome.rejected is not None:
+        return config_rejected_text(outcome.rejected.path, outcome.rejected.text)
+    lines = ["🔄 <b>Reloaded</b>"]
+    reloaded = outcome.config
+    if reloaded is None:
+        lines.append("The config came from no file: only the settings were re-read.")
+    else:
+        change = reloaded.change
+        lines.append(f"Config {esc(reloaded.path, 200)} · <code>{reloaded.digest[:19]}…</code>")
+
+        def names(what: str, found: list[str]) -> str:
+            shown = ", ".join(esc(n, 64) for n in found[:RELOAD_NAMES])
+            more = f" and {len(found) - RELOAD_NAMES} more" if len(found) > RELOAD_NAMES else ""
+            return f"{len(found)} {what}" + (f" ({shown}{more})" if found else "")
+
+        lines.append(
+            "Detectors: "
+            + ", ".join(
+                (names("added", change.added), names("removed", change.removed), names("changed", change.changed))
+            )
+        )
+        if change.sections:
+            lines.append(f"Also changed: {', '.join(change.sections)}")
+        elif change.empty:
+            lines.append("Nothing in the config changed.")
+        if reloaded.resolved:
+            lines.append(f"{len(reloaded.resolved)} open alert(s) of removed detectors resolved.")
+    if outcome.settings is not None:
+        said = outcome.settings.summary()
+        lines.append(esc(said[:1].upper() + said[1:], 600))
     return "\n".join(lines)

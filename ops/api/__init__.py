@@ -5,6 +5,6 @@ answers) → `endpoints` (the table of every route) → `openapi` (the document,
 → `server` (aiohttp handlers, routed from the same table). Nothing imports back up that chain.
 """
 
-from ops.api.server import OpsApi
+from ops.api.server import ApiServices, OpsApi
 
-__all__ = ["OpsApi"]
+__all__ = ["ApiServices", "OpsApi"]

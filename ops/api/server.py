@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
+from ops.alert_history import AlertHistory
 from ops.api.answers import (
     Ack,
     Alert,
@@ -46,10 +48,20 @@ from ops.api.params import (
     parameters,
     parse,
 )
+from ops.config.current import CurrentConfig
+from ops.config.models import OpsConfig
+from ops.engine.incidents import IncidentService
+from ops.health import HealthReadModel
 from ops.model import Actor
 from ops.redaction import same_secret
-from ops.services import OpsServices
+from ops.remediation import RemediationRunner
+from ops.settings import Settings
 from ops.slo.read import SloOverview, SloReader
+from ops.sweeper import Sweeper
+from ops.timeutil import Clock
+
+if TYPE_CHECKING:
+    from ops.runtime import OpsCore
 
 log = logging.getLogger(__name__)
 API_ACTOR = Actor(id=0, name="api")
@@ -78,10 +90,43 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
     return _json(Error, Error(error=message, parameter=parameter), status)
 
 
+@dataclass(frozen=True)
+class ApiServices:
+    """The read and act services the API answers from (the same the bot uses)."""
+
+    settings: Settings
+    current: CurrentConfig
+    clock: Clock
+    health: HealthReadModel
+    history: AlertHistory
+    incidents: IncidentService
+    sweeper: Sweeper
+    remediation: RemediationRunner
+    slo: SloReader
+
+    @classmethod
+    def of(cls, core: OpsCore) -> ApiServices:
+        return cls(
+            core.settings,
+            core.current,
+            core.clock,
+            core.health,
+            core.history,
+            core.incidents,
+            core.sweeper,
+            core.remediation,
+            core.slo_reader,
+        )
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+
 class OpsApi:
-    def __init__(self, services: OpsServices, slo: SloReader, token: str, public_read: bool) -> None:
+    def __init__(self, services: ApiServices, token: str, public_read: bool) -> None:
         self.services = services
-        self.slo_reader = slo
+        self.slo_reader = services.slo
         self.token = token
         self.public_read = public_read
 
@@ -118,7 +163,7 @@ class OpsApi:
         return openapi_document()
 
     async def health(self, _params: BaseModel) -> Health:
-        report = await self.services.health()
+        report = await self.services.health.health()
         counts = report.counts
         return Health(
             alerts_last_hour=counts.get("alerts_last_hour", 0),
@@ -139,7 +184,7 @@ class OpsApi:
         )
 
     async def alerts(self, params: AlertsParams) -> Alerts:
-        page = await self.services.alerts(
+        page = await self.services.history.alerts(
             chat_id=None,
             severity=params.severity,
             limit=params.limit,
@@ -209,7 +254,7 @@ class OpsApi:
         action = runner.action_for(source)
         if action is None:
             return _error(409, f"detector {source[:64]!r} has no remediation", "alert_source")
-        incident = await self.services.open_incident_for(source)
+        incident = await self.services.history.open_incident_for(source)
         started = await runner.request(action, incident, "api", API_ACTOR)
         run = None
         if started.run_id is not None:
@@ -228,7 +273,7 @@ class OpsApi:
     async def ack(self, params: AckParams) -> Ack | web.Response:
         if params.id > INT4:
             return _error(404, f"no incident {str(params.id)[:20]}")
-        result = await self.services.acknowledge(params.id, API_ACTOR, None)
+        result = await self.services.incidents.acknowledge(params.id, API_ACTOR, None)
         incident = result.incident
         body = Ack(
             id=params.id,

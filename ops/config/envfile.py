@@ -59,15 +59,3 @@ def setting_typos(
             if close:
                 lines.append(f"{path}: {name} is not an opsbot setting — did you mean {close[0]}?")
     return lines
-
-
-def env_file_warnings(env_file: EnvFiles, config_path: str | Path) -> list[str]:
-    """The typo warnings for opsbot's settings, sparing the variables the config file refers to."""
-    from ops.config.loader import referenced_variables
-    from ops.settings import Settings
-
-    try:
-        text = Path(config_path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    return setting_typos(env_file, Settings.model_fields, referenced_variables(text))

@@ -17,17 +17,27 @@ class QueryTimeout(Exception):
 
 
 class TargetPool:
+    """One engine per target URL. `targets` may be a live mapping (`CurrentConfig.targets`): a reload that
+    points a target elsewhere gets a new engine, and `dispose_unused` closes the ones no target names now."""
+
     def __init__(self, targets: Mapping[str, str]) -> None:
-        self._urls = dict(targets)
-        self._engines: dict[str, AsyncEngine] = {}
+        self._urls = targets
+        self._engines: dict[str, AsyncEngine] = {}  # by URL
 
     def dialect(self, name: str) -> str:
         return make_url(self._urls[name]).get_backend_name()
 
     def engine(self, name: str) -> AsyncEngine:
-        if name not in self._engines:
-            self._engines[name] = _read_only_engine(self._urls[name])
-        return self._engines[name]
+        url = self._urls[name]
+        if url not in self._engines:
+            self._engines[url] = _read_only_engine(url)
+        return self._engines[url]
+
+    async def dispose_unused(self) -> None:
+        """Close the engines of URLs no target has any more (after a reload)."""
+        wanted = set(self._urls.values())
+        for url in [u for u in self._engines if u not in wanted]:
+            await self._engines.pop(url).dispose()
 
     async def fetch(
         self, target: str, sql: str, timeout: float, params: Mapping[str, Any] | None = None

@@ -11,11 +11,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.model import Actor, Incident, IncidentStatus
-from ops.notify.types import CardRefresh, Notification
+from ops.notify.types import CardRefresh, Notification, Resolved
 from ops.storage.clean import actor_name
 from ops.storage.incident_rows import incident_from_row
+from ops.storage.mutex import MUTEX_ENGINE, serialize
 from ops.storage.outbox import chats_with_alert, enqueue
-from ops.storage.tables import alert_events, alerts_history
+from ops.storage.tables import alert_events, alert_state, alerts_history
 from ops.timeutil import Clock, utcnow
 
 
@@ -158,6 +159,40 @@ class IncidentService:
             incident = await load_incident(conn, incident_id)
         self._notify()
         return AckResult(AckOutcome.done, incident)
+
+    async def resolve_retired(self, sources: list[str], message: str) -> list[int]:
+        """Resolve the open incidents of detectors (or SLOs, `slo:<name>`) that left the config: the chats
+        that have a card get the resolved notification with `message`, as when a check passes."""
+        if not sources:
+            return []
+        now = self.clock()
+        resolved: list[int] = []
+        async with self.db.begin() as conn:
+            await serialize(conn, MUTEX_ENGINE)  # not while the engine writes these incidents
+            rows = await conn.execute(
+                select(alerts_history.c.id, alerts_history.c.fingerprint).where(
+                    alerts_history.c.source.in_(sources), alerts_history.c.status != "resolved"
+                )
+            )
+            for row in rows.all():
+                await conn.execute(
+                    update(alerts_history)
+                    .where(alerts_history.c.id == row.id)
+                    .values(status="resolved", resolved_at=now, resolved_by="config", last_seen_at=now)
+                )
+                await conn.execute(
+                    update(alert_state)
+                    .where(alert_state.c.incident_id == row.id)
+                    .values(incident_id=None, last_incident_id=row.id, last_resolved_at=now, consecutive_failures=0)
+                )
+                await enqueue_for_alert_chats(conn, row.id, Resolved(message=message), now)
+                await record_event(
+                    conn, "resolved", now, incident_id=row.id, fingerprint=row.fingerprint, detail=message
+                )
+                resolved.append(row.id)
+        if resolved:
+            self._notify()
+        return resolved
 
     async def record(
         self,

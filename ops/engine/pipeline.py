@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ops.config.models import OpsConfig
+from ops.config.current import CurrentConfig
+from ops.config.models import EscalationPolicy, OpsConfig
 from ops.engine.incidents import record_event
 from ops.engine.routing import Router
 from ops.engine.stages import AlertView, MuteStages, Muting
@@ -89,7 +90,7 @@ class Pipeline:
         self,
         db: AsyncEngine,
         settings: Settings,
-        config: OpsConfig,
+        current: CurrentConfig,
         router: Router,
         stages: MuteStages,
         clock: Clock,
@@ -97,12 +98,19 @@ class Pipeline:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.config = config
+        self.current = current
         self.router = router
         self.stages = stages
         self.clock = clock
         self.on_enqueue = on_enqueue
-        self.policies = dict(config.escalation)
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+    @property
+    def policies(self) -> dict[Severity, EscalationPolicy]:
+        return dict(self.config.escalation)
 
     async def tick(self) -> Changes:
         """Mutes asked again, then reminders and escalation: what a housekeeping tick does."""
@@ -271,12 +279,13 @@ class Pipeline:
         """A firing, unacknowledged, unmuted alert climbs to ADMIN_CHAT_IDS after its severity's `after`,
         then again every `repeat`: the card where they lack it, and a reply saying for how long."""
         admins = list(dict.fromkeys(self.settings.admin_chat_ids))
-        if not self.policies or not admins:
+        policies = self.policies
+        if not policies or not admins:
             return
         due = {
             a.id: a
             for a in firing
-            if (p := self.policies.get(a.severity)) and (now - a.row.created_at).total_seconds() >= p.after
+            if (p := policies.get(a.severity)) and (now - a.row.created_at).total_seconds() >= p.after
         }
         if not due:
             return
@@ -290,7 +299,7 @@ class Pipeline:
             ).all()
         )
         for alert in due.values():
-            policy = self.policies[alert.severity]
+            policy = policies[alert.severity]
             at = last.get(alert.id)
             if at is not None and (policy.repeat is None or (now - at).total_seconds() < policy.repeat):
                 continue

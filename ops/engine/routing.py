@@ -3,15 +3,21 @@ or ALERT_CHAT_IDS when no route matches (as Alertmanager's root route)."""
 
 from __future__ import annotations
 
-from ops.config.models import DetectorBase, OpsConfig
+from ops.config.current import CurrentConfig
+from ops.config.models import DetectorBase, RouteConfig
 from ops.model import Severity
 from ops.settings import Settings
 
 
 class Router:
-    def __init__(self, settings: Settings, config: OpsConfig | None = None) -> None:
+    def __init__(self, settings: Settings, config: CurrentConfig | None = None) -> None:
         self.settings = settings
-        self.routes = list(config.routes) if config is not None else []
+        self.config = config
+
+    @property
+    def routes(self) -> list[RouteConfig]:
+        """The routes of the config loaded now (none without a config)."""
+        return list(self.config.config.routes) if self.config is not None else []
 
     def chats(self, detector: str, severity: Severity, labels: dict[str, str], key: str = "") -> list[int]:
         fields = {**labels, "severity": severity.value, "detector": detector, "key": key}

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig
 from ops.config.schedules import next_run_after, parse_cron
 from ops.model import Mute, MuteKind
@@ -100,13 +101,14 @@ async def active_silences(conn: AsyncConnection, now: datetime) -> list[Silence]
 class Inhibition:
     """A detector whose `depends_on` has an open alert is inhibited by it (the first one, in order)."""
 
-    def __init__(self, config: OpsConfig) -> None:
-        self.parents = {d.name: list(d.depends_on) for d in config.detectors if getattr(d, "depends_on", None)}
+    def __init__(self, current: CurrentConfig) -> None:
+        self.current = current
 
     async def prepare(self, conn: AsyncConnection, now: datetime) -> Asker:
-        if not self.parents:
+        parents = self.current.derived("inhibition", _parents)
+        if not parents:
             return lambda alert: None
-        wanted = sorted({p for parents in self.parents.values() for p in parents})
+        wanted = sorted({p for names in parents.values() for p in names})
         firing = set(
             (
                 await conn.execute(
@@ -118,7 +120,7 @@ class Inhibition:
         )
 
         def ask(alert: AlertView) -> Mute | None:
-            for parent in self.parents.get(alert.detector, ()):
+            for parent in parents.get(alert.detector, ()):
                 if parent in firing:
                     return Mute(MuteKind.inhibited, parent)
             return None
@@ -126,15 +128,22 @@ class Inhibition:
         return ask
 
 
+def _parents(config: OpsConfig) -> dict[str, list[str]]:
+    return {d.name: list(d.depends_on) for d in config.detectors if getattr(d, "depends_on", None)}
+
+
 class Maintenance:
     """A maintenance window is open for the alert's detector."""
 
-    def __init__(self, config: OpsConfig) -> None:
-        self.windows = [(w, parse_cron(w.cron, w.tz)) for w in config.maintenance]
+    def __init__(self, current: CurrentConfig) -> None:
+        self.current = current
 
     async def prepare(self, conn: AsyncConnection, now: datetime) -> Asker:
         open_for: dict[str, str] = {}
-        for window, trigger in self.windows:
+        windows = self.current.derived(
+            "maintenance_windows", lambda c: [(w, parse_cron(w.cron, w.tz)) for w in c.maintenance]
+        )
+        for window, trigger in windows:
             start = next_run_after(trigger, now - timedelta(seconds=window.duration))
             if start is not None and start <= now:
                 for detector in window.detectors:
@@ -198,9 +207,9 @@ class Muting:
 class MuteStages:
     """The stages in the order they are asked; to add one, write a class with `prepare` and list it here."""
 
-    def __init__(self, config: OpsConfig, settings: Settings) -> None:
+    def __init__(self, current: CurrentConfig, settings: Settings) -> None:
         self.flapping = Flapping(settings)
-        self.stages: list[MuteStage] = [Inhibition(config), Maintenance(config), Silences(), self.flapping]
+        self.stages: list[MuteStage] = [Inhibition(current), Maintenance(current), Silences(), self.flapping]
 
     async def prepare(self, conn: AsyncConnection, now: datetime) -> Muting:
         return Muting([await stage.prepare(conn, now) for stage in self.stages])

@@ -181,3 +181,14 @@ class SloReport(Notification):
     kind: ClassVar[str] = "slo_report"
     incident: ClassVar[bool] = False
     due: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigRejected(Notification):
+    """A reload refused the config file: its errors exactly as `opsbot check-config` prints them."""
+
+    kind: ClassVar[str] = "config_rejected"
+    incident: ClassVar[bool] = False
+    path: str = ""
+    errors: str = ""
+    replica: str | None = None

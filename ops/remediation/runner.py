@@ -20,6 +20,7 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig, RemediationBase
 from ops.engine.incidents import enqueue_for_alert_chats, record_event
 from ops.metrics import Metrics
@@ -28,14 +29,16 @@ from ops.notify.types import CardRefresh, Notification, Rechecked, RemediationPa
 from ops.redaction import configured_secrets, redact, tail
 from ops.remediation.actions import ActionContext, ActionFailed, execute
 from ops.remediation.confirmations import Confirmations
+from ops.remediation.recheck import RecheckResult
 from ops.settings import Settings
 from ops.storage.clean import actor_name
 from ops.storage.incident_rows import incident_from_row
+from ops.storage.replica_id import ReplicaId
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
 from ops.timeutil import Clock, format_duration, utcnow
 
 log = logging.getLogger(__name__)
-Recheck = Callable[[Incident], Awaitable[tuple[bool, str] | None]]  # (its checks pass now, a message)
+Recheck = Callable[[Incident], Awaitable[RecheckResult | None]]
 OUTPUT_WINDOW = 8000  # characters of an action's output that are redacted and trimmed to the stored tail
 
 
@@ -82,25 +85,34 @@ class RemediationRunner:
         self,
         db: AsyncEngine,
         settings: Settings,
-        config: OpsConfig,
+        config: CurrentConfig,
         metrics: Metrics,
         *,
         clock: Clock = utcnow,
         on_enqueue: Callable[[], None] | None = None,
+        recheck: Recheck | None = None,
+        replica: ReplicaId | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.config = config
+        self.current = config
         self.metrics = metrics
         self.clock = clock
         self.on_enqueue = on_enqueue
-        self.recheck: Recheck | None = None  # set by the wiring: runs the alert's detector again
+        self.recheck = recheck  # runs the alert's detector again after a successful action
         self.backoff_base = 1.0  # seconds before the second attempt; doubles after each failure
         self._tasks: set[asyncio.Task[None]] = set()
         self.confirmations = Confirmations(db, clock)  # the ✅ Yes of actions with `confirm: true`
-        self.replica = 0  # this replica's id (set at start): a run it leaves behind is failed by the leader
-        # Every secret value opsbot knows is blanked out of what an action prints (besides the patterns).
-        self._secrets = configured_secrets(settings, config)
+        self.replica = replica or ReplicaId()  # a run this replica leaves behind is failed by the leader
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+    @property
+    def _secrets(self) -> list[str]:
+        """Every secret value opsbot knows, blanked out of what an action prints (besides the patterns)."""
+        return self.current.derived("secrets", lambda c: configured_secrets(self.settings, c))
 
     # -- reading ----------------------------------------------------------------------------
     async def latest_run(self, incident_id: int) -> RunView | None:
@@ -152,7 +164,7 @@ class RemediationRunner:
                         trigger=trigger,
                         actor=actor_name(actor.name) if actor else None,
                         status="running",
-                        replica=self.replica,
+                        replica=self.replica.value,
                     )
                 )
                 run_id = int(res.inserted_primary_key[0])
@@ -245,10 +257,11 @@ class RemediationRunner:
                 await asyncio.sleep(self.backoff_base * 2 ** (attempt - 1))
         await self._finish(run_id, action, incident, ok, attempt, started, error, output)
         if ok and incident is not None and self.recheck is not None:
-            verdict = await self.recheck(incident)
-            if verdict is not None:
-                passes, message = verdict
-                await self._note(incident, Rechecked(action=action.name, passes=passes, message=message))
+            result = await self.recheck(incident)
+            if result is not None:
+                await self._note(incident, Rechecked(action=action.name, passes=result.passes, message=result.message))
+                if result.fired:
+                    await self.on_fired(result.fired)
 
     def _clean(self, text: str) -> str:
         """The output's tail, redacted. Only the last few KB are looked at (an action may print megabytes),

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.config.current import CurrentConfig
 from ops.config.models import DetectorBase, OpsConfig, SloConfig
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
@@ -41,18 +42,22 @@ class SloEvaluator:
     def __init__(
         self,
         db: AsyncEngine,
-        config: OpsConfig,
+        config: CurrentConfig,
         reader: SloReader,
         engine: AlertEngine,
         metrics: Metrics,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
-        self.config = config
+        self.current = config
         self.reader = reader
         self.engine = engine
         self.metrics = metrics
         self.clock = clock
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
 
     async def evaluate(self) -> list[SloStatus]:
         """Every SLO: compute, feed the burn-rate verdict to the engine, record today's SLI."""

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig, SloConfig
 from ops.detectors import TargetPool
 from ops.settings import Settings
@@ -132,13 +133,17 @@ def midnight(day: date) -> datetime:
 
 class SloReader:
     def __init__(
-        self, db: AsyncEngine, settings: Settings, config: OpsConfig, targets: TargetPool, clock: Clock = utcnow
+        self, db: AsyncEngine, settings: Settings, config: CurrentConfig, targets: TargetPool, clock: Clock = utcnow
     ) -> None:
         self.db = db
         self.settings = settings
-        self.config = config
+        self.current = config
         self.targets = targets
         self.clock = clock
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
 
     async def read(self, *, window: float | None = None, days: tuple[date, date] | None = None) -> SloOverview:
         """Every SLO over `window` (None: each over its own) and, with `days` (first, last), the day view."""

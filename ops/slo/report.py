@@ -14,7 +14,8 @@ from ops.notify.types import SloReport
 from ops.storage.outbox import enqueue
 from ops.timeutil import Clock
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config module imports this one
+    from ops.config.current import CurrentConfig
     from ops.config.models import OpsConfig
     from ops.settings import Settings
 
@@ -29,13 +30,25 @@ class WeeklyReport:
 
     MEMORY_KEY = ("slo_report", "")
 
-    def __init__(self, db: AsyncEngine, settings: Settings, config: OpsConfig, clock: Clock, on_enqueue: Any) -> None:
+    def __init__(
+        self, db: AsyncEngine, settings: Settings, config: CurrentConfig, clock: Clock, on_enqueue: Any
+    ) -> None:
         self.db = db
         self.settings = settings
-        self.config = config
+        self.current = config
         self.clock = clock
         self.on_enqueue = on_enqueue
-        self.trigger = parse_report_time(config.slo_report, config.slo_report_tz) if config.slo_report else None
+
+    @property
+    def config(self) -> OpsConfig:
+        return self.current.config
+
+    @property
+    def trigger(self) -> CronTrigger | None:
+        """When the report is due, by the config loaded now (None: no weekly report)."""
+        return self.current.derived(
+            "slo_report", lambda c: parse_report_time(c.slo_report, c.slo_report_tz) if c.slo_report else None
+        )
 
     async def maybe_send(self) -> bool:
         if self.trigger is None or not self.config.slos:

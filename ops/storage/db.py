@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ops.replicas import MUTEX_MIGRATE, serialize
+from ops.storage.mutex import MUTEX_MIGRATE, serialize
 from ops.storage.urls import describe_server
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"

@@ -1,4 +1,5 @@
-"""An incident as the domain reads it, from its row of `ops_alerts_history`."""
+"""An incident as read from its row of `ops_alerts_history`: the one mapping every reader shares (the
+engine, the read models, storm digests)."""
 
 from __future__ import annotations
 

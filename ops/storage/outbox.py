@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.notify.types import AlertCard, CardRefresh, Notification, UnknownNotification, parse
 from ops.storage.db import reading
+from ops.storage.replica_id import ReplicaId
 from ops.storage.tables import outbox
 
 ALERT = AlertCard.kind  # the rows that carry an alert's card (the message later notifications reply to)
@@ -108,9 +109,9 @@ def _ids(row_id: int | list[int]) -> list[int]:
 
 
 class OutboxStore:
-    def __init__(self, db: AsyncEngine) -> None:
+    def __init__(self, db: AsyncEngine, replica: ReplicaId | None = None) -> None:
         self.db = db
-        self.replica = 0  # this replica's id (set at start): rows it claims carry it
+        self.replica = replica or ReplicaId()  # this replica's id, once registered: rows it claims carry it
 
     async def _claim(self, conn: AsyncConnection, row_ids: list[int], **values: Any) -> bool:
         """All of `row_ids` become `sending` by this replica, or none does. `FOR UPDATE SKIP LOCKED`: a row
@@ -127,7 +128,7 @@ class OutboxStore:
         await conn.execute(
             update(outbox)
             .where(outbox.c.id.in_(row_ids))
-            .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=self.replica, **values)
+            .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=self.replica.value, **values)
         )
         return True
 

@@ -15,7 +15,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.replicas import MUTEX_BUDGET, serialize
+from ops.storage.mutex import MUTEX_BUDGET, serialize
+from ops.storage.replica_id import ReplicaId
 from ops.storage.tables import chat_blocks, sends
 
 DB_NOW = text("clock_timestamp() AT TIME ZONE 'UTC'")
@@ -36,7 +37,7 @@ TELEGRAM = Limits()  # what Telegram's FAQ gives: 1 message/s per chat, 20/min p
 
 
 class SendLog:
-    def __init__(self, db: AsyncEngine, replica: int) -> None:
+    def __init__(self, db: AsyncEngine, replica: ReplicaId) -> None:
         self.db = db
         self.replica = replica
         self._seen = 0
@@ -76,7 +77,7 @@ class SendLog:
                 waits.append((nth - now).total_seconds() + window)
             wait = max(waits)
             if wait <= 0:
-                await conn.execute(insert(sends).values(at=now, chat_id=chat_id, replica=self.replica))
+                await conn.execute(insert(sends).values(at=now, chat_id=chat_id, replica=self.replica.value))
             return max(0.0, wait)
 
     async def block(self, chat_id: int, seconds: float) -> None:
@@ -108,5 +109,5 @@ class SendLog:
         # Ids are taken under the budget lock, so they commit in order: none can appear below `_seen` later.
         if rows:
             self._seen = rows[-1].id
-        others = [(r.chat_id, (now - r.at).total_seconds()) for r in rows if r.replica != self.replica]
+        others = [(r.chat_id, (now - r.at).total_seconds()) for r in rows if r.replica != self.replica.value]
         return others, {r.chat_id: (r.until - now).total_seconds() for r in blocks}

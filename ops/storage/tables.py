@@ -297,3 +297,14 @@ chat_blocks = Table(
     Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
     Column("until", DateTime, nullable=False),
 )
+
+# Each config a replica took by a reload (SIGHUP, /reload): the id is the generation. Every replica looks at
+# the newest on its heartbeat and, when it is newer than the config it runs, reloads its own file.
+config_reloads = Table(
+    "ops_config_reloads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(80), nullable=False),  # sha256:<hex> of the file that replica read
+    Column("reloaded_at", DateTime, nullable=False),
+    Column("replica", Integer, nullable=False),
+)

@@ -76,7 +76,7 @@ async def refused(h: Harness) -> list[str]:
 
 async def test_a_forged_yes_from_an_admin_runs_nothing(ch: Harness) -> None:
     card = ch.cards(CHAT)[0]
-    incident = await ch.app.core.services.open_incident_for("size")
+    incident = await ch.app.core.history.open_incident_for("size")
     assert incident is not None
     answer = await press_data(ch, CHAT, card.message_id, f"r1:yes:{incident.id}")
     assert answer["text"] == "This button no longer works."

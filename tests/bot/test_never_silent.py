@@ -151,9 +151,9 @@ async def answered_health(app: OpsBotApp, emulator: BotApiEmulator, tmp_path: Pa
 
 
 async def detector_ran(app: OpsBotApp, emulator: BotApiEmulator, tmp_path: Path) -> None:
-    assert app.core.schedule is not None
+    assert app.schedule is not None
     after = time.monotonic()
-    await until("a detector run after the restart", lambda: app.core.schedule.last_run.get("cash", 0) > after)
+    await until("a detector run after the restart", lambda: app.schedule.last_run.get("cash", 0) > after)
 
 
 async def housekeeping_ticked(app: OpsBotApp, emulator: BotApiEmulator, tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ from bot.render.markdown import markdown_to_html
 from bot.render.notifications import Post, Reply, render
 from bot.render.split import TELEGRAM_LIMIT, split_html
 from bot.render.texts import alert_card, alerts_text
+from ops.alert_history import AlertPage
 from ops.model import Incident, IncidentStatus, Severity
 from ops.notify import types as n
 from ops.remediation.runner import RunView
-from ops.services import AlertPage
 from ops.slo.read import SloOverview
 from ops.storage.digests import DigestEntry
 

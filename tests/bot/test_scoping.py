@@ -99,7 +99,7 @@ async def test_remediations_shows_a_chat_the_runs_of_its_own_alerts(routed: Harn
 
 async def test_ack_and_remediate_on_another_chats_incident_are_refused_and_recorded(routed: Harness) -> None:
     h = routed
-    disk = await h.app.core.services.open_incident_for("disk")
+    disk = await h.app.core.history.open_incident_for("disk")
     assert disk is not None
     answer = await h.command(CACHE_CHAT, f"/ack {disk.id}", user_id=7, username="mallory")
     assert answer.text.startswith(f"No incident {disk.id} here")

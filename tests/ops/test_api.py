@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.app import OpsBotApp
 from helpers import make_settings, make_sqlite
-from ops.api import OpsApi
+from ops.api import ApiServices, OpsApi
 from ops.api.endpoints import ENDPOINTS
 from ops.api.params import DAY_PATTERN, FIRST_DAY, LAST_DAY, AlertsParams, BadParameter, SloParams, parse
 from ops.config import parse_config
@@ -196,7 +196,7 @@ async def test_every_route_served_is_documented_and_every_operation_served(tmp_p
         _, doc = await call("GET", f"{base}/api/v1/openapi.json", token=None)
         documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
         routed = web.Application()
-        OpsApi(app.core.services, app.core.slo_reader, TOKEN, False).routes(routed)
+        OpsApi(ApiServices.of(app.core), TOKEN, False).routes(routed)
         assert {(r.method, r.resource.canonical) for r in routed.router.routes() if r.resource} == documented
         for method, path in sorted(documented):  # each answers JSON with a status its entry gives
             status, _ = await call(method, base + path.replace("{id}", "1"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -120,7 +121,7 @@ def test_half_a_webhook_setting_exits_2_naming_it(
 
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
-    assert "database at revision 0010_mute_columns" in capsys.readouterr().out
+    assert "database at revision 0011_config_reloads" in capsys.readouterr().out
 
 
 def _free_port() -> int:
@@ -171,6 +172,7 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path, db
             "telegram": "headless",
             "scheduler": "running",
             "database": "ok",
+            "config": "sha256:" + hashlib.sha256((workspace / "opsbot.yaml").read_bytes()).hexdigest(),
         }
         assert "opsbot_leader 1.0" in metrics
         for name in (

@@ -51,7 +51,6 @@ async def core(tmp_path: Path):
     settings = make_settings(tmp_path / "ops.db", alert_dedup_window_sec=300, alert_repeat_interval_sec=3600)
     core = OpsCore.build(settings, cfg, metrics=Metrics(), clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -93,7 +92,7 @@ async def test_repeated_failures_are_deduplicated_not_renotified(core: OpsCore) 
     _, det = detector_config()
     first = await core.engine.process(det, [result(False)])
     for _ in range(3):
-        core.clock_.advance(60)
+        core.clock.advance(60)
         again = await core.engine.process(det, [result(False)])
         assert again.fired == [] and again.deduplicated == 1
     assert len(await outbox_rows(core)) == 2
@@ -110,7 +109,7 @@ async def test_severity_below_minimum_never_fires(core: OpsCore) -> None:
 async def test_rise_in_severity_notifies_at_once(core: OpsCore) -> None:
     _, det = detector_config()
     fired = (await core.engine.process(det, [result(False, severity=Severity.warning)])).fired[0]
-    core.clock_.advance(10)
+    core.clock.advance(10)
     report = await core.engine.process(det, [result(False, severity=Severity.critical)])
     assert report.raised == [fired]
     kinds = [k for _, k, _ in await outbox_rows(core)]
@@ -122,7 +121,7 @@ async def test_rise_in_severity_notifies_at_once(core: OpsCore) -> None:
 async def test_pass_resolves_and_notifies_the_chats_that_got_the_alert(core: OpsCore) -> None:
     _, det = detector_config()
     fired = (await core.engine.process(det, [result(False)])).fired[0]
-    core.clock_.advance(720)
+    core.clock.advance(720)
     report = await core.engine.process(det, [result(True)])
     assert report.resolved == [fired]
     assert [(c, k) for c, k, _ in await outbox_rows(core)][-2:] == [(-1001, "resolved"), (-1002, "resolved")]
@@ -134,9 +133,9 @@ async def test_pass_resolves_and_notifies_the_chats_that_got_the_alert(core: Ops
 async def test_flapping_within_dedup_window_reopens_without_a_new_page(core: OpsCore) -> None:
     _, det = detector_config()
     fired = (await core.engine.process(det, [result(False)])).fired[0]
-    core.clock_.advance(60)
+    core.clock.advance(60)
     await core.engine.process(det, [result(True)])
-    core.clock_.advance(60)
+    core.clock.advance(60)
     report = await core.engine.process(det, [result(False)])
     assert report.fired == [] and report.reopened == [fired]
     kinds = [k for _, k, _ in await outbox_rows(core)]
@@ -144,7 +143,7 @@ async def test_flapping_within_dedup_window_reopens_without_a_new_page(core: Ops
     assert await count(core, alerts_history) == 1
     # Outside the window a new incident pages again.
     await core.engine.process(det, [result(True)])
-    core.clock_.advance(301)
+    core.clock.advance(301)
     report = await core.engine.process(det, [result(False)])
     assert len(report.fired) == 1 and report.fired[0] != fired
 
@@ -152,13 +151,13 @@ async def test_flapping_within_dedup_window_reopens_without_a_new_page(core: Ops
 async def test_reminder_after_repeat_interval_unless_acknowledged(core: OpsCore) -> None:
     _, det = detector_config()
     fired = (await core.engine.process(det, [result(False)])).fired[0]
-    core.clock_.advance(3599)
+    core.clock.advance(3599)
     assert (await core.pipeline.tick()).reminded == []
-    core.clock_.advance(1)
+    core.clock.advance(1)
     assert (await core.pipeline.tick()).reminded == [fired]
     assert (await core.pipeline.tick()).reminded == []  # not again until another interval
     await core.incidents.acknowledge(fired, Actor(7, "@alice"), -1001)
-    core.clock_.advance(7200)
+    core.clock.advance(7200)
     assert (await core.pipeline.tick()).reminded == []
     assert await count(core, alert_events, event="reminded") == 1
 

@@ -28,7 +28,6 @@ async def core(tmp_path: Path):
     )
     core = OpsCore.build(settings, cfg, metrics=Metrics(), clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -46,7 +45,7 @@ async def events(core: OpsCore) -> list[str]:
 
 async def test_a_flapping_alert_is_announced_once_then_quiet_until_it_settles(core: OpsCore) -> None:
     detector = core.config.detectors[0]
-    clock = core.clock_  # type: ignore[attr-defined]
+    clock = core.clock  # type: ignore[attr-defined]
     for n in range(12):  # fail, pass, fail, pass … one minute apart
         await core.engine.process(detector, [result(ok=n % 2 == 1)])
         clock.advance(60)
@@ -73,7 +72,7 @@ async def test_a_flapping_alert_is_announced_once_then_quiet_until_it_settles(co
 
 async def test_settling_while_resolved_says_so_once(core: OpsCore) -> None:
     detector = core.config.detectors[0]
-    clock = core.clock_  # type: ignore[attr-defined]
+    clock = core.clock  # type: ignore[attr-defined]
     for n in range(6):
         await core.engine.process(detector, [result(ok=n % 2 == 1)])
         clock.advance(30)

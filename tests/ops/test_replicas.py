@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -15,6 +16,7 @@ from ops.notify.types import Reminder
 from ops.replicas import Coordinator
 from ops.storage.db import create_engine, migrate
 from ops.storage.outbox import OutboxStore, enqueue
+from ops.storage.replica_id import ReplicaId
 from ops.storage.sends import TELEGRAM, SendLog
 from ops.storage.tables import outbox
 
@@ -31,9 +33,8 @@ async def db(pg_database: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def coordinator(db: AsyncEngine, name: str) -> Coordinator:
-    c = Coordinator(db, name=name)
-    c.poll_interval = 0.1
+async def coordinator(db: AsyncEngine, name: str, **hooks: Any) -> Coordinator:
+    c = Coordinator(db, name=name, poll_interval=0.1, **hooks)
     await c.register()
     await c.start()
     return c
@@ -61,13 +62,12 @@ async def test_one_leader_and_the_next_takes_over_when_it_goes(db: AsyncEngine) 
 
 
 async def test_a_lost_lock_connection_deposes_the_leader(db: AsyncEngine) -> None:
-    a = await coordinator(db, "a")
     deposed: list[bool] = []
 
     async def note() -> None:
         deposed.append(True)
 
-    a.on_deposed.append(note)
+    a = await coordinator(db, "a", on_deposed=[note])
     try:
         async with db.connect() as conn:  # the server drops the leader's connection (a restart, a cut)
             await conn.execute(
@@ -97,8 +97,7 @@ async def test_the_leader_requeues_rows_a_dead_replica_was_sending(db: AsyncEngi
         async with db.begin() as conn:
             for chat in (-1, -2):
                 await enqueue(conn, [chat], Reminder(), NOW)
-        store_a, store_b = OutboxStore(db), OutboxStore(db)
-        store_a.replica, store_b.replica = a.id, b.id
+        store_a, store_b = OutboxStore(db, a.replica), OutboxStore(db, b.replica)
         heads = await store_a.heads(NOW)
         assert await store_a.claim(heads[0].id)
         assert not await store_b.claim(heads[0].id)  # taken: not claimed twice
@@ -114,7 +113,7 @@ async def test_the_leader_requeues_rows_a_dead_replica_was_sending(db: AsyncEngi
 
 
 async def test_the_send_budget_is_shared_across_replicas(db: AsyncEngine) -> None:
-    one, two = SendLog(db, replica=1), SendLog(db, replica=2)
+    one, two = SendLog(db, ReplicaId(1)), SendLog(db, ReplicaId(2))
     assert await one.reserve(-100, TELEGRAM) == 0
     wait = await two.reserve(-100, TELEGRAM)  # the other replica may not post to that chat within a second
     assert 0.5 < wait <= 1.0

@@ -41,7 +41,6 @@ async def core(tmp_path: Path):
     settings = make_settings(tmp_path / "ops.db", alert_chat_ids=[-1001], admin_chat_ids=[-1009])
     core = OpsCore.build(settings, parse_config(CONFIG, env={}), clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -75,7 +74,7 @@ async def test_routes_first_match_continue_regex_and_default(core: OpsCore) -> N
         (-1003333, "alert", lag),  # regex on the detector name
         (-1001, "alert", other),  # nothing matched: ALERT_CHAT_IDS
     ]
-    assert core.services.is_alert_chat(-1002222) and not core.services.is_alert_chat(-4)
+    assert core.scoping.is_alert_chat(-1002222) and not core.scoping.is_alert_chat(-4)
 
 
 async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> None:
@@ -84,7 +83,7 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
     assert [r for r in await rows(core) if r[2] == child] == []
     incident = await core.incidents.get(child)
     assert incident.muted == Mute(MuteKind.inhibited, "db_down")
-    page = await core.services.alerts(chat_id=None)
+    page = await core.history.alerts(chat_id=None)
     assert any(i.id == child and i.muted for i in page.incidents)
     assert (await core.pipeline.tick()).unmuted == []
     await fire(core, "db_down", ok=True)  # the database is back; fresh still fails
@@ -95,17 +94,17 @@ async def test_inhibited_while_the_parent_fires_then_notified(core: OpsCore) -> 
 
 async def test_escalation_after_then_repeat_until_acked(core: OpsCore) -> None:
     cash = (await fire(core, "cash"))[0]
-    core.clock_.advance(9 * 60)
+    core.clock.advance(9 * 60)
     assert (await core.pipeline.tick()).escalated == []
-    core.clock_.advance(60)
+    core.clock.advance(60)
     assert (await core.pipeline.tick()).escalated == [cash]
     assert (await rows(core))[-2:] == [(-1009, "alert", cash), (-1009, "escalated", cash)]
     assert (await core.pipeline.tick()).escalated == []  # not again before `repeat`
-    core.clock_.advance(30 * 60)
+    core.clock.advance(30 * 60)
     assert (await core.pipeline.tick()).escalated == [cash]
     assert (await rows(core))[-1] == (-1009, "escalated", cash)  # the admins have the card already
     await core.incidents.acknowledge(cash, Actor(42, "@admin"), -1009)
-    core.clock_.advance(60 * 60)
+    core.clock.advance(60 * 60)
     assert (await core.pipeline.tick()).escalated == []
     refresh = [r for r in await rows(core) if r[1] == "refresh"]
     assert sorted(r[0] for r in refresh) == [-1002222, -1001111, -1009]  # every copy is edited

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from helpers import FakeClock, make_settings
 from ops.config import parse_config
 from ops.runtime import OpsCore
-from ops.scheduler import build_scheduler, prune_checks
+from ops.scheduler import build_scheduler, prune_checks, replan
 from ops.storage import rollup
 from ops.storage.tables import check_results
 
@@ -33,6 +33,37 @@ async def test_one_job_per_detector_at_its_interval_never_overlapping(tmp_path: 
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time is None
     assert {"housekeeping", "prune"} <= set(jobs)
+    await core.close()
+
+
+RELOADED = """
+targets: {t: "sqlite+aiosqlite:///unused.db"}
+slo_report: "mon 09:00"
+detectors:
+  - {name: fast, kind: db_size, target: t, alert_if: "> 2GB", every: 45s}
+  - {name: added, kind: db_size, target: t, alert_if: "> 1GB", every: 10s}
+"""
+
+
+async def test_a_reload_re_plans_added_removed_and_changed_intervals(tmp_path: Path) -> None:
+    core = OpsCore.build(make_settings(tmp_path / "ops.db", sweep_interval_sec=120), parse_config(CONFIG))
+    scheduler = build_scheduler(core.settings, core.sweeper, core.engine, core.outbox, core.metrics, core.slo)
+    assert "slo" not in {job.id for job in scheduler.get_jobs()}
+    change = core.current.replace(parse_config(RELOADED), "sha256:new")
+    assert (change.added, change.removed, change.changed) == (["added"], ["default_interval"], ["fast"])
+    done = replan(scheduler, core.settings, core.sweeper, core.slo, core.report)
+    assert (done.added, done.removed, done.rescheduled, done.slo) == (
+        ["added"],
+        ["default_interval"],
+        ["fast"],
+        "added",
+    )
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert jobs["detector:fast"].trigger.interval == timedelta(seconds=45)
+    assert jobs["detector:added"].trigger.interval == timedelta(seconds=10)
+    assert "detector:default_interval" not in jobs and "slo" in jobs
+    again = replan(scheduler, core.settings, core.sweeper, core.slo, core.report)  # nothing left to do
+    assert (again.added, again.removed, again.rescheduled, again.slo) == ([], [], [], None)
     await core.close()
 
 

@@ -32,7 +32,6 @@ async def core(tmp_path: Path):
     settings = make_settings(tmp_path / "ops.db", alert_chat_ids=[-1001], alert_repeat_interval_sec=600)
     core = OpsCore.build(settings, parse_config(CONFIG, env={}), clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -61,10 +60,10 @@ async def test_a_detector_silence_mutes_then_one_notification_when_it_ends(core:
     [incident] = await check(core, "lag", ok=False)
     assert await rows(core) == []
     assert (await core.incidents.get(incident)).muted == Mute(MuteKind.silenced, str(silence.id))
-    core.clock_.advance(1200)
+    core.clock.advance(1200)
     tick = await core.pipeline.tick()
     assert tick.reminded == [] and tick.unmuted == []  # silenced: no reminders, still silenced
-    core.clock_.advance(3600)
+    core.clock.advance(3600)
     assert [c.incident_id for c in (await core.pipeline.tick()).unmuted] == [incident]
     assert await rows(core) == [(-1001, "alert", incident)]  # never sent before: now the card
     assert (await core.pipeline.tick()).unmuted == []  # once
@@ -108,10 +107,10 @@ async def test_until_resolved_ends_with_the_incident(core: OpsCore) -> None:
 
 
 async def test_maintenance_window_mutes_its_detectors_only_during_the_window(core: OpsCore) -> None:
-    core.clock_.now = core.clock_.now.replace(hour=2, minute=30)
+    core.clock.now = core.clock.now.replace(hour=2, minute=30)
     [muted] = await check(core, "backup", ok=False)
     [loud] = await check(core, "lag", ok=False)
     assert [(c, k, i) for c, k, i in await rows(core)] == [(-1001, "alert", loud)]
     assert (await core.incidents.get(muted)).muted == Mute(MuteKind.maintenance, "0 2 * * *")
-    core.clock_.now = core.clock_.now.replace(hour=4, minute=1)
+    core.clock.now = core.clock.now.replace(hour=4, minute=1)
     assert [c.incident_id for c in (await core.pipeline.tick()).unmuted] == [muted]

@@ -46,8 +46,6 @@ async def core(tmp_path: Path):
     config = parse_config(CONFIG.format(app=app), env=settings.config_env())
     core = OpsCore.build(settings, config, clock=clock)
     await core.migrate()
-    core.clock_ = clock  # type: ignore[attr-defined]
-    core.app_db = tmp_path / "app.db"  # type: ignore[attr-defined]
     yield core
     await core.close()
 
@@ -121,11 +119,11 @@ async def test_page_fires_through_the_engine_and_resolves(core: OpsCore) -> None
     assert core.metrics.slo_violation_total.labels("ingest")._value.get() == 1
     # An hour later the bad minute has left the 5m and 1h windows (and 6h/30m stay under 6): it resolves
     # to a ticket first (3d and 6h over 1), then to ok when the good checks dilute 3d and 6h.
-    core.clock_.advance(3601)
+    core.clock.advance(3601)
     await checks(core, 30, good=100, bad=0)
     assert (await core.slo.evaluate())[0].alert == "ticket"
     assert await firing(core) == {"slo:ingest": "critical"}  # severity does not fall while it fires
-    core.clock_.advance(7 * 3600)  # the bad minute is now outside 6h: the ticket rule no longer holds
+    core.clock.advance(7 * 3600)  # the bad minute is now outside 6h: the ticket rule no longer holds
     await checks(core, 30, good=1000, bad=0)
     status = (await core.slo.evaluate())[0]
     assert status.burn["3d"] > 1 and status.burn["6h"] == 0 and status.alert == "ok"
@@ -139,11 +137,11 @@ async def test_ticket_fires_as_a_warning(core: OpsCore) -> None:
     assert status.alert == "ticket" and await firing(core) == {"slo:ingest": "warning"}
 
 
-async def test_event_based_sli_from_the_services_own_table(core: OpsCore) -> None:
+async def test_event_based_sli_from_the_services_own_table(core: OpsCore, tmp_path: Path) -> None:
     import sqlite3
 
     now = core.clock()
-    conn = sqlite3.connect(core.app_db)
+    conn = sqlite3.connect(tmp_path / "app.db")
     rows = [
         ((now - timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S"), 2000 if h % 50 == 0 else 300) for h in range(1, 500)
     ]
@@ -167,15 +165,15 @@ async def test_event_based_sli_from_the_services_own_table(core: OpsCore) -> Non
 async def test_weekly_report_fires_at_its_time_once(core: OpsCore) -> None:
     # Monday 12:00 UTC: armed now; the next "mon 09:00 Europe/Berlin" is 2026-11-30 08:00 UTC.
     assert await core.report.maybe_send() is False
-    core.clock_.now = core.clock_.now.replace(day=30, hour=7, minute=59)
+    core.clock.now = core.clock.now.replace(day=30, hour=7, minute=59)
     assert await core.report.maybe_send() is False
-    core.clock_.now = core.clock_.now.replace(hour=8, minute=0)
+    core.clock.now = core.clock.now.replace(hour=8, minute=0)
     assert await core.report.maybe_send() is True
     assert await core.report.maybe_send() is False  # not twice for the same slot
     async with core.db.connect() as conn:
         rows = (await conn.execute(select(outbox.c.chat_id, outbox.c.kind))).all()
     assert rows == [(-1001, "slo_report")]
-    core.clock_.advance(7 * 86400)
+    core.clock.advance(7 * 86400)
     assert await core.report.maybe_send() is True
 
 
