@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ops.alertmanager_api import AlertmanagerClient, AmSilence
 from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig
-from ops.engine.silences import Silence, SilenceService
+from ops.engine.silences import SilenceService
+from ops.engine.stages import Silence
 from ops.model import Actor
 from ops.scoping import Scoping
 from ops.storage.tables import alerts_history, silences
@@ -51,11 +52,9 @@ class ChatSilences:
             await conn.execute(update(silences).where(silences.c.id == silence.id).values(chat_id=chat_id))
         return silence, muted
 
-    async def expire(self, silence_id: int, actor: Actor) -> bool:
+    async def expire(self, silence_id: int, actor: Actor) -> int | None:
+        """None: no such active silence; else how many alerts it muted are back (each told once)."""
         return await self.service.expire(silence_id, actor)
-
-    async def release(self) -> list[int]:
-        return await self.service.release()
 
     async def silences_for(self, chat_id: int, sees_all: bool) -> list[Silence]:
         """Active silences this chat may see: those made in it, and those that mute an alert sent to it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import escape
 
 from aiogram import Router
@@ -16,6 +17,7 @@ from ops.alertmanager_api import AlertmanagerError
 from ops.chat_silences import ChatSilences
 from ops.config.current import CurrentConfig
 from ops.engine.incidents import IncidentService
+from ops.engine.stages import Silence
 from ops.model import Actor
 from ops.scoping import Scoping
 from ops.timeutil import Clock, format_duration, parse_duration
@@ -140,7 +142,7 @@ async def silences_command(message: Message, silences: ChatSilences, clock: Cloc
     lines = [f"🔕 <b>Silences</b> · {len(active)} active" if active else "🔕 No active silences."]
     for s in active:
         lines.append(
-            f"<b>{s.id}</b> · {escape(s.target)} · {s.until(now)} · by {escape(s.created_by or '?')} · "
+            f"<b>{s.id}</b> · {escape(s.target)} · {_until(s, now)} · by {escape(s.created_by or '?')} · "
             f"{escape(s.reason or '')}"
         )
     if silences.alertmanager is not None:
@@ -187,6 +189,12 @@ async def unsilence_command(
         await message.answer(f"No active silence {args[0]}. {UNSILENCE_USAGE}")
         return
     await message.answer(f"🔔 Silence {args[0]} ended ({back} alert(s) still firing are back).")
+
+
+def _until(silence: Silence, now: datetime) -> str:
+    if silence.ends_at is None:
+        return "until resolved"
+    return f"for {format_duration((silence.ends_at - now).total_seconds())} more"
 
 
 def build_router() -> Router:

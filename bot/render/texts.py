@@ -12,7 +12,7 @@ from ops.alert_history import AlertPage
 from ops.health import DetectorStatus, HealthSummary
 from ops.model import Incident, IncidentStatus, Severity
 from ops.reload import ReloadOutcome
-from ops.remediation.runner import RunView, describe_run
+from ops.remediation.runner import RunView
 from ops.slo.read import NEEDS_ATTENTION, Compliance, SloOverview, SloStatus
 from ops.sweeper import SweepReport
 from ops.timeutil import format_duration, format_size
@@ -467,3 +467,19 @@ def reload_text(outcome: ReloadOutcome) -> str:
         said = outcome.settings.summary()
         lines.append(esc(said[:1].upper() + said[1:], 600))
     return "\n".join(lines)
+
+
+def describe_run(run: RunView) -> str:
+    """The card's status line for a run: running, succeeded in 3.2 s, failed after 3 attempts."""
+    who = run.actor or ("auto" if run.trigger == "auto" else run.trigger)
+    if run.status == "running":
+        return f"🛠 {run.action} running — {who}"
+    seconds = (run.duration_ms or 0) / 1000
+    if run.status == "success":
+        took = f"{seconds:.1f} s" if seconds < 60 else format_duration(seconds)
+        return f"✅ {run.action} succeeded in {took}"
+    if run.status == "failed":
+        return (
+            f"❌ {run.action} failed after {run.attempts} attempt{'s' if run.attempts != 1 else ''}: {run.last_error}"
+        )
+    return f"⏸ {run.action} skipped: {run.last_error}"

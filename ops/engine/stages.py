@@ -25,7 +25,6 @@ from ops.config.schedules import next_run_after, parse_cron
 from ops.model import Mute, MuteKind
 from ops.settings import Settings
 from ops.storage.tables import alert_state, alerts_history, silences
-from ops.timeutil import format_duration
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,6 @@ class Silence:
         if self.kind == "label":
             return f"{self.label}={self.value}"
         return self.value
-
-    def until(self, now: datetime) -> str:
-        if self.ends_at is None:
-            return "until resolved"
-        return f"for {format_duration((self.ends_at - now).total_seconds())} more"
 
 
 def silence_from_row(r: Any) -> Silence:

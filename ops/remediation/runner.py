@@ -35,7 +35,7 @@ from ops.storage.clean import actor_name
 from ops.storage.incident_rows import incident_from_row
 from ops.storage.replica_id import ReplicaId
 from ops.storage.tables import alerts_history, remediation_history, remediation_locks, remediation_runs
-from ops.timeutil import Clock, format_duration, utcnow
+from ops.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 Recheck = Callable[[Incident], Awaitable[RecheckResult | None]]
@@ -384,19 +384,3 @@ class RemediationRunner:
     def _notify(self) -> None:
         if self.on_enqueue is not None:
             self.on_enqueue()
-
-
-def describe_run(run: RunView) -> str:
-    """The card's status line for a run: running, succeeded in 3.2 s, failed after 3 attempts."""
-    who = run.actor or ("auto" if run.trigger == "auto" else run.trigger)
-    if run.status == "running":
-        return f"🛠 {run.action} running — {who}"
-    seconds = (run.duration_ms or 0) / 1000
-    if run.status == "success":
-        took = f"{seconds:.1f} s" if seconds < 60 else format_duration(seconds)
-        return f"✅ {run.action} succeeded in {took}"
-    if run.status == "failed":
-        return (
-            f"❌ {run.action} failed after {run.attempts} attempt{'s' if run.attempts != 1 else ''}: {run.last_error}"
-        )
-    return f"⏸ {run.action} skipped: {run.last_error}"
