@@ -68,9 +68,7 @@ class DetectorRunner:
         """One detector: its results as stored (one per key, or the error that replaced them)."""
         generation = self.current.generation
         results = await self.measure(config)
-        if self.retired(config, generation):
-            return results, EngineReport()
-        report = await self.engine.process(config, results)
+        report = await self.engine.process(config, results, keep=lambda d: not self.retired(d, generation))
         return ([report.error] if report.error else results), report
 
 
@@ -113,7 +111,9 @@ class Sweeper:
         for start in range(0, len(runs), batch):
             # The engine retries a transaction SQLite's other writers kept locked, and turns a detector's
             # results it cannot process into that detector's error: a measurement is not thrown away.
-            reports = await self.engine.process_many(runs[start : start + batch])
+            reports = await self.engine.process_many(
+                runs[start : start + batch], keep=lambda d: not self.runner.retired(d, generation)
+            )
             fired = [i for r in reports for i in r.fired]
             if fired and self.on_fired is not None:
                 await self.on_fired(fired)

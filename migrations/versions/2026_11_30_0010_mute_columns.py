@@ -27,7 +27,8 @@ def _seconds(text: str) -> float:
     return float(sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text)))
 
 
-def _mute(extras: dict[str, Any]) -> tuple[str | None, str | None]:
+def _mute(extras: dict[str, Any], flapping: bool) -> tuple[str | None, str | None]:
+    """`flapping`: its alert state still says so (the old `flapping` key was never cleared when it settled)."""
     if extras.get("inhibited_by"):
         return "inhibited", str(extras["inhibited_by"])[:200]
     silenced = str(extras.get("silenced_by") or "")
@@ -35,7 +36,7 @@ def _mute(extras: dict[str, Any]) -> tuple[str | None, str | None]:
         return "silenced", silenced.removeprefix("silence ")[:200]
     if silenced.startswith("maintenance window ("):
         return "maintenance", silenced.removeprefix("maintenance window (").split(",")[0][:200]
-    if extras.get("flapping"):
+    if extras.get("flapping") and flapping:
         return "flapping", ""
     return None, None
 
@@ -69,13 +70,17 @@ def upgrade() -> None:
         "ops_alerts_history",
         sa.column("id", sa.Integer),
         sa.column("status", sa.String),
+        sa.column("fingerprint", sa.String),
         sa.column("extras_json", sa.Text),
         sa.column("muted", sa.String),
         sa.column("muted_by", sa.String),
     )
-    for row in conn.execute(sa.select(history.c.id, history.c.extras_json).where(history.c.status != "resolved")):
+    state = sa.table("ops_alert_state", sa.column("fingerprint", sa.String), sa.column("flapping_since", sa.DateTime))
+    flapping = set(conn.execute(sa.select(state.c.fingerprint).where(state.c.flapping_since.is_not(None))).scalars())
+    opened = sa.select(history.c.id, history.c.fingerprint, history.c.extras_json).where(history.c.status != "resolved")
+    for row in conn.execute(opened).all():
         extras = json.loads(row.extras_json or "{}")
-        muted, by = _mute(extras)
+        muted, by = _mute(extras, row.fingerprint in flapping)
         for key in ("inhibited_by", "silenced_by", "flapping"):
             extras.pop(key, None)
         conn.execute(

@@ -82,6 +82,9 @@ class _State:
         }
 
 
+Keep = Callable[[DetectorBase], bool]
+
+
 @dataclass
 class _Batch:
     """One transaction: its time, what it read up front, and what its runs look up at most once."""
@@ -151,11 +154,13 @@ class AlertEngine:
             )
             return {r.detector: r.at for r in rows if r.at is not None}
 
-    async def process(self, detector: DetectorBase, results: list[CheckResult]) -> EngineReport:
-        return (await self.process_many([(detector, results)]))[0]
+    async def process(
+        self, detector: DetectorBase, results: list[CheckResult], *, keep: Keep | None = None
+    ) -> EngineReport:
+        return (await self.process_many([(detector, results)], keep=keep))[0]
 
     async def process_many(
-        self, runs: list[tuple[DetectorBase, list[CheckResult]]], *, partial: bool = False
+        self, runs: list[tuple[DetectorBase, list[CheckResult]]], *, partial: bool = False, keep: Keep | None = None
     ) -> list[EngineReport]:
         """Several detectors' results (a sweep, a webhook), one report per run, written in bulk: a
         transaction per CHUNK_RESULTS results, each retried while SQLite is locked by another writer.
@@ -165,19 +170,21 @@ class AlertEngine:
         and alerted in their place. Only an unavailable database fails the call.
 
         `partial`: the results need not name every key (Alertmanager's notifications carry one group),
-        so a key they leave out is not resolved as "no longer reported"."""
+        so a key they leave out is not resolved as "no longer reported". `keep(detector)`, asked inside
+        the transaction: whether a run is still wanted (a reload that removed its detector while it was
+        measured or queued here resolved its alerts; storing its results would reopen them)."""
         reports = [EngineReport() for _ in runs]
         for number, chunk in enumerate(_chunks(accept_runs(runs, partial=partial))):
             if number:
                 await asyncio.sleep(0)  # let the event loop serve what waited for this chunk
-            for index, report in (await self._isolated(chunk, partial)).items():
+            for index, report in (await self._isolated(chunk, partial, keep)).items():
                 reports[index] = report
         return reports
 
-    async def _isolated(self, items: list[Accepted], partial: bool) -> dict[int, EngineReport]:
+    async def _isolated(self, items: list[Accepted], partial: bool, keep: Keep | None) -> dict[int, EngineReport]:
         """`items` in one transaction; when the database refuses it, each detector in one of its own."""
         try:
-            return await self._written(items, partial)
+            return await self._written(items, partial, keep)
         except Exception as exc:
             if _database_unavailable(exc):
                 raise
@@ -189,7 +196,7 @@ class AlertEngine:
         done: dict[int, EngineReport] = {}
         for item in items:
             try:
-                done.update(await self._written([item], partial))
+                done.update(await self._written([item], partial, keep))
             except Exception as exc:
                 if _database_unavailable(exc):
                     raise
@@ -223,7 +230,7 @@ class AlertEngine:
             log.error("%s: its error result could not be stored either: %s", item.detector.name, describe(last))
         return EngineReport(error=error)
 
-    async def _written(self, items: list[Accepted], partial: bool) -> dict[int, EngineReport]:
+    async def _written(self, items: list[Accepted], partial: bool, keep: Keep | None = None) -> dict[int, EngineReport]:
         """One transaction (again while SQLite is locked by another writer); reports by run index."""
         done: list[tuple[_Run, EngineReport]] = []
 
@@ -231,7 +238,9 @@ class AlertEngine:
             done.clear()
             async with self._writing, self.db.begin() as conn:
                 await serialize(conn, MUTEX_ENGINE)  # and one writer across replicas (the Alertmanager bridge)
-                return await self._process_in(conn, items, partial, done)
+                wanted = [i for i in items if keep is None or keep(i.detector)]
+                skipped = {i.index: EngineReport() for i in items} if len(wanted) < len(items) else {}
+                return {**skipped, **(await self._process_in(conn, wanted, partial, done) if wanted else {})}
 
         what = items[0].detector.name if len(items) == 1 else f"{len(items)} detectors"
         reports = await retry_locked(what, transaction)
@@ -530,8 +539,12 @@ class AlertEngine:
         # A rise in severity is news: it notifies at once, past any dedup (unless something mutes it now).
         mute = await self._mute(conn, run, state)
         chats = run.chats.get(incident.id, [])
-        values.update(severity=result.severity.value, **_mute_columns(mute))
-        if mute is None:
+        values.update(severity=result.severity.value)
+        if mute is None and incident.muted is not None:
+            pass  # its mute ended since the last tick: the tick tells the chats, the new severity included
+        else:
+            values.update(_mute_columns(mute))
+        if mute is None and incident.muted is None:
             values.update(last_notified_at=now, notification_count=incident.notification_count + 1)
             for chat_id in chats:
                 run.writes.enqueue(chat_id, SeverityRaised(previous=incident.severity), now, incident.id)
@@ -560,6 +573,7 @@ class AlertEngine:
         flap = self._record_change(state, now)
         mute = await self._mute(conn, run, state)
         chats = run.chats.get(incident_id, [])
+        stored = run.incidents[incident_id].muted if incident_id in run.incidents else None
         values: dict[str, Any] = {
             "status": "firing",
             "resolved_at": None,
@@ -568,9 +582,12 @@ class AlertEngine:
             "message": result.message,
             "acknowledged_at": None,
             "acknowledged_by": None,
-            **_mute_columns(mute),
         }
-        if mute is None:
+        if mute is None and stored is not None:
+            # What muted it ended since the tick last looked: the tick sends what an ended mute sends (the
+            # card where it never went, a reply where it is), so the stored answer stays for it to compare.
+            detail = f"fired again within the dedup window: reopened, {stored.kind.value} ended"
+        elif mute is None:
             values.update(last_notified_at=now)
             for chat_id in chats:
                 run.writes.enqueue(chat_id, CardRefresh(), now, incident_id)
@@ -585,6 +602,8 @@ class AlertEngine:
                 for chat_id in chats:
                     run.writes.enqueue(chat_id, CardRefresh(), now, incident_id)
             detail = f"fired again within the dedup window: reopened, {mute.kind.value}"
+        if mute is not None or stored is None:
+            values.update(_mute_columns(mute))
         run.writes.update_incident(incident_id, **values)
         run.writes.event("deduplicated", now, incident_id, state.fingerprint, detail)
         report.reopened.append(incident_id)

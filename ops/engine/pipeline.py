@@ -129,8 +129,9 @@ class Pipeline:
                 await self._settle(conn, now, changes)
                 alerts = await self._open(conn)
                 await self._remute(conn, now, alerts, await self.stages.prepare(conn, now), changes)
-                if timed:
-                    firing = [a for a in alerts if a.row.status == "firing" and a.mute is None]
+                if timed:  # an alert just told its mute ended is not reminded or escalated in the same tick
+                    told = {c.incident_id for c in changes.unmuted}
+                    firing = [a for a in alerts if a.row.status == "firing" and a.mute is None and a.id not in told]
                     await self._remind(conn, now, firing, changes)
                     await self._escalate(conn, now, firing, changes)
             return changes
@@ -307,7 +308,8 @@ class Pipeline:
             have = set(await chats_with_alert(conn, alert.id))
             plan = [([c for c in admins if c not in have], AlertCard(escalated=True)), (admins, Escalated(after=age))]
             detail = f"to {len(admins)} admin chat(s) after {format_duration(age)}"
-            changes.queued += await self._notify(conn, now, alert.row, plan, "escalated", detail)
+            # Not a notification of the alert's own chats: their reminders keep their pace.
+            changes.queued += await self._notify(conn, now, alert.row, plan, "escalated", detail, counts=False)
             changes.escalated.append(alert.id)
 
     # -- one way to notify ---------------------------------------------------------------------
@@ -324,14 +326,16 @@ class Pipeline:
         plan: list[tuple[list[int], Notification]],
         event: str,
         detail: str,
+        *,
+        counts: bool = True,
     ) -> int:
         """Queue each notification for its chats, count it as a notification of the alert (reminders
-        count from the last one), and record the event."""
+        count from the last one) unless `counts` is false, and record the event."""
         queued = 0
         for chats, notification in plan:
             queued += await enqueue(conn, chats, notification, now, row.id)
         messages = sum(len(chats) for chats, n in plan if not isinstance(n, CardRefresh))
-        if any(not isinstance(n, CardRefresh) for _, n in plan):  # even to no chat: not again next tick
+        if counts and any(not isinstance(n, CardRefresh) for _, n in plan):  # even to no chat: not again next tick
             await conn.execute(
                 update(alerts_history)
                 .where(alerts_history.c.id == row.id)
