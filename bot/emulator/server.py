@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.emulator.errors import ApiError as _ApiError
+from bot.emulator.forums import ForumMethods, Topic, chat_json
 from bot.emulator.html_check import EntityError, parse_html, utf16_len
 from bot.emulator.limits import FloodLimits
 from bot.limits import LIMITED_METHODS  # the methods that post into a chat: one list for both sides
@@ -27,14 +29,8 @@ from bot.limits import LIMITED_METHODS  # the methods that post into a chat: one
 _TOKEN = re.compile(r"^(\d+):[A-Za-z0-9_-]{5,}$")
 _LIMITED_TEXT = 4096
 _CAPTION = 1024
-
-
-class _ApiError(Exception):
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
+# Creating a topic posts its creation message into the chat: Telegram's flood limits count it as a send.
+_FLOOD_COUNTED = LIMITED_METHODS | {"createForumTopic"}
 
 
 @dataclass
@@ -65,6 +61,8 @@ class ChatMessage:
     filename: str | None = None
     content: bytes | None = field(default=None, repr=False)  # the file's bytes, with keep_files
     edits: int = 0
+    thread_id: int | None = None  # the forum topic it is in (None: no topic, or the General topic)
+    pinned: bool = False
     date: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -95,9 +93,12 @@ class Chat:
     type: str
     title: str | None = None
     blocked: bool = False
+    is_forum: bool = False
+    topic_right: bool = False  # the bot's can_manage_topics
+    topics: dict[int, Topic] = field(default_factory=dict)
 
 
-class BotApiEmulator:
+class BotApiEmulator(ForumMethods):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -187,11 +188,30 @@ class BotApiEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def send_text(self, chat_id: int, text: str, user_id: int = 1001, username: str | None = "alice") -> ChatMessage:
+    def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        user_id: int = 1001,
+        username: str | None = "alice",
+        *,
+        message_thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> ChatMessage:
+        """A person writes in a chat: in a forum topic with `message_thread_id`, as a reply with `reply_to`
+        (a reply lands in the replied message's topic, as Telegram's apps put it)."""
         chat = self.chats.get(chat_id) or self.add_chat(chat_id)
-        msg = ChatMessage(chat_id, self._next_message_id(chat_id), text, None, False, user_id)
+        replied = self.messages[(chat_id, reply_to)] if reply_to is not None else None
+        thread_id = message_thread_id or (replied.thread_id if replied is not None else None)
+        if thread_id is not None and thread_id not in chat.topics:
+            raise KeyError(f"no topic {thread_id} in chat {chat_id}: {sorted(chat.topics)}")
+        msg = ChatMessage(chat_id, self._next_message_id(chat_id), text, None, False, user_id, reply_to=reply_to)
+        msg.thread_id = thread_id
         self.messages[(chat_id, msg.message_id)] = msg
         payload = self._message_json(msg, chat, self._user(user_id, username))
+        if replied is not None:
+            author = self.bot_user if replied.from_bot else self._user(replied.user_id or 0, None)
+            payload["reply_to_message"] = self._message_json(replied, chat, author)
         if text.startswith("/"):
             command = text.split()[0]
             payload["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -264,7 +284,7 @@ class BotApiEmulator:
                 raise _ApiError(401, "Unauthorized")
             self.bot_user["id"] = int(token.split(":")[0])
             await self._apply_faults(method, params)
-            if self.limits is not None and method in LIMITED_METHODS:
+            if self.limits is not None and method in _FLOOD_COUNTED:
                 chat_id = _int(params.get("chat_id"))
                 retry_after = self.limits.check(chat_id or 0, time.monotonic())
                 if retry_after is not None:
@@ -422,7 +442,9 @@ class BotApiEmulator:
         shown, html_text = self._parse_text(text, params.get("parse_mode"), self.text_limit, "message")
         markup = self._check_markup(params.get("reply_markup"))
         reply_to = self._reply_to(chat.id, params)
+        thread_id = self._thread(chat, params, reply_to)
         msg = ChatMessage(chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to)
+        msg.thread_id = thread_id
         self.messages[(chat.id, msg.message_id)] = msg
         return {**self._message_json(msg, chat, self.bot_user), "__message__": msg}
 
@@ -443,6 +465,8 @@ class BotApiEmulator:
             str(params.get("caption") or ""), params.get("parse_mode"), _CAPTION, "caption", allow_empty=True
         )
         markup = self._check_markup(params.get("reply_markup"))
+        reply_to = self._reply_to(chat.id, params)
+        thread_id = self._thread(chat, params, reply_to)
         msg = ChatMessage(
             chat.id,
             self._next_message_id(chat.id),
@@ -451,11 +475,12 @@ class BotApiEmulator:
             True,
             None,
             markup,
-            self._reply_to(chat.id, params),
+            reply_to,
             kind=kind,
             file_size=file["size"],
             filename=file["filename"],
             content=file.get("data"),
+            thread_id=thread_id,
         )
         self.messages[(chat.id, msg.message_id)] = msg
         body = self._message_json(msg, chat, self.bot_user)
@@ -612,18 +637,13 @@ class BotApiEmulator:
             user["username"] = username
         return user
 
-    @staticmethod
-    def _message_json(msg: ChatMessage, chat: Chat, sender: dict[str, Any]) -> dict[str, Any]:
-        chat_json: dict[str, Any] = {"id": chat.id, "type": chat.type}
-        if chat.title:
-            chat_json["title"] = chat.title
-        else:
-            chat_json["first_name"] = "User"
+    def _message_json(self, msg: ChatMessage, chat: Chat, sender: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {
             "message_id": msg.message_id,
             "date": msg.date,
-            "chat": chat_json,
+            "chat": chat_json(chat),
             "from": sender,
+            **self._topic_json(msg, chat),
         }
         if msg.kind == "text":
             body["text"] = msg.text
