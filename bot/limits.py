@@ -26,6 +26,7 @@ from ops.storage.sends import TELEGRAM, Limits, SendLog
 
 LIMITED_METHODS = {
     "sendMessage",
+    "createForumTopic",  # posts the topic's first message into the chat: a send for the flood limits
     "sendPhoto",
     "sendDocument",
     "sendMediaGroup",
