@@ -39,7 +39,7 @@ from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage.db import retry_locked
 from ops.storage.outbox import chats_with_alert, enqueue
-from ops.storage.tables import alert_events, alert_state, alerts_history
+from ops.storage.tables import alert_events, alert_state, alerts_history, silences
 from ops.timeutil import Clock, format_duration
 
 # The event recorded when a mute of each kind ends.
@@ -126,6 +126,7 @@ class Pipeline:
             async with self.db.begin() as conn:
                 await serialize(conn, MUTEX_ENGINE)  # the engine's lock: one writer of alerts at a time
                 now = self.clock()
+                await self._end_until_resolved(conn, now)
                 await self._settle(conn, now, changes)
                 alerts = await self._open(conn)
                 await self._remute(conn, now, alerts, await self.stages.prepare(conn, now), changes)
@@ -183,6 +184,17 @@ class Pipeline:
             self._labels(row),
             flapping_since=row.flapping_since,
             last_change=datetime.fromisoformat(max(changes)) if changes else None,
+        )
+
+    # -- silences "until resolved" -------------------------------------------------------------
+    async def _end_until_resolved(self, conn: AsyncConnection, now: datetime) -> None:
+        """A silence made until its alert resolves ends when it resolves: a re-fire within the dedup
+        window (the same incident reopened) is not silenced again."""
+        resolved = select(alerts_history.c.id).where(alerts_history.c.status == "resolved")
+        await conn.execute(
+            update(silences)
+            .where(silences.c.expired_at.is_(None), silences.c.incident_id.in_(resolved))
+            .values(expired_at=now)
         )
 
     # -- flapping that settled -----------------------------------------------------------------

@@ -13,7 +13,7 @@ from ops.engine.pipeline import Pipeline
 from ops.engine.stages import Silence, active_silences, silence_from_row
 from ops.model import Actor, MuteKind
 from ops.storage.clean import actor_name
-from ops.storage.tables import silences
+from ops.storage.tables import alerts_history, silences
 from ops.timeutil import Clock
 
 
@@ -57,13 +57,15 @@ class SilenceService:
             silence_id = int(res.inserted_primary_key[0])
             row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).one()
             silence = silence_from_row(row)
-        changes = await self.pipeline.look_again()
-        muted = [c for c in changes.muted if c.mute.kind is MuteKind.silenced and c.mute.by == str(silence_id)]
-        return silence, len(muted)
+        await self.pipeline.look_again()
+        # Counted from the stored answers, not from this call's changes: a housekeeping tick between the two
+        # transactions may have done the muting itself.
+        return silence, len(await self._muted_by(silence_id))
 
     async def expire(self, silence_id: int, actor: Actor) -> int | None:
         """End a silence now. None when there is no such active silence; otherwise how many alerts it
         muted that still fire and are back (each notified once)."""
+        before = await self._muted_by(silence_id)
         async with self.db.begin() as conn:
             res = await conn.execute(
                 update(silences)
@@ -72,5 +74,16 @@ class SilenceService:
             )
         if res.rowcount != 1:
             return None
-        changes = await self.pipeline.look_again()
-        return sum(1 for c in changes.unmuted if c.before.kind is MuteKind.silenced and c.before.by == str(silence_id))
+        await self.pipeline.look_again()
+        return len(before - await self._muted_by(silence_id))
+
+    async def _muted_by(self, silence_id: int) -> set[int]:
+        """The open alerts whose stored mute is this silence."""
+        h = alerts_history.c
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(h.id).where(
+                    h.status != "resolved", h.muted == MuteKind.silenced.value, h.muted_by == str(silence_id)
+                )
+            )
+            return {r.id for r in rows}

@@ -134,3 +134,25 @@ async def test_a_silence_end_and_a_reminder_are_not_sent_in_the_same_tick(core: 
     core.clock.advance(7201)  # the silence ran out
     await core.pipeline.tick()
     assert (await rows(core, -1001))[-2:] != ["unmuted", "reminder"]  # not both at once
+
+
+async def test_an_until_resolved_silence_ends_with_its_alert_and_a_refire_is_not_silenced(core: OpsCore) -> None:
+    [incident] = (await check(core, "lag", ok=False)).fired
+    silence, muted = await core.silences.create(
+        kind="fingerprint",
+        value=(await core.incidents.get(incident)).fingerprint,
+        label=None,
+        seconds=None,
+        incident_id=incident,
+        reason="until resolved",
+        actor=ADMIN,
+    )
+    assert muted == 1
+    await check(core, "lag", ok=True)
+    await core.pipeline.tick()
+    report = await check(core, "lag", ok=False)  # within the dedup window: the same incident reopens
+    assert report.reopened == [incident]
+    await core.pipeline.tick()
+    assert (await core.incidents.get(incident)).muted is None
+    assert (await rows(core, -1001))[-1] == "unmuted"  # "the silence has ended and this alert still fires"
+    assert await core.silences.expire(silence.id, ADMIN) is None  # it ended with the alert
