@@ -68,7 +68,7 @@ def _row(r: Any, queued: int = 0) -> OutboxRow:
 
 
 def outbox_row(chat_id: int, notification: Notification, now: datetime, incident_id: Any) -> dict[str, Any]:
-    """The values of a queued row (`incident_id` may be a placeholder the caller resolves before inserting)."""
+    """The values of a queued row; `incident_id` may be a `NewIncident`, its id filled in before inserting."""
     return {
         "created_at": now,
         "chat_id": chat_id,
