@@ -75,6 +75,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         scoping=core.scoping,
         incidents=core.incidents,
         history=core.history,
+        incident_log=core.incident_log,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

@@ -26,6 +26,7 @@ from ops.engine.routing import Router
 from ops.engine.silences import SilenceService
 from ops.engine.stages import MuteStages
 from ops.health import HealthReadModel
+from ops.incidents.log import IncidentLog
 from ops.metrics import Metrics
 from ops.pings import PingStore
 from ops.reload import ConfigReloader
@@ -89,6 +90,7 @@ class OpsCore:
     scoping: Scoping
     health: HealthReadModel
     history: AlertHistory
+    incident_log: IncidentLog
     chat_silences: ChatSilences
     remediation_runs: RemediationRuns
 
@@ -160,6 +162,7 @@ class OpsCore:
             scoping=scoping,
             health=HealthReadModel(db, current, clock),
             history=AlertHistory(db, incidents),
+            incident_log=IncidentLog(db, clock),
             chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
             remediation_runs=RemediationRuns(remediation, scoping),
         )

@@ -193,6 +193,14 @@ async def alert_button(
         results, _ = task.result()
         mine = [r for r in results if r.key == incident.key] or results
         verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
+        passes = "passes" if mine and all(r.ok for r in mine) else "still failing"
+        await incidents.record(  # the verdict joins the incident's timeline
+            "checked",
+            actor,
+            incident_id=incident_id,
+            chat_id=access.chat_id,
+            detail=f"{passes}: {mine[0].message if mine else ''}"[:1000],
+        )
         await query.answer(
             clip(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}", ANSWER_UNITS), show_alert=True
         )

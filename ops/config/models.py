@@ -70,6 +70,10 @@ class RouteConfig(Strict):
     match: dict[str, str] = Field(default_factory=dict)
     chats: list[int] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
+    # Alerts of this route that share these fields (labels, or detector/key/severity) and fire within
+    # `group_window` of the incident's start join one incident; none: each alert is its own.
+    group_by: list[str] = Field(default_factory=list)
+    group_window: Duration = 300.0
 
     @field_validator("match")
     @classmethod

@@ -20,6 +20,7 @@ from ops.engine.intake import Accepted, accept_runs, describe, processing_error
 from ops.engine.routing import Router
 from ops.engine.stages import AlertView, MuteStages, Muting
 from ops.engine.writes import IncidentRef, NewIncident, Writes
+from ops.incidents.grouping import Joining
 from ops.metrics import Metrics
 from ops.model import CheckResult, CheckStatus, Incident, Mute, MuteKind
 from ops.notify.types import AlertCard, CardRefresh, FiredAgain, FlappingStarted, Resolved, SeverityRaised
@@ -487,6 +488,16 @@ class AlertEngine:
             "status": result.status.value,
             "unit": result.unit,
         }
+        route = self.router.route_for(detector, result.severity, result.key)
+        joining = Joining.of(
+            result.detector,
+            state.fingerprint,
+            result.key,
+            {**detector.labels, "severity": result.severity.value, "detector": detector.name, "key": result.key},
+            route.group_by if route else [],
+            route.group_window if route else 0.0,
+            list(getattr(detector, "depends_on", None) or []),
+        )
         incident = run.writes.incident(
             {
                 "created_at": now,
@@ -501,7 +512,8 @@ class AlertEngine:
                 "last_notified_at": now if chats else None,
                 "notification_count": 1 if chats else 0,
                 **_mute_columns(mute),
-            }
+            },
+            joining,
         )
         state.incident_id = incident  # type: ignore[assignment]  # an id after the flush
         for chat_id in chats:

@@ -29,6 +29,13 @@ class Router:
                     break
         return list(dict.fromkeys(chats or self.settings.alert_chat_ids))
 
+    def route_for(self, detector: DetectorBase | None, severity: Severity, key: str = "") -> RouteConfig | None:
+        """The first route an alert matches (whose `group_by` groups it into incidents), if any."""
+        if detector is None:
+            return None
+        fields = {**detector.labels, "severity": severity.value, "detector": detector.name, "key": key}
+        return next((route for route in self.routes if route.matches(fields)), None)
+
     def chats_for(self, detector: DetectorBase | None, severity: Severity, key: str = "") -> list[int]:
         """A detector's chats; one no longer configured goes to ALERT_CHAT_IDS."""
         if detector is None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ops.incidents.grouping import Joining, assign
 from ops.notify.types import Notification
 from ops.storage.outbox import outbox_row
 from ops.storage.tables import alert_events, alert_state, alerts_history, outbox
@@ -23,6 +24,7 @@ class NewIncident:
     """An incident to insert; its id is known after the flush."""
 
     values: dict[str, Any]
+    joining: Joining | None = None  # how it finds its incident (ops.incidents.grouping)
     id: int | None = None
 
 
@@ -38,8 +40,8 @@ class Writes:
     states_new: list[dict[str, Any]] = field(default_factory=list)
     states_changed: list[dict[str, Any]] = field(default_factory=list)
 
-    def incident(self, values: dict[str, Any]) -> NewIncident:
-        new = NewIncident(values)
+    def incident(self, values: dict[str, Any], joining: Joining | None = None) -> NewIncident:
+        new = NewIncident(values, joining)
         self.new_incidents.append(new)
         return new
 
@@ -97,6 +99,8 @@ class Writes:
                 )
                 for row in rows:
                     by_fingerprint[row.fingerprint].id = int(row.id)
+            joinings = [(n.id, n.joining) for n in self.new_incidents if n.joining is not None and n.id is not None]
+            await assign(conn, joinings, now)
         for keys, params in self.incident_updates.items():
             await conn.execute(
                 update(alerts_history)

@@ -336,7 +336,7 @@ class RemediationRunner:
                     f"remediation_{status}",
                     now,
                     incident_id=incident.id,
-                    detail=f"{action.name} after {attempts} attempt(s) in {seconds:.1f} s",
+                    detail=_finished(action.name, attempts, seconds, self._clean(output) or self._clean(error)),
                 )
                 await enqueue_for_alert_chats(conn, incident.id, CardRefresh(), now)
                 await enqueue_for_alert_chats(conn, incident.id, RemediationResult(run_id=run_id), now)
@@ -378,9 +378,25 @@ class RemediationRunner:
 
     async def _note(self, incident: Incident, notification: Notification) -> None:
         async with self.db.begin() as conn:
+            if isinstance(notification, Rechecked):  # the check-now verdict joins the incident's timeline
+                verdict = "passes" if notification.passes else "still failing"
+                await record_event(
+                    conn,
+                    "rechecked",
+                    self.clock(),
+                    incident_id=incident.id,
+                    fingerprint=incident.fingerprint,
+                    detail=f"after {notification.action}: {verdict}: {notification.message}"[:1000],
+                )
             await enqueue_for_alert_chats(conn, incident.id, notification, self.clock())
         self._notify()
 
     def _notify(self) -> None:
         if self.on_enqueue is not None:
             self.on_enqueue()
+
+
+def _finished(action: str, attempts: int, seconds: float, output: str) -> str:
+    """The event's detail, with the output's last lines (already redacted) for the incident's timeline."""
+    detail = f"{action} after {attempts} attempt(s) in {seconds:.1f} s"
+    return f"{detail}\n{tail(output, 800)}" if output.strip() else detail

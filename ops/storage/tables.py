@@ -79,9 +79,11 @@ alerts_history = Table(
     # What mutes it now (ops.notify.mute.MuteKind) and by what; kept current by the pipeline's tick.
     Column("muted", String(16), nullable=True),
     Column("muted_by", String(200), nullable=True),
+    Column("group_id", Integer, nullable=True),  # the incident (ops_incidents) it belongs to
     Index("ix_ops_alerts_created", "created_at"),
     Index("ix_ops_alerts_fingerprint", "fingerprint"),
     Index("ix_ops_alerts_status", "status"),
+    Index("ix_ops_alerts_group", "group_id"),
     # The few open incidents among 100,000s resolved ones (/health, escalation, reminders).
     Index(
         "ix_ops_alerts_open",
@@ -103,8 +105,10 @@ alert_events = Table(
     Column("actor", String(128), nullable=True),
     Column("chat_id", BigInteger, nullable=True),
     Column("detail", Text, nullable=True),
+    Column("group_id", Integer, nullable=True),  # an entry of this incident's timeline (joined, note, message)
     Index("ix_ops_alert_events_incident", "incident_id"),
     Index("ix_ops_alert_events_ts", "ts"),
+    Index("ix_ops_alert_events_group", "group_id"),
 )
 
 remediation_history = Table(
@@ -307,4 +311,40 @@ config_reloads = Table(
     Column("digest", String(80), nullable=False),  # sha256:<hex> of the file that replica read
     Column("reloaded_at", DateTime, nullable=False),
     Column("replica", Integer, nullable=False),
+)
+
+# Incidents: alerts that fire together and share their route's `group_by` labels, or a child alert joined
+# to its `depends_on` parent's. Open while any of its alerts fires; everything else is read from them.
+incidents = Table(
+    "ops_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("opened_at", DateTime, nullable=False),
+    Column("group_key", String(400), nullable=False),  # what later alerts must share to join it
+    Column("title", String(200), nullable=False),
+    Index("ix_ops_incidents_key", "group_key", "opened_at"),
+)
+
+# An incident's forum topic in one chat (a forum supergroup where the bot may manage topics).
+incident_topics = Table(
+    "ops_incident_topics",
+    metadata,
+    Column("group_id", Integer, primary_key=True, autoincrement=False),
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("thread_id", BigInteger, nullable=True),  # NULL while a replica is creating it
+    Column("name", String(128), nullable=False),  # as Telegram has it now
+    Column("closed", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime, nullable=False),
+    Column("claimed_by", Integer, nullable=True),  # the replica creating it
+    Index("ix_ops_incident_topics_thread", "chat_id", "thread_id"),
+)
+
+# The pinned board of open incidents in a forum chat, and when it was last edited (at most every 10 s).
+boards = Table(
+    "ops_boards",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("edited_at", DateTime, nullable=True),
 )

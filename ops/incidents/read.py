@@ -1,0 +1,115 @@
+"""An incident as read from its alerts: its state is theirs (open while any fires, acknowledged when one
+of its open alerts is, resolved when all are), so nothing has to keep a second copy in step."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ops.model import Incident, IncidentStatus, Severity
+from ops.storage.incident_rows import incident_from_row
+from ops.storage.tables import alerts_history, incidents
+
+
+@dataclass(frozen=True)
+class IncidentGroup:
+    """One incident: its alerts (oldest first) and what follows from them."""
+
+    id: int
+    title: str
+    opened_at: datetime
+    alerts: tuple[Incident, ...]
+
+    @property
+    def status(self) -> IncidentStatus:
+        open_ = [a for a in self.alerts if a.is_open]
+        if not open_:
+            return IncidentStatus.resolved
+        if any(a.status is IncidentStatus.acknowledged for a in open_):
+            return IncidentStatus.acknowledged
+        return IncidentStatus.firing
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not IncidentStatus.resolved
+
+    @property
+    def severity(self) -> Severity:
+        pool = [a for a in self.alerts if a.is_open] or list(self.alerts)
+        return max((a.severity for a in pool), key=lambda s: s.rank, default=Severity.error)
+
+    @property
+    def acknowledged_by(self) -> str | None:
+        acked = sorted((a for a in self.alerts if a.is_open and a.acknowledged_at), key=lambda a: a.acknowledged_at)
+        return acked[0].acknowledged_by if acked else None
+
+    @property
+    def acknowledged_at(self) -> datetime | None:
+        times = [a.acknowledged_at for a in self.alerts if a.is_open and a.acknowledged_at]
+        return min(times) if times else None
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        if self.is_open:
+            return None
+        times = [a.resolved_at for a in self.alerts if a.resolved_at]
+        return max(times) if times else None
+
+    @property
+    def detectors(self) -> list[str]:
+        return list(dict.fromkeys(a.source for a in self.alerts))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "opened_at": self.opened_at.isoformat(),
+            "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None,
+            "acknowledged_by": self.acknowledged_by,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "alerts": [a.id for a in self.alerts],
+            "detectors": self.detectors,
+        }
+
+
+async def load_groups(conn: AsyncConnection, ids: list[int]) -> dict[int, IncidentGroup]:
+    """These incidents with their alerts (ids not found are left out)."""
+    found: dict[int, IncidentGroup] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        heads = (await conn.execute(select(incidents).where(incidents.c.id.in_(chunk)))).all()
+        members: dict[int, list[Incident]] = defaultdict(list)
+        rows = await conn.execute(
+            select(alerts_history).where(alerts_history.c.group_id.in_(chunk)).order_by(alerts_history.c.id)
+        )
+        for row in rows:
+            members[row.group_id].append(incident_from_row(row))
+        for head in heads:
+            found[head.id] = IncidentGroup(head.id, head.title, head.opened_at, tuple(members[head.id]))
+    return found
+
+
+async def load_group(conn: AsyncConnection, group_id: int) -> IncidentGroup | None:
+    return (await load_groups(conn, [group_id])).get(group_id)
+
+
+async def open_group_ids(conn: AsyncConnection) -> list[int]:
+    """Every open incident, oldest first (few: the open alerts' incidents)."""
+    rows = await conn.execute(
+        select(alerts_history.c.group_id)
+        .where(alerts_history.c.status != "resolved", alerts_history.c.group_id.is_not(None))
+        .distinct()
+    )
+    return sorted(int(r.group_id) for r in rows)
+
+
+async def group_of_alert(conn: AsyncConnection, alert_id: int) -> int | None:
+    value = await conn.scalar(select(alerts_history.c.group_id).where(alerts_history.c.id == alert_id))
+    return int(value) if value is not None else None
