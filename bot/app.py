@@ -76,6 +76,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         incidents=core.incidents,
         history=core.history,
         incident_log=core.incident_log,
+        postmortems=core.postmortems,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

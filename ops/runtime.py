@@ -27,6 +27,7 @@ from ops.engine.silences import SilenceService
 from ops.engine.stages import MuteStages
 from ops.health import HealthReadModel
 from ops.incidents.log import IncidentLog
+from ops.incidents.postmortem import Postmortems
 from ops.metrics import Metrics
 from ops.pings import PingStore
 from ops.reload import ConfigReloader
@@ -91,6 +92,7 @@ class OpsCore:
     health: HealthReadModel
     history: AlertHistory
     incident_log: IncidentLog
+    postmortems: Postmortems
     chat_silences: ChatSilences
     remediation_runs: RemediationRuns
 
@@ -128,6 +130,7 @@ class OpsCore:
             db, settings, current, metrics, clock=clock, on_enqueue=wakeup, recheck=Recheck(runner), replica=replica
         )
         slo_reader = SloReader(db, settings, current, targets, clock)
+        incident_log = IncidentLog(db, clock)
         slo = SloEvaluator(db, current, slo_reader, engine, metrics, clock)
         scoping = Scoping(db, settings, current, incidents)
         alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
@@ -162,7 +165,8 @@ class OpsCore:
             scoping=scoping,
             health=HealthReadModel(db, current, clock),
             history=AlertHistory(db, incidents),
-            incident_log=IncidentLog(db, clock),
+            incident_log=incident_log,
+            postmortems=Postmortems(incident_log, slo_reader, current, clock),
             chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
             remediation_runs=RemediationRuns(remediation, scoping),
         )

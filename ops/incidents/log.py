@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.incidents.read import IncidentGroup, load_group, load_groups, open_group_ids
+from ops.incidents.stats import ResponseTimes, response_times
 from ops.incidents.timeline import Entry, timeline
 from ops.model import Actor
 from ops.storage.clean import actor_name
@@ -85,6 +86,11 @@ class IncidentLog:
                 return None
             await _write(conn, "message", incident_id, actor, text, chat_id, self.clock())
         return incident_id
+
+    async def response_times(self, since: datetime, until: datetime) -> ResponseTimes:
+        """MTTA and MTTR per detector and overall, of what started between `since` and `until`."""
+        async with self.db.connect() as conn:
+            return await response_times(conn, since, until)
 
     async def topic_incident(self, chat_id: int, thread_id: int) -> int | None:
         async with self.db.connect() as conn:
