@@ -4,7 +4,7 @@ kinds (ops/detectors, ops/remediation/actions.py); `OpsConfig` takes them throug
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PlainValidator, SerializeAsAny, field_validator, model_validator
 
@@ -12,12 +12,16 @@ from ops.config.fields import Cron, Duration, Name, Strict, TimeZone
 from ops.config.kinds import DetectorBase, RemediationBase, detector_kinds, remediation_kinds
 from ops.config.schedules import parse_report_time
 from ops.model import Severity
+from ops.oncall.rotation import Handoff
 
 __all__ = [
     "DetectorBase",
     "EscalationPolicy",
+    "EscalationStep",
     "MaintenanceWindow",
+    "OnCallSchedule",
     "OpsConfig",
+    "QuietHours",
     "RemediationBase",
     "RouteConfig",
     "SliConfig",
@@ -100,8 +104,110 @@ class RouteConfig(Strict):
 
 
 class EscalationPolicy(Strict):
+    """The first form: unacknowledged after `after` → ADMIN_CHAT_IDS, again every `repeat`."""
+
     after: Duration
     repeat: Duration | None = None
+
+    def steps(self) -> list[EscalationStep]:
+        """The same, as a policy's steps: the routed chats at once, then the admins."""
+        return [
+            EscalationStep(after=0, notify="chats"),
+            EscalationStep(after=self.after, notify="admins", repeat=self.repeat),
+        ]
+
+
+_NOTIFY = re.compile(r"^(chats|admins|oncall:[A-Za-z0-9_.-]+)$")
+
+
+class EscalationStep(Strict):
+    """One step of an escalation policy: `after` the alert fired, unacknowledged, notify `chats` (the
+    routed chats), `admins` (ADMIN_CHAT_IDS) or `oncall:NAME` (whoever is on call, in private); with
+    `repeat`, again every `repeat` until acknowledged or the next step."""
+
+    after: Duration
+    notify: str
+    repeat: Duration | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if not _NOTIFY.match(value):
+            raise ValueError(f"expected chats, admins or oncall:<schedule>, got {value!r}")
+        return value
+
+    @property
+    def schedule(self) -> str | None:
+        return self.notify.removeprefix("oncall:") if self.notify.startswith("oncall:") else None
+
+
+class OnCallSchedule(Strict):
+    """Who is on call: `members` (Telegram user ids) take turns of `rotation`, handing off at `handoff`
+    (`mon 09:00`, or `09:00`) in `tz`."""
+
+    name: Name
+    members: list[int] = Field(min_length=1)
+    rotation: Duration = 7 * 86400.0
+    handoff: str = "mon 09:00"
+    tz: TimeZone = "UTC"
+
+    @field_validator("rotation")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value < 3600:
+            raise ValueError("a rotation is at least 1h")
+        return value
+
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, value: str) -> str:
+        Handoff.parse(value)
+        return value
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class QuietHours(Strict):
+    """Notifications to `chats` below severity `below` are quiet `when` (`22:00-08:00`, local to `tz`)
+    and/or on `days`: `silent` sends them without a sound, `hold` keeps them for one morning digest."""
+
+    chats: list[int] = Field(min_length=1)
+    when: str | None = None
+    days: list[str] = Field(default_factory=list)
+    tz: TimeZone = "UTC"
+    below: Severity = Severity.critical
+    mode: Literal["silent", "hold"] = "silent"
+
+    @field_validator("when")
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _SPAN.match(value)
+            if (
+                not match
+                or int(match.group(1)) > 23
+                or int(match.group(3)) > 23
+                or int(match.group(2)) > 59
+                or int(match.group(4)) > 59
+            ):
+                raise ValueError(f'expected a span like "22:00-08:00", got {value!r}')
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        wrong = [d for d in value if d.lower() not in _WEEKDAYS]
+        if wrong:
+            raise ValueError(f"unknown day(s) {', '.join(wrong)}: use {', '.join(_WEEKDAYS)}")
+        return [d.lower() for d in value]
+
+    @model_validator(mode="after")
+    def _some_time(self) -> QuietHours:
+        if self.when is None and not self.days:
+            raise ValueError("give `when` (like 22:00-08:00), `days`, or both")
+        return self
 
 
 class MaintenanceWindow(Strict):
@@ -116,7 +222,9 @@ class MaintenanceWindow(Strict):
 class OpsConfig(Strict):
     routes: list[RouteConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
-    escalation: dict[Severity, EscalationPolicy] = Field(default_factory=dict)
+    escalation: dict[Severity, EscalationPolicy | list[EscalationStep]] = Field(default_factory=dict)
+    oncall: list[OnCallSchedule] = Field(default_factory=list)
+    quiet_hours: list[QuietHours] = Field(default_factory=list)
     targets: dict[str, str] = Field(default_factory=dict)
     detectors: list[AnyDetector] = Field(default_factory=list)
     remediations: list[AnyRemediation] = Field(default_factory=list)
@@ -130,6 +238,27 @@ class OpsConfig(Strict):
         if value is not None:
             parse_report_time(value, "UTC")
         return value
+
+    @model_validator(mode="after")
+    def _schedules_exist(self) -> OpsConfig:
+        names = [s.name for s in self.oncall]
+        if len(set(names)) != len(names):
+            raise ValueError("oncall: two schedules share a name")
+        for severity, policy in self.escalation.items():
+            for step in policy if isinstance(policy, list) else []:
+                if step.schedule is not None and step.schedule not in names:
+                    raise ValueError(f"escalation.{severity.value}: no oncall schedule named {step.schedule!r}")
+        return self
+
+    def escalation_steps(self, severity: Severity) -> list[EscalationStep]:
+        """A severity's policy as steps, whichever form the config used (none: no escalation)."""
+        policy = self.escalation.get(severity)
+        if policy is None:
+            return []
+        return list(policy) if isinstance(policy, list) else policy.steps()
+
+    def schedule(self, name: str) -> OnCallSchedule | None:
+        return next((s for s in self.oncall if s.name == name), None)
 
     def slo(self, name: str) -> SloConfig | None:
         return next((s for s in self.slos if s.name == name), None)

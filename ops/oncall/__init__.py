@@ -1,0 +1,1 @@
+"""On call: who carries the pager now (`rotation`: shifts from the config, overrides from the database)."""
