@@ -77,6 +77,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         history=core.history,
         incident_log=core.incident_log,
         postmortems=core.postmortems,
+        oncall=core.oncall,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

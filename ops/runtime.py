@@ -29,6 +29,7 @@ from ops.health import HealthReadModel
 from ops.incidents.log import IncidentLog
 from ops.incidents.postmortem import Postmortems
 from ops.metrics import Metrics
+from ops.oncall.service import OnCall
 from ops.pings import PingStore
 from ops.reload import ConfigReloader
 from ops.remediation import RemediationRunner
@@ -93,6 +94,7 @@ class OpsCore:
     history: AlertHistory
     incident_log: IncidentLog
     postmortems: Postmortems
+    oncall: OnCall
     chat_silences: ChatSilences
     remediation_runs: RemediationRuns
 
@@ -167,6 +169,7 @@ class OpsCore:
             history=AlertHistory(db, incidents),
             incident_log=incident_log,
             postmortems=Postmortems(incident_log, slo_reader, current, clock),
+            oncall=OnCall(db, current, clock),
             chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
             remediation_runs=RemediationRuns(remediation, scoping),
         )

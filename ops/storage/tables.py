@@ -348,3 +348,55 @@ boards = Table(
     Column("text", Text, nullable=False, server_default=""),
     Column("edited_at", DateTime, nullable=True),
 )
+
+# People who started a private chat with the bot: they can be paged there (`/start` in private).
+people = Table(
+    "ops_people",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", String(64), nullable=True),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("blocked_at", DateTime, nullable=True),  # Telegram said the user blocked the bot
+)
+
+# On-call overrides: a member takes a schedule's shift (`take`), or one offered to another (`swap`),
+# from `starts_at` to `ends_at`. Only `active` ones count; a swap is `pending` until accepted.
+oncall_overrides = Table(
+    "ops_oncall_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(64), nullable=False),
+    Column("user_id", BigInteger, nullable=False),  # who is on call during it
+    Column("starts_at", DateTime, nullable=False),
+    Column("ends_at", DateTime, nullable=False),
+    Column("kind", String(16), nullable=False),  # take | swap
+    Column("status", String(16), nullable=False),  # active | pending | declined | cancelled
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    Index("ix_ops_oncall_overrides_schedule", "schedule", "status", "ends_at"),
+)
+
+# Handoffs announced: one row per schedule and shift, so a restart neither repeats nor skips one.
+oncall_handoffs = Table(
+    "ops_oncall_handoffs",
+    metadata,
+    Column("schedule", String(64), primary_key=True),
+    Column("shift_start", DateTime, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("announced_at", DateTime, nullable=False),
+)
+
+# Steps of an alert's escalation policy taken: when each was first and last taken (repeats), so a
+# restart repeats none and skips none; `skipped` by 🙋 Escalate now.
+escalation_steps = Table(
+    "ops_escalation_steps",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=False),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("first_at", DateTime, nullable=False),
+    Column("last_at", DateTime, nullable=False),
+    Column("times", Integer, nullable=False, server_default="1"),
+    Column("target", String(80), nullable=False),  # chats | admins | oncall:NAME (→ user id in detail)
+    Column("detail", Text, nullable=True),
+)
