@@ -10,9 +10,8 @@ from pydantic import Field, PlainValidator, SerializeAsAny, field_validator, mod
 
 from ops.config.fields import Cron, Duration, Name, Strict, TimeZone
 from ops.config.kinds import DetectorBase, RemediationBase, detector_kinds, remediation_kinds
-from ops.config.schedules import parse_report_time
+from ops.config.schedules import Handoff, parse_report_time
 from ops.model import Severity
-from ops.oncall.rotation import Handoff
 
 __all__ = [
     "DetectorBase",

@@ -9,35 +9,11 @@ agrees without storing anything.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HANDOFF = re.compile(r"^\s*(?:(mon|tue|wed|thu|fri|sat|sun)\s+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
-_EPOCH = datetime(2024, 1, 1)  # a Monday, local wall clock
-
-
-@dataclass(frozen=True)
-class Handoff:
-    weekday: int | None  # 0 = Monday; None: any day
-    at: time
-
-    @classmethod
-    def parse(cls, value: str) -> Handoff:
-        match = _HANDOFF.match(value)
-        if not match or int(match.group(2)) > 23 or int(match.group(3)) > 59:
-            raise ValueError(f'expected a time like "09:00" or a weekday and a time like "mon 09:00", got {value!r}')
-        day = match.group(1)
-        return cls(_DAYS.index(day.lower()) if day else None, time(int(match.group(2)), int(match.group(3))))
-
-    def anchor(self) -> datetime:
-        """Shift 0's start, local wall clock."""
-        start = datetime.combine(_EPOCH.date(), self.at)
-        if self.weekday is not None:
-            start += timedelta(days=(self.weekday - start.weekday()) % 7)
-        return start
+from ops.config.schedules import Handoff
 
 
 @dataclass(frozen=True)
