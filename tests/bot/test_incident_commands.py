@@ -270,24 +270,24 @@ async def _resolved(h: Harness, incident_id: int) -> bool:
     return record is not None and not record.incident.is_open
 
 
-@pytest.mark.parametrize(
-    ("command", "starts"),
-    [
-        ("/incident", "Usage: /incident <id>"),
-        ("/incident abc", "Usage: /incident <id>"),
-        ("/incident 1 2", "Usage: /incident <id>"),
-        ("/incident 999", "No incident 999 here. Usage: /incident <id>"),
-        ("/incident ²", "Usage: /incident <id>"),
-        ("/note", "Usage: /note <id> <text>"),
-        ("/note 1", "Usage: /note <id> <text>"),
-        ("/note abc text", "Usage: /note <id> <text>"),
-        ("/note 999 text", "No incident 999 here. Usage: /note <id> <text>"),
-        ("/postmortem x", "Usage: /postmortem <id>"),
-        ("/postmortem", "Usage: /postmortem <id>"),
-        ("/postmortem 999", "No incident 999 here. Usage: /postmortem <id>"),
-    ],
-)
-async def test_bad_input_gets_one_clear_line(h: Harness, command: str, starts: str) -> None:
+BAD_INPUT = [
+    ("/incident", "Usage: /incident <id>"),
+    ("/incident abc", "Usage: /incident <id>"),
+    ("/incident 1 2", "Usage: /incident <id>"),
+    ("/incident 999", "No incident 999 here. Usage: /incident <id>"),
+    ("/incident ²", "Usage: /incident <id>"),
+    ("/note", "Usage: /note <id> <text>"),
+    ("/note 1", "Usage: /note <id> <text>"),
+    ("/note abc text", "Usage: /note <id> <text>"),
+    ("/note 999 text", "No incident 999 here. Usage: /note <id> <text>"),
+    ("/postmortem x", "Usage: /postmortem <id>"),
+    ("/postmortem", "Usage: /postmortem <id>"),
+    ("/postmortem 999", "No incident 999 here. Usage: /postmortem <id>"),
+]
+
+
+async def test_bad_input_gets_one_clear_line(h: Harness) -> None:
     await fire(h, "wb")
-    answer = await h.command(CHAT, command)
-    assert answer.text.startswith(starts) and "\n" not in answer.text
+    for command, starts in BAD_INPUT:
+        answer = await h.command(CHAT, command)
+        assert answer.text.startswith(starts) and "\n" not in answer.text, (command, answer.text)
