@@ -94,7 +94,7 @@ async def incident_command(
         await message.answer(_no_such(args[0], INCIDENT_USAGE))
         return
     pages = incident_pages(record, clock(), access.chat_id, access.sees_all)
-    await message.answer(pages[0], reply_markup=_pager(incident_id, 0, len(pages)))
+    await answer_parts(message, pages[:1], _pager(incident_id, 0, len(pages)))  # fits; split if Telegram says not
 
 
 async def incident_page(
