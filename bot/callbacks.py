@@ -67,6 +67,13 @@ class AlertsPageCb(CallbackData, prefix="p1"):
     size: RowId
 
 
+class IncidentPageCb(CallbackData, prefix="i1"):
+    """◀ ▶ under /incident: which incident, which page of its timeline."""
+
+    incident_id: RowId
+    page: RowId
+
+
 class DigestAction(str, Enum):
     ack_all = "ack"
     view = "v"  # show page `page` (0: the summary)

@@ -51,6 +51,23 @@ class Scoping:
             )
         return bool(n)
 
+    async def visible_alerts(self, alert_ids: list[int], chat_id: int, sees_all: bool) -> set[int]:
+        """Which of these alerts this chat may see. An incident (a group of alerts) is visible where any
+        of its alerts is."""
+        if sees_all:
+            return set(alert_ids)
+        seen: set[int] = set()
+        async with self.db.connect() as conn:
+            for start in range(0, len(alert_ids), 500):
+                chunk = alert_ids[start : start + 500]
+                rows = await conn.execute(
+                    select(outbox.c.incident_id)
+                    .where(outbox.c.incident_id.in_(chunk), outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
+                    .distinct()
+                )
+                seen.update(int(r.incident_id) for r in rows)
+        return seen
+
     def sent_to(self, chat_id: int) -> Select[Any]:
         """Ids of the incidents whose alert card went to this chat: all that chat may see."""
         return select(outbox.c.incident_id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert")

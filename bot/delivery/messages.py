@@ -24,6 +24,7 @@ from bot.render.notifications import Card, Edit, Nothing, Post, Reply, Undeliver
 from bot.render.split import TELEGRAM_LIMIT, split_html, u16
 from bot.render.texts import alert_card
 from bot.shorten import fitting, send_split
+from ops.incidents.stats import ResponseTimes
 from ops.model import Incident
 from ops.notify.types import UnknownNotification
 from ops.remediation.runner import RunView
@@ -169,6 +170,9 @@ class _Sources:
 
     async def slo(self) -> SloOverview:
         return await self.core.slo_reader.read()
+
+    async def response_times(self, since: datetime, until: datetime) -> ResponseTimes:
+        return await self.core.incident_log.response_times(since, until)
 
 
 def _reply(message_id: int) -> ReplyParameters:

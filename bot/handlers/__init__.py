@@ -2,11 +2,25 @@
 
 from aiogram import Router
 
-from bot.handlers import alerts, digests, fallback, health, reload, remediation, silences, slo, start, sweep
+from bot.handlers import (
+    alerts,
+    digests,
+    fallback,
+    health,
+    incidents,
+    reload,
+    remediation,
+    silences,
+    slo,
+    start,
+    sweep,
+)
 
 
 def build_router() -> Router:
     root = Router(name="opsbot")
-    for module in (start, health, slo, remediation, silences, digests, alerts, sweep, reload, fallback):
+    # incidents before alerts: the alerts router ends with the catch-all for stale buttons.
+    for module in (start, health, slo, remediation, silences, digests, incidents, alerts, sweep, reload, fallback):
         root.include_router(module.build_router())
+    root.include_router(incidents.build_listener())  # last: people's plain messages, once nothing else took them
     return root

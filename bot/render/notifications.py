@@ -7,13 +7,15 @@ storm digest it is listed under. `tests/bot/test_renderers.py` fails for a type 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any, Protocol, TypeVar
 
 from bot.render.fit import esc
+from bot.render.incidents import response_times_section
 from bot.render.mutes import mute_ended
 from bot.render.texts import (
     SEVERITY_ICON,
@@ -25,6 +27,7 @@ from bot.render.texts import (
     slo_report_text,
     title,
 )
+from ops.incidents.stats import ResponseTimes
 from ops.model import Incident, IncidentStatus
 from ops.notify import types as n
 from ops.remediation.runner import RunView
@@ -82,6 +85,8 @@ class Sources(Protocol):
     async def run(self, run_id: int) -> RunView | None: ...
 
     async def slo(self) -> SloOverview: ...  # what /slo shows
+
+    async def response_times(self, since: datetime, until: datetime) -> ResponseTimes: ...  # what /stats shows
 
 
 N = TypeVar("N", bound=n.Notification)
@@ -237,7 +242,13 @@ async def _paused(paused: n.RemediationPaused, incident: Incident, sources: Sour
 
 @renders(n.SloReport)
 async def _slo_report(report: n.SloReport, incident: Incident, sources: Sources) -> Rendered:
-    return Post(slo_report_text(await sources.slo()))
+    """The SLOs as /slo shows them, then MTTA/MTTR over the week the report closes (up to its due time)."""
+    until = sources.now
+    if report.due:
+        with contextlib.suppress(ValueError):
+            until = datetime.fromisoformat(report.due)
+    times = await sources.response_times(until - timedelta(days=7), until)
+    return Post(slo_report_text(await sources.slo()) + "\n\n" + response_times_section(times))
 
 
 @renders(n.ConfigRejected)

@@ -31,6 +31,11 @@ COMMANDS = [
     ("alerts", "Recent incidents: /alerts [severity] [N]"),
     ("slo", "SLOs: budget, burn rates, chart: /slo [window]"),
     ("ack", "Acknowledge: /ack <id|#fingerprint>"),
+    ("incidents", "Open incidents (alerts grouped)"),
+    ("incident", "An incident and its timeline: /incident <id>"),
+    ("note", "Add a note to an incident's timeline: /note <id> <text>"),
+    ("postmortem", "A postmortem draft as a file: /postmortem <id>"),
+    ("stats", "MTTA and MTTR: /stats [days]"),
     ("detectors", "Configured detectors"),
     ("remediate", "Run a detector's remediation (admins)"),
     ("runbook", "A detector's runbook: /runbook <detector>"),
@@ -190,6 +195,7 @@ def help_text() -> str:
     lines = ["<b>opsbot</b> runs this team's health checks and brings their alerts here, with buttons.", ""]
     lines += [f"/{name} — {escape(desc)}" for name, desc in COMMANDS]
     lines += ["", "Buttons on an alert: ✅ Ack stops reminders, 🔁 Check now re-runs its detector (admins)."]
+    lines += ["Replies to an alert's card and messages in an incident's topic join the incident's timeline."]
     return "\n".join(lines)
 
 

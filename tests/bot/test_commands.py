@@ -17,6 +17,11 @@ COMMANDS = [
     "/slo 30",
     "/detectors",
     "/ack 1",
+    "/incidents",
+    "/incident 1",
+    "/note 1 hello",
+    "/postmortem 1",
+    "/stats",
     "/sweep",
 ]
 
@@ -31,6 +36,11 @@ async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
         "alerts",
         "slo",
         "ack",
+        "incidents",
+        "incident",
+        "note",
+        "postmortem",
+        "stats",
         "detectors",
         "remediate",
         "runbook",

@@ -31,6 +31,11 @@ COMMANDS = [
     "/silence",
     "/silences",
     "/unsilence",
+    "/incidents",
+    "/incident",
+    "/note",
+    "/postmortem",
+    "/stats",
     "/nonsense",
 ]
 ARG = st.one_of(
@@ -58,7 +63,7 @@ ARG = st.one_of(
 )
 FORGED = st.one_of(
     st.text(max_size=64),
-    st.from_regex(r"\A(a1|r1|z1|p1|s1):[a-z]{0,5}:-?[0-9]{0,12}(:[0-9]{0,5})?\Z"),
+    st.from_regex(r"\A(a1|r1|z1|p1|s1|i1):[a-z]{0,5}:-?[0-9]{0,12}(:[0-9]{0,5})?\Z"),
     st.from_regex(r"\Ac1:(yes|no|[a-z]{0,4}):[A-Za-z0-9_:-]{0,40}\Z"),  # confirmations: made-up tokens
 )
 VALID_ACTIONS = re.compile(r"^(a1:(ack|unack|rb|chk)|r1:ask|z1:(1h|res)):\d+$|^p1:|^s1:")

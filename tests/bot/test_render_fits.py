@@ -11,11 +11,16 @@ import pytest
 from bot.emulator.html_check import parse_html, utf16_len
 from bot.render.digest import MAX_ENTRIES, digest_view
 from bot.render.fit import clip, esc
+from bot.render.incidents import incident_pages, incidents_parts, stats_parts
 from bot.render.markdown import markdown_to_html
 from bot.render.notifications import Post, Reply, render
 from bot.render.split import TELEGRAM_LIMIT, split_html
 from bot.render.texts import alert_card, alerts_text
 from ops.alert_history import AlertPage
+from ops.incidents.log import IncidentRecord
+from ops.incidents.read import IncidentGroup
+from ops.incidents.stats import ResponseTimes, Times
+from ops.incidents.timeline import Entry
 from ops.model import Incident, IncidentStatus, Severity
 from ops.notify import types as n
 from ops.remediation.runner import RunView
@@ -83,6 +88,15 @@ class Sources:
 
     async def slo(self) -> SloOverview:
         return SloOverview(window=None, slos=[], compliance=None)
+
+    async def response_times(self, since: datetime, until: datetime) -> ResponseTimes:
+        return hostile_times(self.value, since, until)
+
+
+def hostile_times(value: str, since: datetime, until: datetime, detectors: int = 300) -> ResponseTimes:
+    """Response times of many detectors with hostile names (each made unique by its number)."""
+    times = Times(count=3, to_ack=[120.0], to_resolve=[3900.0, 60.0])
+    return ResponseTimes(since, until, times, {f"{value}{k}": times for k in range(detectors)})
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
@@ -163,3 +177,29 @@ def test_a_huge_message_continues_in_at_most_eight_replies() -> None:
     parts = [p for text in continuation for p in split_html(text)]
     assert utf16_len(card) <= TELEGRAM_LIMIT and len(parts) <= 8
     assert "more characters not shown" in parts[-1]
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_incident_pages_lists_and_stats_fit_whatever_people_wrote(name: str) -> None:
+    value = HOSTILE[name]
+    alerts = tuple(incident(value, value, n=k) for k in range(1, 30))
+    group = IncidentGroup(7, value[:200], NOW - timedelta(hours=1), alerts)
+    timeline = [
+        Entry(NOW - timedelta(minutes=100 - k), kind, value[:64], value, k, -1001, value[:3000])
+        for k in range(100)
+        for kind in ("note", "notified", value[:40])
+    ]
+    for sees_all in (True, False):
+        pages = incident_pages(IncidentRecord(group, timeline), NOW, -1002, sees_all)
+        assert len(pages) > 1
+        for page in pages:
+            assert utf16_len(page) <= TELEGRAM_LIMIT and shown_units(page) <= TELEGRAM_LIMIT
+    quiet = incident_pages(IncidentRecord(group, []), NOW, -1002, False)
+    assert len(quiet) == 1 and shown_units(quiet[0]) <= TELEGRAM_LIMIT
+    for parts in (
+        incidents_parts([IncidentGroup(k, value[:200], NOW, alerts) for k in range(500)], NOW),
+        stats_parts(hostile_times(value, NOW - timedelta(days=7), NOW), 7),
+    ):
+        assert 1 <= len(parts) <= 2
+        assert all(utf16_len(p) <= TELEGRAM_LIMIT and shown_units(p) <= TELEGRAM_LIMIT for p in parts)
+        assert "more" in parts[-1]  # what does not fit is counted, not cut mid-line
