@@ -154,7 +154,7 @@ class OpsBotApp:
         # Which alert chats are forums with incident topics: each replica asks Telegram for itself.
         self.forums = Forums(self.bot, self._alert_chats) if self.bot is not None else None
         self.sender = Sender(self.bot, self.core, self.limiter, self.forums) if self.forums is not None else None
-        self.boards = Boards(self.bot, self.core, self.forums) if self.bot and self.forums else None
+        self.boards = Boards(self.bot, self.core, self.forums) if self.bot is not None and self.forums else None
         self.probe = Probe(self.core, self.duties, self.schedule, self.link.status if self.link else lambda: "headless")
         self.fatal: str | None = None  # why the process stopped by itself (exit 2), e.g. a refused BOT_TOKEN
         self._stop: asyncio.Event | None = None
