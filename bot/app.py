@@ -31,6 +31,10 @@ from bot.limits import RateLimiter, RateLimitMiddleware
 from bot.link import UNREACHABLE, TelegramLink
 from bot.render.texts import COMMANDS
 from bot.sender import Sender
+from bot.topics.board import TICK as BOARD_TICK
+from bot.topics.board import Boards
+from bot.topics.forums import REFRESH_EVERY as FORUMS_EVERY
+from bot.topics.forums import Forums
 from bot.webhook import add_webhook_route
 from ops.api import ApiServices, OpsApi
 from ops.bridge import receive
@@ -55,7 +59,7 @@ HOUSEKEEPING_EVERY = 15.0  # seconds
 SCHEDULER_START_WAIT = 5.0  # seconds a new leader waits for its scheduler before going on
 TOKEN_CHECK_TIMEOUT = 5  # seconds the start-up getMe may take before Telegram counts as unreachable
 BAD_TOKEN = "bad setting BOT_TOKEN: Telegram refused it (401 Unauthorized) — copy the token from @BotFather again"
-LEADER_DUTIES = ("poller", "webhook", "scheduler", "housekeeping")
+LEADER_DUTIES = ("poller", "webhook", "scheduler", "housekeeping", "board")
 TELEGRAM_FAILURES = (TelegramAPIError, TimeoutError)  # a duty dying of these is logged without a traceback
 
 
@@ -149,7 +153,10 @@ class OpsBotApp:
         self.link = TelegramLink(on_back=[self._telegram_back]) if settings.bot_token else None
         self.bot = self._build_bot() if settings.bot_token else None
         self.dp = build_dispatcher(self.core, self.reload) if self.bot is not None else None
-        self.sender = Sender(self.bot, self.core, self.limiter) if self.bot is not None else None
+        # Which alert chats are forums with incident topics: each replica asks Telegram for itself.
+        self.forums = Forums(self.bot, self._alert_chats) if self.bot is not None else None
+        self.sender = Sender(self.bot, self.core, self.limiter, self.forums) if self.forums is not None else None
+        self.boards = Boards(self.bot, self.core, self.forums) if self.bot is not None and self.forums else None
         self.probe = Probe(self.core, self.duties, self.schedule, self.link.status if self.link else lambda: "headless")
         self.fatal: str | None = None  # why the process stopped by itself (exit 2), e.g. a refused BOT_TOKEN
         self._stop: asyncio.Event | None = None
@@ -157,6 +164,10 @@ class OpsBotApp:
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()  # set once started: a reload waits for it
         self._reloading = asyncio.Lock()
+
+    def _alert_chats(self) -> set[int]:
+        """The chats alerts go to (ALERT_CHAT_IDS and the routes'), as the running settings and config say."""
+        return set(self.settings.alert_chat_ids) | self.core.engine.router.all_chats()
 
     def _build_bot(self) -> Bot:
         bot = build_bot(self.settings)
@@ -203,6 +214,8 @@ class OpsBotApp:
         await self.core.migrate()
         await self._catch_up()
         replica = await self.core.replicas.register()
+        if self.forums is not None:
+            self.duties.every("forums", FORUMS_EVERY, self.forums.refresh)
         if self.sender is not None:
             self.duties.start("sender", self.sender.run)
         if self.link is not None and not self.link.accepted:
@@ -387,6 +400,8 @@ class OpsBotApp:
                 self.duties.start("webhook", self._register_webhook, once=True, quiet=TELEGRAM_FAILURES)
             else:
                 self.duties.start("poller", self._poll, quiet=TELEGRAM_FAILURES)
+        if self.boards is not None:
+            self.duties.every("board", BOARD_TICK, self.boards.tick)
         if (schedule := self.schedule) is not None:
             schedule.lead()
             self.duties.start("scheduler", schedule.run)

@@ -27,6 +27,11 @@ from ops.storage.sends import TELEGRAM, Limits, SendLog
 LIMITED_METHODS = {
     "sendMessage",
     "createForumTopic",  # posts the topic's first message into the chat: a send for the flood limits
+    # Each posts a service message into the chat (renamed, closed, reopened, pinned): counted as sends.
+    "editForumTopic",
+    "closeForumTopic",
+    "reopenForumTopic",
+    "pinChatMessage",
     "sendPhoto",
     "sendDocument",
     "sendMediaGroup",

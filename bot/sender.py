@@ -20,6 +20,9 @@ from bot.delivery import backoff, grouper, transport
 from bot.delivery.messages import Messages
 from bot.limits import RateLimiter
 from bot.render.digest import MAX_ENTRIES
+from bot.topics.forums import Forums
+from bot.topics.topics import Topics
+from ops.notify.types import CardRefresh
 from ops.runtime import OpsCore
 from ops.storage.outbox import OutboxRow
 
@@ -27,13 +30,16 @@ log = logging.getLogger(__name__)
 
 
 class Sender:
-    def __init__(self, bot: Bot, core: OpsCore, limiter: RateLimiter, *, idle_poll: float = 0.25) -> None:
+    def __init__(
+        self, bot: Bot, core: OpsCore, limiter: RateLimiter, forums: Forums, *, idle_poll: float = 0.25
+    ) -> None:
         self.bot = bot
         self.core = core
         self.outbox = core.outbox
         self.limiter = limiter
         self.idle_poll = idle_poll
         self.messages = Messages(bot, core)
+        self.topics = Topics(bot, core, forums)  # rows about alerts go into their incident's forum topic
         self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
         self._wake = asyncio.Event()
         self._started = False
@@ -108,14 +114,33 @@ class Sender:
             digest_id, rows = await self.core.digests.create(row.chat_id, now), storm
         else:
             if claimed := await self.outbox.claim(row.id):
-                await self._deliver([row], self.messages.send(row))
+                await self._deliver([row], self._send(row))
             return claimed
         if not rows or not await self.outbox.claim_many([r.id for r in rows], digest_id):
             if row.digest_id is None:  # another replica took some of these rows
                 await self.core.digests.discard(digest_id)
             return False
-        await self._deliver(rows, self.messages.digest(row.chat_id, digest_id))
+        await self._deliver(rows, self._send_digest(row.chat_id, digest_id, rows))
         return True
+
+    async def _send(self, row: OutboxRow) -> list[int]:
+        """One row, in its incident's topic where the chat has topics on."""
+        alerts = [row.incident_id] if row.incident_id is not None else []
+        opens = row.kind != CardRefresh.kind  # a card edit opens no topic
+
+        async def send(thread_id: int | None) -> list[int]:
+            return await self.messages.send(row, thread_id)
+
+        return await self.topics.deliver(row.chat_id, alerts, send, opens=opens)
+
+    async def _send_digest(self, chat_id: int, digest_id: int, rows: list[OutboxRow]) -> list[int]:
+        """A storm digest: in its incident's topic when all its rows are about one incident, else in General."""
+        alerts = [r.incident_id for r in rows if r.incident_id is not None]
+
+        async def send(thread_id: int | None) -> list[int]:
+            return await self.messages.digest(chat_id, digest_id, thread_id)
+
+        return await self.topics.deliver(chat_id, alerts, send)
 
     async def _deliver(self, rows: list[OutboxRow], send: Awaitable[list[int]]) -> None:
         """Make one Telegram call for `rows` (one row, or the rows a digest stands for); record the outcome."""

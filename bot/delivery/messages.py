@@ -44,9 +44,9 @@ class Messages:
         self.core = core
         self.request_timeout: float = REQUEST_TIMEOUT
 
-    async def send(self, row: OutboxRow) -> list[int]:
+    async def send(self, row: OutboxRow, thread_id: int | None = None) -> list[int]:
         """The one dispatch point: the row's notification, rendered (`bot.render.notifications`), decides
-        what it becomes."""
+        what it becomes. `thread_id`: the forum topic its messages go to (None: the chat itself)."""
         try:
             notification = row.notification
         except UnknownNotification as exc:
@@ -57,24 +57,30 @@ class Messages:
         except Undeliverable as exc:
             raise PermanentError(str(exc)) from None
         if isinstance(shown, Post):
-            return await self.text(row, shown.text, reply_to=None)
+            return await self.text(row, shown.text, reply_to=None, thread_id=thread_id)
         if isinstance(shown, Nothing):
             return []
         assert incident is not None, type(notification).__name__
         if isinstance(shown, Card):
-            return await card(self, row, incident, shown)
+            return await card(self, row, incident, shown, thread_id)
         if isinstance(shown, Edit):
             await self.refresh(row.chat_id, incident, self.core.clock(), required=True)
             return []
-        return await reply(self, row, incident, shown)
+        return await reply(self, row, incident, shown, thread_id)
 
-    async def digest(self, chat_id: int, digest_id: int) -> list[int]:
-        """A storm digest standing for several rows of one chat."""
+    async def digest(self, chat_id: int, digest_id: int, thread_id: int | None = None) -> list[int]:
+        """A storm digest standing for several rows of one chat (in the topic `thread_id`, if any)."""
         entries = await self.core.digests.entries(digest_id)
 
         async def send(limit: int) -> Message:
             text, markup = digest_view(digest_id, entries, 0, limit)
-            return await self.bot.send_message(chat_id, text, reply_markup=markup, request_timeout=self.request_timeout)
+            return await self.bot.send_message(
+                chat_id,
+                text,
+                reply_markup=markup,
+                message_thread_id=thread_id,
+                request_timeout=self.request_timeout,
+            )
 
         msg, _ = await fitting(send)
         await self.core.digests.set_message(digest_id, msg.message_id)
@@ -88,23 +94,30 @@ class Messages:
         return incident
 
     async def text(
-        self, row: OutboxRow, text: str, reply_to: int | None, markup: InlineKeyboardMarkup | None = None
+        self,
+        row: OutboxRow,
+        text: str,
+        reply_to: int | None,
+        markup: InlineKeyboardMarkup | None = None,
+        thread_id: int | None = None,
     ) -> list[int]:
         """`text` in as many messages as it needs, replying to `reply_to`, the buttons on the last."""
         ids = list(row.message_ids)
         parts = split_html(text)
         for n, part in enumerate(parts[len(ids) :], start=len(ids)):
-            ids += await send_split(self.poster(row.chat_id, reply_to), part, markup if n == len(parts) - 1 else None)
+            last = n == len(parts) - 1
+            ids += await send_split(self.poster(row.chat_id, reply_to, thread_id), part, markup if last else None)
             await self.core.outbox.save_progress(row.id, ids)
         return ids
 
-    def poster(self, chat_id: int, reply_to: int | None) -> Poster:
+    def poster(self, chat_id: int, reply_to: int | None, thread_id: int | None = None) -> Poster:
         async def post(text: str, markup: InlineKeyboardMarkup | None) -> Message:
             return await self.bot.send_message(
                 chat_id,
                 text,
                 reply_parameters=_reply(reply_to) if reply_to else None,
                 reply_markup=markup,
+                message_thread_id=thread_id,
                 request_timeout=self.request_timeout,
             )
 
@@ -182,7 +195,7 @@ def _reply(message_id: int) -> ReplyParameters:
 # -- what the renderer said ---------------------------------------------------------------------
 
 
-async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card) -> list[int]:
+async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card, thread_id: int | None) -> list[int]:
     """The alert card, with buttons; what does not fit it continues in replies to it."""
     now = out.core.clock()
     run = await out.core.remediation.latest_run(incident.id)
@@ -194,7 +207,11 @@ async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card) -
     async def send_card(limit: int) -> Message:
         text, continuation = alert_card(incident, now, run, context=shown.context, limit=limit - u16(prefix))
         msg = await out.bot.send_message(
-            row.chat_id, prefix + text, reply_markup=alert_keyboard(incident), request_timeout=out.request_timeout
+            row.chat_id,
+            prefix + text,
+            reply_markup=alert_keyboard(incident),
+            message_thread_id=thread_id,
+            request_timeout=out.request_timeout,
         )
         sent[:] = continuation
         return msg
@@ -208,16 +225,16 @@ async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card) -
         sent[:] = alert_card(incident, now, run, context=shown.context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
     parts = [p for text in sent for p in split_html(text, limit)]
     for part in parts[len(ids) - 1 :]:
-        ids += await send_split(out.poster(row.chat_id, ids[0]), part)
+        ids += await send_split(out.poster(row.chat_id, ids[0], thread_id), part)
         await out.core.outbox.save_progress(row.id, ids)
     return ids
 
 
-async def reply(out: Messages, row: OutboxRow, incident: Incident, shown: Reply) -> list[int]:
+async def reply(out: Messages, row: OutboxRow, incident: Incident, shown: Reply, thread_id: int | None) -> list[int]:
     """A reply to the card in this chat (first redrawn, if the renderer asks); with the alert's buttons
     when asked and the chat has no card."""
     original = await out.original(row.chat_id, incident)
     if shown.redraw:
         await out.refresh(row.chat_id, incident, out.core.clock(), required=False)
     markup = alert_keyboard(incident) if shown.buttons and original is None else None
-    return await out.text(row, shown.text, reply_to=original, markup=markup)
+    return await out.text(row, shown.text, reply_to=original, markup=markup, thread_id=thread_id)

@@ -144,6 +144,7 @@ async def _with_bot(run: _Run, workspace: Workspace) -> int:
     app: OpsBotApp | None = None
     try:
         emulator.add_chat(ALERTS, "supergroup", "#ops-alerts")
+        emulator.make_forum(ALERTS)  # topics on: each incident gets a topic of its own, the board is pinned
         emulator.add_chat(ADMINS, "supergroup", "#ops-admins")
         emulator.add_chat(ALICE, "private")
         settings = _settings(emulator, workspace)
@@ -154,6 +155,9 @@ async def _with_bot(run: _Run, workspace: Workspace) -> int:
         transcript.line(f"Telegram is the local Bot API emulator at {emulator.url}; the team chat is #ops-alerts.")
         transcript.line(f"Time-lapse: every detector runs every {DEMO_EVERY:g} s.")
         app = OpsBotApp(settings, config, polling_timeout=2)
+        # A time-lapse: minutes of a team's chat in seconds, so Telegram's 20 messages a minute per group
+        # (topics opened, renamed and closed, the board, the cards) are a time-lapse's minute too.
+        app.limiter.group_per_minute = 60
         await app.core.migrate()
         await after_migrations(workspace)
         await app.start()

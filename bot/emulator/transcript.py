@@ -96,7 +96,7 @@ class Transcript:
     def _on_call(self, call: Call, message: ChatMessage | None) -> None:
         if call.status == 499:  # the bot hung up itself (a long poll ended at shutdown): not Telegram's doing
             return
-        if call.status == 400 and "message is not modified" in call.description:
+        if call.status == 400 and ("message is not modified" in call.description or "NOT_MODIFIED" in call.description):
             return  # an edit that changed nothing: Telegram says so, and nothing in the chat changes
         if call.status != 200:
             self._print(f"Telegram refused {call.method} ({call.status})", call.description)
@@ -105,8 +105,10 @@ class Transcript:
             if call.method == "answerCallbackQuery" and call.params.get("text"):
                 popup = "popup" if str(call.params.get("show_alert")).lower() == "true" else "toast"
                 self._print(f"opsbot ({popup})", str(call.params["text"]))
+            elif (topic_change := self._topic_change(call)) is not None:
+                self._print(*topic_change)
             return
-        chat = self._chat(message.chat_id)
+        chat = self._chat(message.chat_id) + self._topic(message)
         if call.method == "editMessageText":
             self._print(f"opsbot edited message {message.message_id} in {chat}", message.text, self._number(message))
         elif call.method == "sendMessage":
@@ -118,6 +120,39 @@ class Transcript:
             caption = f"\n{message.text}" if message.text else ""
             shown = f"[{message.kind}: {message.filename}, {message.file_size} bytes{where}]{caption}"
             self._print(f"opsbot → {chat}", shown)
+
+    def _topic(self, message: ChatMessage) -> str:
+        """` › topic name` for a message in a forum topic."""
+        chat = self.emulator.chats.get(message.chat_id)
+        topic = chat.topics.get(message.thread_id) if chat is not None and message.thread_id else None
+        return f" › {topic.name}" if topic is not None else ""
+
+    def _topic_change(self, call: Call) -> tuple[str, str] | None:
+        """What a person sees of the bot's topic and pin calls, as a line (None: nothing to show)."""
+        try:
+            chat_id = int(call.params.get("chat_id", 0))
+        except (TypeError, ValueError):
+            return None
+        chat = self._chat(chat_id)
+        thread = call.params.get("message_thread_id")
+        forum = self.emulator.chats.get(chat_id)
+        topic = forum.topics.get(int(thread)) if forum is not None and thread else None
+        name = topic.name if topic is not None else str(thread)
+        match call.method:
+            case "createForumTopic":
+                return f"opsbot opened a topic in {chat}", str(call.params.get("name", ""))
+            case "editForumTopic":
+                return f"opsbot renamed a topic in {chat}", name
+            case "closeForumTopic":
+                return f"opsbot closed a topic in {chat}", name
+            case "reopenForumTopic":
+                return f"opsbot reopened a topic in {chat}", name
+            case "pinChatMessage":
+                pinned = self.emulator.messages.get((chat_id, int(call.params.get("message_id", 0))))
+                return f"opsbot pinned message {call.params.get('message_id')} in {chat}", (
+                    pinned.text.split("\n")[0] if pinned is not None else ""
+                )
+        return None
 
     def _save(self, message: ChatMessage) -> Path | None:
         if self.files_dir is None or message.content is None:

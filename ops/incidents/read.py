@@ -113,3 +113,16 @@ async def open_group_ids(conn: AsyncConnection) -> list[int]:
 async def group_of_alert(conn: AsyncConnection, alert_id: int) -> int | None:
     value = await conn.scalar(select(alerts_history.c.group_id).where(alerts_history.c.id == alert_id))
     return int(value) if value is not None else None
+
+
+async def groups_of_alerts(conn: AsyncConnection, alert_ids: list[int]) -> dict[int, int]:
+    """alert id → its incident's id (alerts from before incidents, with none, are left out)."""
+    found: dict[int, int] = {}
+    for start in range(0, len(alert_ids), 500):
+        rows = await conn.execute(
+            select(alerts_history.c.id, alerts_history.c.group_id).where(
+                alerts_history.c.id.in_(alert_ids[start : start + 500]), alerts_history.c.group_id.is_not(None)
+            )
+        )
+        found.update({int(r.id): int(r.group_id) for r in rows})
+    return found

@@ -31,6 +31,13 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     # Which card arrives first depends on which detector finishes first: the buttons' numbers vary.
     assert "🔴 CRITICAL · cash_balance" in out
+    # #ops-alerts is a forum: each incident has a topic, announced in General, and the board is pinned.
+    assert "opsbot opened a topic in #ops-alerts\n    🔴 cash_balance · ozon" in out
+    assert re.search(r"🔴 Incident #\d+: cash_balance · ozon · its topic", out)
+    assert re.search(r"opsbot → #ops-alerts › 🔴 cash_balance · ozon, message \d+\n    🔴 CRITICAL", out)
+    assert re.search(r"opsbot pinned message \d+ in #ops-alerts\n    📋 Open incidents: \d", out)
+    assert "opsbot renamed a topic in #ops-alerts\n    👀 cash_balance · ozon" in out
+    assert "opsbot closed a topic in #ops-alerts\n    ✅ sales_freshness" in out
     assert re.search(r"\[\d+ ✅ Ack\] \[\d+ 🔁 Check now\] \[\d+ 🛠 Remediate\] \[\d+ 📖 Runbook\]", out), out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
