@@ -143,3 +143,61 @@ class Slo(BaseModel):
     daily: list[SloDayOut]
     detectors: list[SloDetectorOut]
     slos: list[SloStatusOut] = Field(description="each configured SLO now, over its own window, as /slo shows it")
+
+
+SeverityName = Literal["info", "warning", "error", "critical"]
+AlertState = Literal["firing", "acknowledged", "resolved"]
+
+
+class IncidentSummary(BaseModel):
+    """An incident (alerts grouped by their route's `group_by`, or a child with its `depends_on` parent's);
+    its state is its alerts': open while any fires, acknowledged when one of its open alerts is."""
+
+    id: int = Field(ge=1)
+    title: str = Field(max_length=200)
+    status: AlertState
+    severity: SeverityName = Field(description="the highest of its open alerts (of all, once resolved)")
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None = Field(description="when its last alert resolved; null while open")
+    alert_count: int = Field(ge=0)
+    detectors: list[str]
+
+
+class Incidents(BaseModel):
+    incidents: list[IncidentSummary] = Field(description="newest first")
+    next_before: int | None = Field(description="pass as `before` for the next (older) page; null at the end")
+
+
+class IncidentAlert(BaseModel):
+    """One alert of an incident (`/alerts` has the rest of it)."""
+
+    id: int = Field(ge=1)
+    source: str
+    key: str
+    severity: SeverityName
+    status: AlertState
+    message: str
+    created_at: datetime
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str = Field(
+        description="joined, fired, notified, reminded, escalated, acknowledged, unacknowledged, silenced, "
+        "inhibited, remediation_started, remediation_succeeded, remediation_failed, rechecked, checked, "
+        "resolved, reopened, severity_raised, flapping_started, note, message, …"
+    )
+    actor: str | None = Field(description="the person's name; null for opsbot itself")
+    detector: str | None = Field(description="the alert's detector, when the entry is about one alert")
+    alert_id: int | None
+    chat_id: int | None
+    detail: str = Field(description="what happened: a note's text, a remediation's output tail, …")
+
+
+class IncidentDetail(IncidentSummary):
+    alerts: list[IncidentAlert] = Field(description="oldest first")
+    timeline: list[TimelineEntry] = Field(description="oldest first, with time and actor")

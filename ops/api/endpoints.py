@@ -8,11 +8,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ops.api.answers import Ack, Alerts, Detector, Error, Health, Remediation, RunDetectors, Slo
-from ops.api.params import AckParams, AlertsParams, NoParams, RemediateParams, SloParams, SloSummaryParams
+from ops.api.answers import (
+    Ack,
+    Alerts,
+    Detector,
+    Error,
+    Health,
+    IncidentDetail,
+    Incidents,
+    Remediation,
+    RunDetectors,
+    Slo,
+)
+from ops.api.params import (
+    AckParams,
+    AlertsParams,
+    IncidentParams,
+    IncidentsParams,
+    NoParams,
+    RemediateParams,
+    SloParams,
+    SloSummaryParams,
+)
 
 PREFIX = "/api/v1/ops"
 OPENAPI_PATH = "/api/v1/openapi.json"
+JSON = "application/json"
+MARKDOWN = "text/markdown"
 Access = Literal["open", "read", "write"]  # open: no token needed while the API is on; read: API_PUBLIC_READ
 
 
@@ -26,12 +48,40 @@ class Endpoint:
     access: Access = "read"
     params: type[BaseModel] = NoParams
     other: dict[int, tuple[str, Any]] = field(default_factory=dict)  # status → (when, answer type)
+    media: str = JSON  # the 200 answer's content type: JSON of `answer`, or text (`answer` is str)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("get", OPENAPI_PATH, "openapi", "This document", dict[str, Any], access="open"),
     Endpoint("get", f"{PREFIX}/health", "health", "vw_ops_health counts and each detector's last result", Health),
     Endpoint("get", f"{PREFIX}/alerts", "alerts", "Incidents, newest first", Alerts, params=AlertsParams),
+    Endpoint(
+        "get",
+        f"{PREFIX}/incidents",
+        "incidents",
+        "Incidents (alerts grouped as they fired), newest first",
+        Incidents,
+        params=IncidentsParams,
+    ),
+    Endpoint(
+        "get",
+        f"{PREFIX}/incidents/{{id}}",
+        "incident",
+        "An incident: its alerts and its timeline",
+        IncidentDetail,
+        params=IncidentParams,
+        other={404: ("no such incident, or the API is off", Error)},
+    ),
+    Endpoint(
+        "get",
+        f"{PREFIX}/incidents/{{id}}/postmortem",
+        "postmortem",
+        "An incident's postmortem draft in Markdown (facts from its timeline, empty sections to write)",
+        str,
+        params=IncidentParams,
+        other={404: ("no such incident, or the API is off", Error)},
+        media=MARKDOWN,
+    ),
     Endpoint("get", f"{PREFIX}/detectors", "detectors", "Configured detectors", list[Detector]),
     Endpoint(
         "get",

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from ops.api.answers import Error
-from ops.api.endpoints import ENDPOINTS, Endpoint
+from ops.api.endpoints import ENDPOINTS, JSON, Endpoint
 from ops.api.params import parameters
 
 REF = "#/components/schemas/{model}"
@@ -32,8 +32,8 @@ class _Schemas:
 
 
 def _operation(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
-    def answer(description: str, of: Any) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": schemas.of(of)}}}
+    def answer(description: str, of: Any, media: str = JSON) -> dict[str, Any]:
+        return {"description": description, "content": {media: {"schema": schemas.of(of)}}}
 
     params = [
         {
@@ -46,7 +46,7 @@ def _operation(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         for p in parameters(endpoint.params).values()
     ]
     responses = {
-        "200": answer("OK", endpoint.answer),
+        "200": answer("OK", endpoint.answer, endpoint.media),
         "401": answer("missing or wrong bearer token" if endpoint.access != "open" else "wrong bearer token", Error),
         "404": answer("the API is off", Error),
     }

@@ -57,6 +57,20 @@ class AckParams(BaseModel):
     id: int = Field(ge=0, description="the incident's id")  # beyond int4 it is a 404, not a bad parameter
 
 
+class IncidentsParams(BaseModel):
+    status: Literal["open", "resolved", "all"] = Field(
+        "open", description="open (firing or acknowledged), resolved, or all"
+    )
+    limit: int = Field(50, ge=1, le=500, description="page size")
+    before: int | None = Field(
+        None, ge=1, le=INT4, description="only incidents older than this id (next_before of the previous page)"
+    )
+
+
+class IncidentParams(BaseModel):
+    id: int = Field(ge=0, description="the incident's id")  # beyond int4 it is a 404, not a bad parameter
+
+
 class SloParams(BaseModel):
     date_from: date | None = day("first day (default: 6 days before date_to)")
     date_to: date | None = day("last day (default: today)")

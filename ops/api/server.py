@@ -26,6 +26,10 @@ from ops.api.answers import (
     DetectorHealth,
     Error,
     Health,
+    IncidentAlert,
+    IncidentDetail,
+    Incidents,
+    IncidentSummary,
     LastCheck,
     Muted,
     Remediation,
@@ -34,14 +38,17 @@ from ops.api.answers import (
     SloDayOut,
     SloDetectorOut,
     SloStatusOut,
+    TimelineEntry,
 )
-from ops.api.endpoints import ENDPOINTS, Endpoint
+from ops.api.endpoints import ENDPOINTS, JSON, Endpoint
 from ops.api.openapi import openapi_document
 from ops.api.params import (
     INT4,
     AckParams,
     AlertsParams,
     BadParameter,
+    IncidentParams,
+    IncidentsParams,
     RemediateParams,
     SloParams,
     SloSummaryParams,
@@ -52,7 +59,10 @@ from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig
 from ops.engine.incidents import IncidentService
 from ops.health import HealthReadModel
-from ops.model import Actor
+from ops.incidents.log import IncidentLog
+from ops.incidents.postmortem import Postmortems
+from ops.incidents.read import IncidentGroup
+from ops.model import Actor, Incident
 from ops.redaction import same_secret
 from ops.remediation import RemediationRunner
 from ops.settings import Settings
@@ -103,6 +113,8 @@ class ApiServices:
     sweeper: Sweeper
     remediation: RemediationRunner
     slo: SloReader
+    incident_log: IncidentLog
+    postmortems: Postmortems
 
     @classmethod
     def of(cls, core: OpsCore) -> ApiServices:
@@ -116,6 +128,8 @@ class ApiServices:
             core.sweeper,
             core.remediation,
             core.slo_reader,
+            core.incident_log,
+            core.postmortems,
         )
 
     @property
@@ -153,7 +167,11 @@ class OpsApi:
             except Exception:  # logged here, never shown
                 log.exception("api %s %s failed", request.method, request.path)
                 return _error(500, "internal error; it has been logged")
-            return answer if isinstance(answer, web.StreamResponse) else _json(endpoint.answer, answer)
+            if isinstance(answer, web.StreamResponse):
+                return answer
+            if endpoint.media != JSON:
+                return web.Response(text=answer, content_type=endpoint.media, charset="utf-8")
+            return _json(endpoint.answer, answer)
 
         return guarded
 
@@ -210,6 +228,42 @@ class OpsApi:
         ]
         more = len(items) == params.limit and page.total > params.limit
         return Alerts(alerts=items, total=page.total, next_cursor=items[-1].id if more else None)
+
+    async def incidents(self, params: IncidentsParams) -> Incidents:
+        # One more than a page: a next page exists only when something is left for it.
+        found = await self.services.incident_log.recent(
+            status=params.status, limit=params.limit + 1, before=params.before
+        )
+        page = found[: params.limit]
+        more = len(found) > params.limit
+        return Incidents(incidents=[_summary(g) for g in page], next_before=page[-1].id if more else None)
+
+    async def incident(self, params: IncidentParams) -> IncidentDetail | web.Response:
+        record = await self.services.incident_log.get(params.id) if params.id <= INT4 else None
+        if record is None:
+            return _error(404, f"no incident {str(params.id)[:20]}")
+        return IncidentDetail(
+            **_summary(record.incident).model_dump(),
+            alerts=[_alert(a) for a in record.incident.alerts],
+            timeline=[
+                TimelineEntry(
+                    at=_utc(e.at),
+                    kind=e.kind,
+                    actor=e.actor,
+                    detector=e.detector,
+                    alert_id=e.alert_id,
+                    chat_id=e.chat_id,
+                    detail=e.detail,
+                )
+                for e in record.timeline
+            ],
+        )
+
+    async def postmortem(self, params: IncidentParams) -> str | web.Response:
+        draft = await self.services.postmortems.draft(params.id) if params.id <= INT4 else None
+        if draft is None:
+            return _error(404, f"no incident {str(params.id)[:20]}")
+        return draft
 
     async def detectors(self, _params: BaseModel) -> list[Detector]:
         default = self.services.settings.sweep_interval_sec
@@ -296,6 +350,35 @@ def _values(request: web.Request, names: tuple[str, ...]) -> dict[str, str]:
     """The parameters given, by name: from the path, else the query (its first value)."""
     path, query = request.match_info, request.query
     return {n: path[n] if n in path else query[n] for n in names if n in path or n in query}
+
+
+def _summary(group: IncidentGroup) -> IncidentSummary:
+    return IncidentSummary(
+        id=group.id,
+        title=group.title,
+        status=group.status.value,
+        severity=group.severity.value,
+        opened_at=_utc(group.opened_at),
+        acknowledged_at=_utc(group.acknowledged_at),
+        acknowledged_by=group.acknowledged_by,
+        resolved_at=_utc(group.resolved_at),
+        alert_count=len(group.alerts),
+        detectors=group.detectors,
+    )
+
+
+def _alert(alert: Incident) -> IncidentAlert:
+    return IncidentAlert(
+        id=alert.id,
+        source=alert.source,
+        key=alert.key,
+        severity=alert.severity.value,
+        status=alert.status.value,
+        message=alert.message,
+        created_at=_utc(alert.opened_at),
+        acknowledged_by=alert.acknowledged_by,
+        resolved_at=_utc(alert.resolved_at),
+    )
 
 
 def _slo(report: SloOverview) -> Slo:

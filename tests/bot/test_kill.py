@@ -22,7 +22,9 @@ KEYS = 500
 KEY = re.compile(r"\bmp\d{3}\b")
 
 
-def start_bot(tmp_path: Path, emulator: BotApiEmulator, log_name: str) -> subprocess.Popen[bytes]:
+def start_bot(
+    tmp_path: Path, emulator: BotApiEmulator, log_name: str, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "BOT_TOKEN": TOKEN,
@@ -31,6 +33,7 @@ def start_bot(tmp_path: Path, emulator: BotApiEmulator, log_name: str) -> subpro
         "OPSBOT_CONFIG": str(tmp_path / "opsbot.yaml"),
         "ALERT_CHAT_IDS": ",".join(map(str, CHATS)),
         "HTTP_PORT": "0",
+        **(extra or {}),
     }
     log = open(tmp_path / log_name, "wb")  # closed by the OS with the process
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=log, stderr=log, cwd=tmp_path)

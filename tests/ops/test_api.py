@@ -7,7 +7,7 @@ import asyncio
 import re
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ops.api import ApiServices, OpsApi
 from ops.api.endpoints import ENDPOINTS
 from ops.api.params import DAY_PATTERN, FIRST_DAY, LAST_DAY, AlertsParams, BadParameter, SloParams, parse
 from ops.config import parse_config
+from ops.model import Actor
 
 TOKEN = "api-secret-token"
 SHOP = "CREATE TABLE balances (mp TEXT, v REAL); INSERT INTO balances VALUES ('wb', -20000), ('ozon', 700);"
@@ -42,11 +43,13 @@ slos:
 """
 
 
-async def start(tmp_path: Path, **overrides: Any) -> tuple[OpsBotApp, str]:
+async def start(
+    tmp_path: Path, shop_sql: str = SHOP, make_config: Callable[[str], str] = config, **overrides: Any
+) -> tuple[OpsBotApp, str]:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    shop = make_sqlite(tmp_path / "shop.db", SHOP)
+    shop = make_sqlite(tmp_path / "shop.db", shop_sql)
     settings = make_settings(tmp_path / "ops.db", http_port=0, **overrides)
-    app = OpsBotApp(settings, parse_config(config(shop)), schedule=False)
+    app = OpsBotApp(settings, parse_config(make_config(shop)), schedule=False)
     await app.start()
     return app, f"http://127.0.0.1:{app.http_port}"
 
@@ -119,6 +122,94 @@ async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
     assert [d["name"] for d in detectors] == ["cash_balance", "shop_size"]
 
 
+STORM_KEYS = 20
+STORM_SHOP = (
+    "CREATE TABLE balances (mp TEXT, v REAL); CREATE TABLE stock (sku TEXT, v REAL);"
+    + "".join(f"INSERT INTO balances VALUES ('mp{i:02d}', -20000);" for i in range(STORM_KEYS))
+    + "INSERT INTO stock VALUES ('a', 0), ('b', 0);"
+)
+
+
+def grouped_config(shop: str) -> str:
+    """cash_balance's alerts share an incident (its route groups by detector); stock's are one each."""
+    return f"""
+targets: {{shop: "{shop}"}}
+routes:
+  - {{match: {{detector: cash_balance}}, chats: [-1001], group_by: [detector], group_window: 10m}}
+detectors:
+  - {{name: cash_balance, kind: sql, target: shop, query: "SELECT mp, v FROM balances", alert_if: "< -10000",
+      severity: critical}}
+  - {{name: stock, kind: sql, target: shop, query: "SELECT sku, v FROM stock", alert_if: "< 1", severity: warning}}
+slos:
+  - {{name: cash_ok, objective: 99.0, window: 7d, sli: {{detector: cash_balance}}}}
+"""
+
+
+async def get_text(url: str) -> tuple[int, str, str]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
+
+
+async def test_incidents_list_detail_and_postmortem(tmp_path: Path) -> None:
+    app, api = await start(tmp_path, STORM_SHOP, grouped_config, api_token=TOKEN)
+    try:
+        assert (await call("POST", f"{api}/api/v1/ops/run-detectors"))[0] == 200
+        status, page = await call("GET", f"{api}/api/v1/ops/incidents")
+        assert status == 200 and page["next_before"] is None
+        # The storm of 20 cash alerts is one incident; each of stock's two alerts is its own.
+        assert [(i["detectors"], i["alert_count"], i["status"]) for i in page["incidents"]] == [
+            (["stock"], 1, "firing"),
+            (["stock"], 1, "firing"),
+            (["cash_balance"], STORM_KEYS, "firing"),
+        ]
+        storm = page["incidents"][-1]
+        assert storm["severity"] == "critical" and storm["title"].startswith("cash_balance")
+        assert storm["resolved_at"] is None and storm["opened_at"].endswith("Z")
+
+        # Paging back, newest first.
+        status, first = await call("GET", f"{api}/api/v1/ops/incidents?status=all&limit=2")
+        assert status == 200 and len(first["incidents"]) == 2 and first["next_before"] is not None
+        status, rest = await call("GET", f"{api}/api/v1/ops/incidents?status=all&limit=2&before={first['next_before']}")
+        assert [i["id"] for i in rest["incidents"]] == [storm["id"]] and rest["next_before"] is None
+        assert (await call("GET", f"{api}/api/v1/ops/incidents?status=resolved"))[1]["incidents"] == []
+
+        # A note and an acknowledgement join its timeline, with their authors.
+        assert await app.core.incident_log.note(storm["id"], Actor(7, "@alice"), "restarted the payments db")
+        _, before_ack = await call("GET", f"{api}/api/v1/ops/incidents/{storm['id']}")
+        alert_id = before_ack["alerts"][0]["id"]
+        assert (await call("POST", f"{api}/api/v1/ops/alerts/{alert_id}/ack"))[0] == 200
+        status, detail = await call("GET", f"{api}/api/v1/ops/incidents/{storm['id']}")
+        assert status == 200 and detail["status"] == "acknowledged" and detail["acknowledged_by"] == "api"
+        assert sorted(a["key"] for a in detail["alerts"]) == [f"mp{i:02d}" for i in range(STORM_KEYS)]
+        kinds = [e["kind"] for e in detail["timeline"]]
+        assert kinds.count("joined") == STORM_KEYS and kinds.count("fired") == STORM_KEYS
+        [note] = [e for e in detail["timeline"] if e["kind"] == "note"]
+        assert (note["actor"], note["detail"], note["alert_id"]) == ("@alice", "restarted the payments db", None)
+        [ack] = [e for e in detail["timeline"] if e["kind"] == "acknowledged"]
+        assert (ack["actor"], ack["alert_id"], ack["detector"]) == ("api", alert_id, "cash_balance")
+        assert [e["at"] for e in detail["timeline"]] == sorted(e["at"] for e in detail["timeline"])
+
+        # The postmortem draft: Markdown, with the facts and the sections left for people.
+        status, content_type, text = await get_text(f"{api}/api/v1/ops/incidents/{storm['id']}/postmortem")
+        assert status == 200 and content_type == "text/markdown; charset=utf-8"
+        assert text.startswith(f"# Postmortem: incident #{storm['id']} — cash_balance")
+        for section in ("## Summary", "## Alerts involved", "## Impact", "## Notes from people", "## Timeline (UTC)"):
+            assert section in text
+        for section in ("## Root cause", "## What went well", "## What went wrong", "## Action items"):
+            assert section in text
+        assert "**Severity:** critical" in text and "restarted the payments db" in text
+        assert "**cash_ok** (objective 99%)" in text
+        assert text.count("| cash_balance |") == STORM_KEYS
+
+        # Unknown incidents: 404 with the error answer, for the detail and the draft alike.
+        for path in ("999999", "999999/postmortem", "99999999999", "99999999999/postmortem"):
+            status, body = await call("GET", f"{api}/api/v1/ops/incidents/{path}")
+            assert status == 404 and body["error"].startswith("no incident"), path
+    finally:
+        await app.stop()
+
+
 @pytest.mark.parametrize(
     ("path", "parameter"),
     [
@@ -143,6 +234,15 @@ async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
         ("GET /api/v1/ops/slo?date_from=0001-01-01", "date_from"),
         ("GET /api/v1/ops/slo?date_to=20261123", "date_to"),
         ("GET /api/v1/ops/slo?date_from=٢٠٢٦-١١-٢٣", "date_from"),
+        ("GET /api/v1/ops/incidents?status=closed", "status"),
+        ("GET /api/v1/ops/incidents?limit=0", "limit"),
+        ("GET /api/v1/ops/incidents?limit=501", "limit"),
+        ("GET /api/v1/ops/incidents?before=0", "before"),
+        ("GET /api/v1/ops/incidents?before=abc", "before"),
+        ("GET /api/v1/ops/incidents?before=٥", "before"),
+        ("GET /api/v1/ops/incidents/x", "id"),
+        ("GET /api/v1/ops/incidents/-1", "id"),
+        ("GET /api/v1/ops/incidents/²/postmortem", "id"),
     ],
 )
 async def test_a_bad_parameter_is_422_naming_it(api: str, path: str, parameter: str) -> None:
