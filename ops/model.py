@@ -173,6 +173,7 @@ class Incident:
     notification_count: int
     extras: dict[str, Any] = field(default_factory=dict)
     muted: Mute | None = None  # what keeps it from notifying now (a silence, a window, a parent, flapping)
+    group_id: int | None = None  # the incident (ops.incidents) it belongs to
 
     @property
     def short_fingerprint(self) -> str:

@@ -14,7 +14,7 @@ from helpers import make_settings, sql
 from ops.config import parse_config
 from ops.timeutil import Clock, utcnow
 
-CARD = re.compile(r"· incident \d+ · since")
+CARD = re.compile(r"· alert \d+ (· incident #\d+ )?· since")
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
 ALERT_CHATS = (-1001, -1002)
 ADMIN_CHAT = -1009

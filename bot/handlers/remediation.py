@@ -44,7 +44,7 @@ async def _start(runner: RemediationRunner, incident: Incident, actor: Actor) ->
 def _confirm_text(runner: RemediationRunner, incident: Incident) -> str:
     action = runner.action_for(incident.source)
     what = escape(action.description) if action is not None and action.description else f"a {action.kind} action"
-    return f"🛠 Run <b>{escape(action.name)}</b> for {escape(incident.source)} (incident {incident.id})? {what}"
+    return f"🛠 Run <b>{escape(action.name)}</b> for {escape(incident.source)} (alert {incident.id})? {what}"
 
 
 async def _ask(

@@ -8,7 +8,7 @@ from bot.keyboards import digest_keyboard
 from bot.render.fit import esc
 from bot.render.notifications import SECTIONS, digest_section
 from bot.render.split import TELEGRAM_LIMIT, u16
-from bot.render.texts import SEVERITY_ICON, card_head, hhmm
+from bot.render.texts import SEVERITY_ICON, alert_ref, card_head, hhmm
 from ops.model import IncidentStatus, Severity
 from ops.storage.digests import DigestEntry
 from ops.timeutil import format_duration
@@ -76,7 +76,7 @@ def digest_page(entries: list[DigestEntry], page: int, limit: int = TELEGRAM_LIM
             "",
             card_head(incident) + (f" · {esc(incident.key, _LINE_PARTS[0])}" if incident.key else ""),
             esc(incident.message, min(300, limit // (2 * PAGE_SIZE))),
-            f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since "
+            f"<code>#{incident.short_fingerprint}</code> · {alert_ref(incident)} · since "
             f"{hhmm(incident.opened_at)}{state}",
         ]
     return _fit("\n".join(lines), limit)

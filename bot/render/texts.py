@@ -78,7 +78,7 @@ def alert_card(
     below += ["", *details] if details else []
     below += [
         "",
-        f"<code>#{incident.short_fingerprint}</code> · incident {incident.id} · since {when(incident.opened_at, now)}",
+        f"<code>#{incident.short_fingerprint}</code> · {alert_ref(incident)} · since {when(incident.opened_at, now)}",
     ]
     if context:
         below.append(f"<i>Forwarded to the admins with its context: {esc(_context(incident), 400)}</i>")
@@ -127,7 +127,7 @@ def remediations_text(runs: list[RunView], now: datetime) -> str:
         return "🛠 <b>Remediations</b>: none yet."
     lines = [f"🛠 <b>Remediations</b> · last {len(runs)}", ""]
     for run in runs:
-        where = f" · incident {run.incident_id}" if run.incident_id else ""
+        where = f" · alert {run.incident_id}" if run.incident_id else ""
         lines.append(f"{esc(describe_run(run), 110)}{where} · {when(run.started_at, now)}")
     return "\n".join(lines)
 
@@ -489,3 +489,8 @@ def describe_run(run: RunView) -> str:
             f"❌ {run.action} failed after {run.attempts} attempt{'s' if run.attempts != 1 else ''}: {run.last_error}"
         )
     return f"⏸ {run.action} skipped: {run.last_error}"
+
+
+def alert_ref(incident: Incident) -> str:
+    """`alert 17 · incident #3`: the alert's id (for /ack) and its incident's (for /incident, /note)."""
+    return f"alert {incident.id}" + (f" · incident #{incident.group_id}" if incident.group_id is not None else "")

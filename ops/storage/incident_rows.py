@@ -27,4 +27,5 @@ def incident_from_row(r: Any) -> Incident:
         notification_count=r.notification_count,
         extras=json.loads(r.extras_json or "{}"),
         muted=Mute.stored(r.muted, r.muted_by),
+        group_id=getattr(r, "group_id", None),
     )

@@ -148,7 +148,7 @@ async def test_sql_vacuum_with_confirm_and_cancel(rh: Harness) -> None:
         return rh.emulator.bot_messages(chat)[-1]
 
     question = await ask()
-    assert question.text.startswith("🛠 Run vacuum_shop for size (incident 1)? Reclaims free pages")
+    assert question.text.startswith("🛠 Run vacuum_shop for size (alert 1)? Reclaims free pages")
     assert [b["text"] for b in question.buttons] == ["✅ Yes", "✖ Cancel"] and question.reply_to == card.message_id
     await rh.press(question, "Cancel", user_id=ADMIN, username="admin")
     await rh.emulator.wait_for(lambda: "cancelled by @admin" in rh.emulator.messages[(chat, question.message_id)].text)
@@ -240,7 +240,7 @@ async def test_commands_remediate_runbook_remediations(rh: Harness) -> None:
     assert (await rh.command(ALERT_CHATS[0], "/remediate nosuch", user_id=ADMIN)).text.startswith("No detector nosuch")
     assert (await rh.command(ALERT_CHATS[0], "/remediate", user_id=ADMIN)).text.startswith("Usage: /remediate")
     listing = await rh.command(ALERT_CHATS[0], "/remediations 5")
-    assert "✅ clean_disk succeeded in" in listing.text and "incident 1" in listing.text
+    assert "✅ clean_disk succeeded in" in listing.text and "alert 1" in listing.text
     assert (await rh.command(ALERT_CHATS[0], "/remediations x")).text.startswith("Usage: /remediations")
     assert (await rh.command(ALERT_CHATS[0], "/runbook cache")).text == "cache has no runbook."
 
