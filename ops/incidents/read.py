@@ -39,18 +39,23 @@ class IncidentGroup:
         return self.status is not IncidentStatus.resolved
 
     @property
+    def _current(self) -> list[Incident]:
+        """The alerts its state is read from: the open ones; once resolved, all (so a resolved incident
+        keeps its severity and who acknowledged it)."""
+        return [a for a in self.alerts if a.is_open] or list(self.alerts)
+
+    @property
     def severity(self) -> Severity:
-        pool = [a for a in self.alerts if a.is_open] or list(self.alerts)
-        return max((a.severity for a in pool), key=lambda s: s.rank, default=Severity.error)
+        return max((a.severity for a in self._current), key=lambda s: s.rank, default=Severity.error)
 
     @property
     def acknowledged_by(self) -> str | None:
-        acked = sorted((a for a in self.alerts if a.is_open and a.acknowledged_at), key=lambda a: a.acknowledged_at)
+        acked = sorted((a for a in self._current if a.acknowledged_at), key=lambda a: a.acknowledged_at)
         return acked[0].acknowledged_by if acked else None
 
     @property
     def acknowledged_at(self) -> datetime | None:
-        times = [a.acknowledged_at for a in self.alerts if a.is_open and a.acknowledged_at]
+        times = [a.acknowledged_at for a in self._current if a.acknowledged_at]
         return min(times) if times else None
 
     @property

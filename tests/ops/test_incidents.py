@@ -357,6 +357,9 @@ async def test_the_postmortem_draft(core: OpsCore) -> None:
     record = await core.incident_log.get(incident)
     assert record is not None
     assert timeline.count("\n- ") == len(record.timeline)
+    # Resolved, it still says who acknowledged it and when (the list and the API show it).
+    acked = opened + timedelta(minutes=2)
+    assert (record.incident.acknowledged_by, record.incident.acknowledged_at) == ("@alice", acked)
     for kind in ("joined", "fired", "notified", "acknowledged", "note", "resolved"):
         assert f"**{kind}**" in timeline
     for empty in ("## Root cause", "## What went well", "## What went wrong"):
