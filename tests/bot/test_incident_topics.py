@@ -217,3 +217,32 @@ async def test_the_board_stays_within_the_limits_in_a_storm(
     assert emulator.pinned(FORUM) == [board] and len(emulator.calls_to("pinChatMessage")) == 1
     assert all(m.thread_id is None for m in emulator.bot_messages(FORUM))  # storm digests of many: General
     assert emulator.calls_to("createForumTopic") == []
+
+
+async def test_what_people_write_in_the_topic_joins_the_timeline_and_the_postmortem(
+    start: Callable[..., object], emulator: BotApiEmulator
+) -> None:
+    emulator.keep_files = True  # /postmortem's file is read back
+    emulator.make_forum(FORUM)
+    h: Harness = await start(3)  # type: ignore[misc]
+    fail(h.shop, ["k002"])
+    await h.sweep()
+    await h.delivered()
+    [topic] = emulator.topics(FORUM)  # opened by the bot for incident #1
+
+    emulator.send_text(FORUM, "restarting the consumer of k002", message_thread_id=topic.thread_id, username="bob")
+    log = h.app.core.incident_log
+
+    async def said() -> bool:
+        record = await log.get(1)
+        return record is not None and any(e.kind == "message" for e in record.timeline)
+
+    for _ in range(200):
+        if await said():
+            break
+        await asyncio.sleep(0.05)
+    shown = (await h.command(FORUM, "/incident 1")).text
+    assert "@bob (message): restarting the consumer of k002" in shown
+    document = await h.command(FORUM, "/postmortem 1")
+    assert document.content is not None
+    assert "— @bob: restarting the consumer of k002" in document.content.decode("utf-8")
