@@ -302,7 +302,8 @@ class Pipeline:
     async def _escalate(self, conn: AsyncConnection, now: datetime, firing: list[_Open], changes: Changes) -> None:
         """A firing, unacknowledged, unmuted alert climbs its severity's policy: each step due and not yet
         taken is taken once, in order; the latest one taken repeats every `repeat` (`ops.engine.escalation`)."""
-        policies = {a.id: steps for a in firing if (steps := self.config.escalation_steps(a.severity))}
+        by_severity = {s: self.config.escalation_steps(s) for s in Severity}
+        policies = {a.id: steps for a in firing if (steps := by_severity[a.severity])}
         if not policies:
             return
         taken = await steps_taken(conn, list(policies))
@@ -379,7 +380,8 @@ class Pipeline:
         again = times > 1
         age = (now - row.created_at).total_seconds()
         admins = list(dict.fromkeys(self.settings.admin_chat_ids))
-        have = set(await chats_with_alert(conn, row.id))
+        carded = await chats_with_alert(conn, row.id)
+        have = set(carded)
         plan: list[tuple[list[int], Notification]]
         detail: dict[str, Any]
         if step.schedule is not None:
@@ -388,7 +390,8 @@ class Pipeline:
             plan = [([c for c in admins if c not in have], AlertCard(escalated=True)), (admins, Escalated(after=age))]
             detail = {"who": f"{len(admins)} admin chat(s)"}
         else:  # chats: the routed chats (at 0m they have the card already: firing sent it)
-            chats = await self._chats(conn, row)
+            routed = self.router.chats(row.source, Severity(row.severity), self._labels(row), row.key)
+            chats = list(dict.fromkeys([*routed, *carded]))
             plan = [([c for c in chats if c not in have], AlertCard(escalated=True))]
             if again or by is not None or step.after > 0:
                 plan.append((chats, Escalated(after=age)))
