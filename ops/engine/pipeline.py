@@ -323,8 +323,9 @@ class Pipeline:
                 changes.escalated.append(alert.id)
 
     async def escalate_now(self, alert_id: int, actor: Actor, chat_id: int | None, *, admin: bool) -> EscalateResult:
-        """🙋 Escalate now: the next step of the alert's policy, at once, for the person it paged (or an
-        admin). Under the engine's lock, like a tick, so the two never take one step twice."""
+        """Escalate now (a button on a personal page): the next step of the alert's policy, at once, for
+        the person it paged (or an admin). Under the engine's lock, like a tick: the two never take one
+        step twice."""
 
         async def transaction() -> tuple[EscalateResult, int]:
             async with self.db.begin() as conn:
