@@ -1,7 +1,8 @@
 """Who is asking, and what they may see: computed once per update by an outer middleware.
 
-Commands are answered in ALERT_CHAT_IDS and ADMIN_CHAT_IDS, and in private chats with users in
-ADMIN_USER_IDS. Anywhere else the bot reveals nothing (`/start` alone says how to configure it).
+Commands are answered in ALERT_CHAT_IDS and ADMIN_CHAT_IDS, in private chats with users in
+ADMIN_USER_IDS, and in the private chats of people an escalation policy paged (the alerts sent there).
+Anywhere else the bot reveals nothing (`/start` alone says how to configure it).
 Admin actions are for users in ADMIN_USER_IDS: a handler of one checks `access.admin`, records the refusal
 (event `refused`) and answers "Only admins can …" otherwise.
 """
@@ -60,6 +61,8 @@ class AccessMiddleware(BaseMiddleware):
         user_id = user.id if user else None
         admin_private = private and s.is_admin_user(user_id)
         configured = s.is_alert_chat(chat.id) or s.is_admin_chat(chat.id) or admin_private
+        if private and not configured:
+            configured = await s.was_paged(chat.id)  # an on-call person paged here: the page's buttons work
         access = Access(
             chat_id=chat.id,
             user_id=user_id,

@@ -82,6 +82,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         incident_log=core.incident_log,
         postmortems=core.postmortems,
         oncall=core.oncall,
+        pipeline=core.pipeline,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

@@ -27,6 +27,12 @@ class AlertCb(CallbackData, prefix="a1"):
     incident_id: RowId
 
 
+class EscalateCb(CallbackData, prefix="e1"):
+    """🙋 Escalate now on a personal page: the next step of the alert's escalation policy, at once."""
+
+    incident_id: RowId
+
+
 class RemediateStep(str, Enum):
     ask = "ask"  # the 🛠 Remediate button. (`yes`/`no` by incident id are gone: a forged one is stale.)
 

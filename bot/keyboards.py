@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import (
@@ -12,6 +14,7 @@ from bot.callbacks import (
     ConfirmCb,
     DigestAction,
     DigestCb,
+    EscalateCb,
     RemediateCb,
     RemediateStep,
     SilenceCb,
@@ -27,12 +30,22 @@ SILENCE_1H = "🔕 Silence 1h"
 SILENCE_RESOLVED = "🔕 Until resolved"
 YES = "✅ Yes"
 CANCEL = "✖ Cancel"
+ESCALATE_NOW = "🙋 Escalate now"
+
+# The incident whose personal page (an on-call person's private copy of its card) is being drawn now.
+# Delivery draws every copy of a card with `alert_keyboard(incident)`, which cannot tell one chat's copy
+# from another's; the renderer of the row being sent (`bot.render.notifications.render`) sets this for a
+# personal page and clears it for every other row, and the page's keyboard gets 🙋 Escalate now.
+DRAWING_PAGE: ContextVar[int | None] = ContextVar("drawing_page", default=None)
 
 
-def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
-    """Firing: Ack; acknowledged: Unack; resolved: no buttons at all."""
+def alert_keyboard(incident: Incident, *, page: bool | None = None) -> InlineKeyboardMarkup | None:
+    """Firing: Ack; acknowledged: Unack; resolved: no buttons at all. A personal page (`page`; by default
+    the one being drawn, `DRAWING_PAGE`) of a firing alert also has 🙋 Escalate now."""
     if incident.status is IncidentStatus.resolved:
         return None
+    if page is None:
+        page = DRAWING_PAGE.get() == incident.id
 
     def button(label: str, action: AlertAction) -> InlineKeyboardButton:
         return InlineKeyboardButton(text=label, callback_data=AlertCb(action=action, incident_id=incident.id).pack())
@@ -41,6 +54,8 @@ def alert_keyboard(incident: Incident) -> InlineKeyboardMarkup | None:
         button(ACK, AlertAction.ack) if incident.status is IncidentStatus.firing else button(UNACK, AlertAction.unack)
     )
     rows = [[first, button(CHECK, AlertAction.check)]]
+    if page and incident.status is IncidentStatus.firing:
+        rows.append([InlineKeyboardButton(text=ESCALATE_NOW, callback_data=EscalateCb(incident_id=incident.id).pack())])
     second = []
     if incident.extras.get("remediation"):
         second.append(

@@ -124,7 +124,8 @@ class OpsCore:
         router = Router(settings, current)
         stages = MuteStages(current, settings)
         engine = AlertEngine(db, settings, metrics, clock=clock, router=router, stages=stages, on_enqueue=wakeup)
-        pipeline = Pipeline(db, settings, current, router, stages, clock, wakeup)
+        oncall = OnCall(db, current, clock)
+        pipeline = Pipeline(db, settings, current, router, stages, clock, wakeup, oncall)
         silences = SilenceService(db, clock, pipeline)
         incidents = IncidentService(db, clock=clock, on_enqueue=wakeup)
         runner = DetectorRunner(current, DetectorContext(targets, db, clock), engine, metrics)
@@ -169,7 +170,7 @@ class OpsCore:
             history=AlertHistory(db, incidents),
             incident_log=incident_log,
             postmortems=Postmortems(incident_log, slo_reader, current, clock),
-            oncall=OnCall(db, current, clock),
+            oncall=oncall,
             chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
             remediation_runs=RemediationRuns(remediation, scoping),
         )

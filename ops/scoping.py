@@ -1,8 +1,9 @@
 """Who may see and act on what, for a chat: which chats are configured, which see everything, and which
 incidents a chat may see (those whose card was sent there).
 
-Commands are answered in ALERT_CHAT_IDS (and chats named by routes) and ADMIN_CHAT_IDS, and in private chats
-with users in ADMIN_USER_IDS; admin chats and admins' private chats see every incident.
+Commands are answered in ALERT_CHAT_IDS (and chats named by routes) and ADMIN_CHAT_IDS, in private chats
+with users in ADMIN_USER_IDS, and in the private chats of people an escalation policy paged (they got an
+alert card there); admin chats and admins' private chats see every incident.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ops.config.current import CurrentConfig
 from ops.engine.incidents import IncidentService
 from ops.model import Actor, Incident
 from ops.settings import Settings
+from ops.storage.db import reading
 from ops.storage.tables import outbox
 
 
@@ -36,6 +38,14 @@ class Scoping:
 
     def is_admin_user(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_user_ids
+
+    async def was_paged(self, chat_id: int) -> bool:
+        """A private chat that was sent an alert card: an on-call person paged there, whose buttons work."""
+        async with reading(self.db) as conn:
+            found = await conn.scalar(
+                select(outbox.c.id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert").limit(1)
+            )
+        return found is not None
 
     def sees_everything(self, chat_id: int, user_id: int | None, private: bool) -> bool:
         return self.is_admin_chat(chat_id) or (private and self.is_admin_user(user_id))

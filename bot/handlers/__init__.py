@@ -8,6 +8,7 @@ from bot.handlers import (
     fallback,
     health,
     incidents,
+    paging,
     reload,
     remediation,
     silences,
@@ -20,7 +21,20 @@ from bot.handlers import (
 def build_router() -> Router:
     root = Router(name="opsbot")
     # incidents before alerts: the alerts router ends with the catch-all for stale buttons.
-    for module in (start, health, slo, remediation, silences, digests, incidents, alerts, sweep, reload, fallback):
+    for module in (
+        start,
+        health,
+        slo,
+        remediation,
+        silences,
+        digests,
+        incidents,
+        paging,
+        alerts,
+        sweep,
+        reload,
+        fallback,
+    ):
         root.include_router(module.build_router())
     root.include_router(incidents.build_listener())  # last: people's plain messages, once nothing else took them
     return root

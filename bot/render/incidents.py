@@ -31,6 +31,7 @@ KIND_ICON = {
     "notified": "📨",
     "reminded": "⏰",
     "escalated": "⏫",
+    "escalate_now": "🙋",
     "acknowledged": "👀",
     "unacknowledged": "↩️",
     "silenced": "🔕",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any, Protocol, TypeVar
 
+from bot.keyboards import DRAWING_PAGE
 from bot.render.fit import esc
 from bot.render.incidents import response_times_section
 from bot.render.mutes import mute_ended
@@ -133,7 +134,10 @@ def renders(
 
 
 async def render(notification: n.Notification, incident: Incident | None, sources: Sources) -> Rendered:
-    """What to send for `notification`; `incident` is None only for types about no alert."""
+    """What to send for `notification`; `incident` is None only for types about no alert. Also tells the
+    keyboard whether the card drawn for this row is a personal page (`bot.keyboards.DRAWING_PAGE`)."""
+    personal = isinstance(notification, n.AlertCard) and notification.personal and incident is not None
+    DRAWING_PAGE.set(incident.id if personal and incident is not None else None)
     registration = RENDERERS.get(type(notification))
     if registration is None:
         raise Undeliverable(f"no renderer for {type(notification).__name__}")
@@ -161,7 +165,17 @@ def _state(incident: Incident) -> str:
 
 @renders(n.AlertCard, lambda card: ESCALATED if card.escalated else NEW)
 async def _card(card: n.AlertCard, incident: Incident, sources: Sources) -> Rendered:
+    if card.personal:
+        return Card(prefix=page_line(card.schedule, card.after))
     return Card(prefix="〰️ <i>Stopped flapping; still firing.</i>\n" if card.settled else "", context=card.context)
+
+
+def page_line(schedule: str, after: float) -> str:
+    """The line above a personal page's card: why this person gets it."""
+    return (
+        f"📟 <b>You are paged</b>: on call for <b>{esc(schedule, 64)}</b>, "
+        f"unacknowledged for {format_duration(after)}. ✅ Ack takes it; 🙋 Escalate now pages the next step.\n"
+    )
 
 
 @renders(n.CardRefresh)
@@ -194,6 +208,20 @@ async def _raised(raised: n.SeverityRaised, incident: Incident, sources: Sources
 @renders(n.Escalated, ESCALATED)
 async def _escalated(escalated: n.Escalated, incident: Incident, sources: Sources) -> Rendered:
     return Reply(f"⏫ Unacknowledged for {format_duration(escalated.after)}")
+
+
+PAGE_FAILED = {"unknown": "they have never started the bot in private", "blocked": "they have blocked the bot"}
+
+
+@renders(n.PageFailed)
+async def _page_failed(failed: n.PageFailed, incident: Incident, sources: Sources) -> Rendered:
+    schedule = f"<b>{esc(failed.schedule, 64)}</b>"
+    if failed.reason == "no_schedule":
+        why = f"📟 Nobody could be paged: there is no on-call schedule {schedule} any more."
+    else:
+        reason = PAGE_FAILED.get(failed.reason, esc(failed.reason, 64))
+        why = f"📟 {esc(failed.name, 64)} (on call for {schedule}) cannot be paged: {reason}."
+    return Reply(f"{why} Step {failed.step} of the escalation failed; the next one follows at its time.", buttons=True)
 
 
 @renders(n.FlappingStarted, FLAPPING)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainValidator, SerializeAsAny, field_validator, model_validator
+from pydantic import Field, PlainValidator, SerializeAsAny, ValidationInfo, field_validator, model_validator
 
 from ops.config.fields import Cron, Duration, Name, Strict, TimeZone
 from ops.config.kinds import DetectorBase, RemediationBase, detector_kinds, remediation_kinds
@@ -221,8 +221,8 @@ class MaintenanceWindow(Strict):
 class OpsConfig(Strict):
     routes: list[RouteConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    oncall: list[OnCallSchedule] = Field(default_factory=list)  # before `escalation`, which names them
     escalation: dict[Severity, EscalationPolicy | list[EscalationStep]] = Field(default_factory=dict)
-    oncall: list[OnCallSchedule] = Field(default_factory=list)
     quiet_hours: list[QuietHours] = Field(default_factory=list)
     targets: dict[str, str] = Field(default_factory=dict)
     detectors: list[AnyDetector] = Field(default_factory=list)
@@ -238,16 +238,31 @@ class OpsConfig(Strict):
             parse_report_time(value, "UTC")
         return value
 
-    @model_validator(mode="after")
-    def _schedules_exist(self) -> OpsConfig:
-        names = [s.name for s in self.oncall]
+    # Field validators, not a model one: an error located at its section lets `check-config` report it on
+    # its own line and still check the rest (a model-level error has no place to point at).
+    @field_validator("oncall")
+    @classmethod
+    def _names_unique(cls, value: list[OnCallSchedule]) -> list[OnCallSchedule]:
+        names = [s.name for s in value]
         if len(set(names)) != len(names):
-            raise ValueError("oncall: two schedules share a name")
-        for severity, policy in self.escalation.items():
-            for step in policy if isinstance(policy, list) else []:
+            raise ValueError("two schedules share a name")
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _schedules_exist(
+        cls, value: dict[Severity, EscalationPolicy | list[EscalationStep]], info: ValidationInfo
+    ) -> dict[Severity, EscalationPolicy | list[EscalationStep]]:
+        if "oncall" not in info.data:
+            return value  # the schedules are wrong themselves: reported already
+        names = [s.name for s in info.data["oncall"]]
+        for severity, policy in value.items():
+            for number, step in enumerate(policy if isinstance(policy, list) else [], start=1):
                 if step.schedule is not None and step.schedule not in names:
-                    raise ValueError(f"escalation.{severity.value}: no oncall schedule named {step.schedule!r}")
-        return self
+                    known = ", ".join(names) or "none defined"
+                    where = f"{severity.value} step {number}"
+                    raise ValueError(f"{where}: no oncall schedule named {step.schedule!r} (schedules: {known})")
+        return value
 
     def escalation_steps(self, severity: Severity) -> list[EscalationStep]:
         """A severity's policy as steps, whichever form the config used (none: no escalation)."""

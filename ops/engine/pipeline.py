@@ -17,29 +17,33 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.config.current import CurrentConfig
-from ops.config.models import EscalationPolicy, OpsConfig
+from ops.config.models import EscalationStep, OpsConfig
+from ops.engine.escalation import EscalateOutcome, EscalateResult, record_step, steps_taken
+from ops.engine.escalation import due as steps_due
 from ops.engine.incidents import record_event
 from ops.engine.routing import Router
 from ops.engine.stages import AlertView, MuteStages, Muting
-from ops.model import Mute, MuteKind, Severity
+from ops.model import Actor, Mute, MuteKind, Severity
 from ops.notify.types import (
     AlertCard,
     CardRefresh,
     Escalated,
     FlappingSettled,
     Notification,
+    PageFailed,
     Reminder,
     Unmuted,
 )
+from ops.oncall.service import OnCall
 from ops.replicas import MUTEX_ENGINE, serialize
 from ops.settings import Settings
 from ops.storage.db import retry_locked
 from ops.storage.outbox import chats_with_alert, enqueue
-from ops.storage.tables import alert_events, alert_state, alerts_history, silences
+from ops.storage.tables import alert_state, alerts_history, silences
 from ops.timeutil import Clock, format_duration
 
 # The event recorded when a mute of each kind ends.
@@ -85,6 +89,15 @@ class _Open:
         return Severity(self.row.severity)
 
 
+@dataclass(frozen=True)
+class _Took:
+    """A step taken: rows queued, whether it was recorded as an event, whom it reached."""
+
+    queued: int
+    told: bool
+    who: str
+
+
 class Pipeline:
     def __init__(
         self,
@@ -95,8 +108,10 @@ class Pipeline:
         stages: MuteStages,
         clock: Clock,
         on_enqueue: Callable[[], None],
+        oncall: OnCall,
     ) -> None:
         self.db = db
+        self.oncall = oncall
         self.settings = settings
         self.current = current
         self.router = router
@@ -107,10 +122,6 @@ class Pipeline:
     @property
     def config(self) -> OpsConfig:
         return self.current.config
-
-    @property
-    def policies(self) -> dict[Severity, EscalationPolicy]:
-        return dict(self.config.escalation)
 
     async def tick(self) -> Changes:
         """Mutes asked again, then reminders and escalation: what a housekeeping tick does."""
@@ -289,40 +300,140 @@ class Pipeline:
             changes.reminded.append(alert.id)
 
     async def _escalate(self, conn: AsyncConnection, now: datetime, firing: list[_Open], changes: Changes) -> None:
-        """A firing, unacknowledged, unmuted alert climbs to ADMIN_CHAT_IDS after its severity's `after`,
-        then again every `repeat`: the card where they lack it, and a reply saying for how long."""
-        admins = list(dict.fromkeys(self.settings.admin_chat_ids))
-        policies = self.policies
-        if not policies or not admins:
+        """A firing, unacknowledged, unmuted alert climbs its severity's policy: each step due and not yet
+        taken is taken once, in order; the latest one taken repeats every `repeat` (`ops.engine.escalation`)."""
+        by_severity = {s: self.config.escalation_steps(s) for s in Severity}
+        policies = {a.id: steps for a in firing if (steps := by_severity[a.severity])}
+        if not policies:
             return
-        due = {
-            a.id: a
-            for a in firing
-            if (p := policies.get(a.severity)) and (now - a.row.created_at).total_seconds() >= p.after
-        }
-        if not due:
-            return
-        last = dict(
-            (
-                await conn.execute(
-                    select(alert_events.c.incident_id, func.max(alert_events.c.ts))
-                    .where(alert_events.c.incident_id.in_(list(due)), alert_events.c.event == "escalated")
-                    .group_by(alert_events.c.incident_id)
-                )
-            ).all()
-        )
-        for alert in due.values():
-            policy = policies[alert.severity]
-            at = last.get(alert.id)
-            if at is not None and (policy.repeat is None or (now - at).total_seconds() < policy.repeat):
+        taken = await steps_taken(conn, list(policies))
+        for alert in firing:
+            steps = policies.get(alert.id)
+            if not steps:
                 continue
             age = (now - alert.row.created_at).total_seconds()
-            have = set(await chats_with_alert(conn, alert.id))
+            told = False
+            mine = taken.get(alert.id, {})
+            for number, again in steps_due(steps, mine, age, now):
+                times = mine[number].times + 1 if again else 1
+                took = await self._take(conn, now, alert.row, steps, number, times=times)
+                changes.queued += took.queued
+                told = told or took.told
+            if told:
+                changes.escalated.append(alert.id)
+
+    async def escalate_now(self, alert_id: int, actor: Actor, chat_id: int | None, *, admin: bool) -> EscalateResult:
+        """Escalate now (a button on a personal page): the next step of the alert's policy, at once, for
+        the person it paged (or an admin). Under the engine's lock, like a tick: the two never take one
+        step twice."""
+
+        async def transaction() -> tuple[EscalateResult, int]:
+            async with self.db.begin() as conn:
+                await serialize(conn, MUTEX_ENGINE)
+                now = self.clock()
+                row = (await conn.execute(select(alerts_history).where(alerts_history.c.id == alert_id))).first()
+                if row is None:
+                    return EscalateResult(EscalateOutcome.not_found), 0
+                if row.status != "firing":
+                    return EscalateResult(EscalateOutcome.not_firing), 0
+                taken = (await steps_taken(conn, [alert_id])).get(alert_id, {})
+                if not admin and actor.id not in {t.paged for t in taken.values()}:
+                    return EscalateResult(EscalateOutcome.not_paged), 0
+                steps = self.config.escalation_steps(Severity(row.severity))
+                number = max(taken, default=0) + 1
+                if number > len(steps):
+                    return EscalateResult(EscalateOutcome.no_step), 0
+                step = steps[number - 1]
+                await record_event(
+                    conn,
+                    "escalate_now",
+                    now,
+                    incident_id=alert_id,
+                    fingerprint=row.fingerprint,
+                    actor=actor,
+                    chat_id=chat_id,
+                    detail=f"step {number}: {step.notify}",
+                )
+                took = await self._take(conn, now, row, steps, number, times=1, by=actor)
+                return EscalateResult(EscalateOutcome.done, number, step.notify, took.who), took.queued
+
+        result, queued = await retry_locked("escalate now", transaction)
+        if queued:
+            self.on_enqueue()
+        return result
+
+    async def _take(
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        row: Any,
+        steps: list[EscalationStep],
+        number: int,
+        *,
+        times: int,
+        by: Actor | None = None,
+    ) -> _Took:
+        """Take step `number` of the alert's policy (for the `times`th time): queue its messages, write
+        it to `ops_escalation_steps` and record the event `escalated`, all in the caller's transaction.
+        A step that sends nothing is not an entry of the timeline: a `chats` step that finds every routed
+        chat with the card already (what firing did), or a repeat with nobody to tell."""
+        step = steps[number - 1]
+        again = times > 1
+        age = (now - row.created_at).total_seconds()
+        admins = list(dict.fromkeys(self.settings.admin_chat_ids))
+        carded = await chats_with_alert(conn, row.id)
+        have = set(carded)
+        plan: list[tuple[list[int], Notification]]
+        detail: dict[str, Any]
+        if step.schedule is not None:
+            plan, detail = await self._page(conn, now, row, number, step.schedule, age, admins, have)
+        elif step.notify == "admins":
             plan = [([c for c in admins if c not in have], AlertCard(escalated=True)), (admins, Escalated(after=age))]
-            detail = f"to {len(admins)} admin chat(s) after {format_duration(age)}"
-            # Not a notification of the alert's own chats: their reminders keep their pace.
-            changes.queued += await self._notify(conn, now, alert.row, plan, "escalated", detail, counts=False)
-            changes.escalated.append(alert.id)
+            detail = {"who": f"{len(admins)} admin chat(s)"}
+        else:  # chats: the routed chats (at 0m they have the card already: firing sent it)
+            routed = self.router.chats(row.source, Severity(row.severity), self._labels(row), row.key)
+            chats = list(dict.fromkeys([*routed, *carded]))
+            plan = [([c for c in chats if c not in have], AlertCard(escalated=True))]
+            if again or by is not None or step.after > 0:
+                plan.append((chats, Escalated(after=age)))
+            detail = {"who": f"{len(chats)} chat(s)"}
+        await record_step(conn, row.id, number, now, step.notify, detail, again=again)
+        who = str(detail["who"])
+        if not any(chats for chats, _ in plan) and (again or step.notify == "chats"):
+            return _Took(0, False, who)
+        text = f"step {number}{f' (time {times})' if again else ''}: {step.notify} → {who}"
+        text += f" after {format_duration(age)}" + (f", escalated now by {by.name}" if by is not None else "")
+        # Not a notification of the alert's own chats: their reminders keep their pace.
+        return _Took(await self._notify(conn, now, row, plan, "escalated", text, counts=False), True, who)
+
+    async def _page(
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        row: Any,
+        number: int,
+        schedule: str,
+        age: float,
+        admins: list[int],
+        have: set[int],
+    ) -> tuple[list[tuple[list[int], Notification]], dict[str, Any]]:
+        """An `oncall:NAME` step: the card in the private chat of whoever is on call now (a reply saying
+        for how long, if they have it already); one who cannot be paged is a failed step the admins hear of."""
+        user = (await self.oncall.members_in(conn, now)).get(schedule)
+        if user is None:  # the schedule is gone (a reload): nobody to page
+            failed = PageFailed(step=number, schedule=schedule, reason="no_schedule")
+            return [(admins, failed)], {"who": f"nobody (no schedule {schedule})", "failed": "no_schedule"}
+        reach = await self.oncall.reach_in(conn, user)
+        if not reach.pageable:
+            reason = "blocked" if reach.blocked else "unknown"
+            failed = PageFailed(step=number, schedule=schedule, user_id=user, name=reach.name, reason=reason)
+            why = "blocked the bot" if reach.blocked else "never started the bot in private"
+            detail = {"user": user, "who": f"{reach.name} cannot be paged ({why})", "failed": reason}
+            return [(admins, failed)], detail
+        page: Notification = (
+            Escalated(after=age) if user in have else AlertCard(escalated=True, schedule=schedule, after=age)
+        )
+        return [([user], page)], {"user": user, "who": reach.name}
 
     # -- one way to notify ---------------------------------------------------------------------
     async def _chats(self, conn: AsyncConnection, row: Any) -> list[int]:

@@ -30,6 +30,12 @@ class Notification:
     digestible: ClassVar[bool] = False
     incident: ClassVar[bool] = True
 
+    @property
+    def pages(self) -> bool:
+        """Sent by an escalation policy (a personal page, the admins' copy, a page that failed): it must
+        be heard, whatever quiet hours say."""
+        return False
+
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if cls.kind:
@@ -67,14 +73,27 @@ def parse(kind: str, payload: dict[str, Any]) -> Notification:
 @dataclass(frozen=True)
 class AlertCard(Notification):
     """The alert's card (edited in place as the alert changes). Why it goes now, besides firing: a copy
-    with its full context for the admins (`notify_admin`), escalated to the admins, or the first card of
-    an alert that fired while flapping, muted or inhibited."""
+    with its full context for the admins (`notify_admin`), escalated by a policy step (to the admins, the
+    routed chats, or — with `schedule` — a personal page of whoever is on call for it, in private, after
+    `after` seconds unacknowledged), or the first card of an alert that fired while flapping, muted or
+    inhibited."""
 
     kind: ClassVar[str] = "alert"
     digestible: ClassVar[bool] = True
     context: bool = False
     escalated: bool = False
     settled: bool = False
+    schedule: str = ""  # a personal page: the on-call schedule its person is paged for
+    after: float = 0.0
+
+    @property
+    def pages(self) -> bool:
+        return self.escalated
+
+    @property
+    def personal(self) -> bool:
+        """A page in the private chat of whoever is on call (it carries the Escalate-now button)."""
+        return bool(self.schedule)
 
 
 @dataclass(frozen=True)
@@ -116,11 +135,34 @@ class SeverityRaised(Notification):
 
 @dataclass(frozen=True)
 class Escalated(Notification):
-    """Unacknowledged for `after` seconds: the admins get the card and this reply."""
+    """Unacknowledged for `after` seconds: a policy step's chats (the admins, the routed chats, a person
+    paged again) get the card where they lack it and this reply."""
 
     kind: ClassVar[str] = "escalated"
     digestible: ClassVar[bool] = True
     after: float = 0.0
+
+    @property
+    def pages(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class PageFailed(Notification):
+    """A policy step could not page whoever is on call for `schedule` (`user_id`, shown as `name`):
+    `reason` is `unknown` (never started the bot in private) or `blocked` (blocked the bot). The admins
+    are told; the policy goes on to its next step at its time."""
+
+    kind: ClassVar[str] = "page_failed"
+    step: int = 0
+    schedule: str = ""
+    user_id: int = 0
+    name: str = ""
+    reason: str = "unknown"
+
+    @property
+    def pages(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True)

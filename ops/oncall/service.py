@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.config.current import CurrentConfig
 from ops.config.models import OnCallSchedule
@@ -28,6 +28,20 @@ class Override:
     kind: str  # take | swap
     status: str  # active | pending | declined | cancelled
     created_by: int | None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Whether a person can be paged in private: `known` (started the bot there), not `blocked`."""
+
+    user_id: int
+    name: str  # @username, the name, or the id for someone the bot never met
+    known: bool
+    blocked: bool
+
+    @property
+    def pageable(self) -> bool:
+        return self.known and not self.blocked
 
 
 @dataclass(frozen=True)
@@ -189,3 +203,31 @@ class OnCall:
                 select(people.c.user_id, people.c.username, people.c.name).where(people.c.user_id.in_(user_ids))
             )
             return {int(r.user_id): f"@{r.username}" if r.username else (r.name or str(r.user_id)) for r in rows}
+
+    # -- read on a caller's connection ----------------------------------------------------------
+    # The escalation decides inside the engine's transaction: on SQLite a connection of our own would
+    # wait for that transaction's write lock, so these read on the caller's.
+    async def members_in(self, conn: AsyncConnection, at: datetime) -> dict[str, int]:
+        """Each schedule's person on call at `at` (the newest active override wins), as `now` tells."""
+        rows = await conn.execute(
+            select(oncall_overrides.c.schedule, oncall_overrides.c.user_id)
+            .where(
+                oncall_overrides.c.status == "active",
+                oncall_overrides.c.starts_at <= at,
+                oncall_overrides.c.ends_at > at,
+            )
+            .order_by(oncall_overrides.c.id)
+        )
+        active = {r.schedule: int(r.user_id) for r in rows}
+        return {s.name: active.get(s.name, shift_of(s, at).member) for s in self.schedules}
+
+    async def reach_in(self, conn: AsyncConnection, user_id: int) -> Reach:
+        row = (
+            await conn.execute(
+                select(people.c.username, people.c.name, people.c.blocked_at).where(people.c.user_id == user_id)
+            )
+        ).first()
+        if row is None:
+            return Reach(user_id, str(user_id), known=False, blocked=False)
+        name = f"@{row.username}" if row.username else (row.name or str(user_id))
+        return Reach(user_id, name, known=True, blocked=row.blocked_at is not None)

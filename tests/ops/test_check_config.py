@@ -181,3 +181,25 @@ def test_retries_0_is_valid(tmp_path: Path) -> None:
     )
     done = opsbot(tmp_path, "check-config", env={"SHOP_URL": "sqlite:///shop.db"})
     assert (done.returncode, done.stdout, done.stderr) == (0, "./opsbot.yaml: ok — 1 detector(s), 1 target(s)\n", "")
+
+
+def test_an_escalation_step_naming_no_oncall_schedule_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "opsbot.yaml").write_text(
+        """
+targets: {shop: "sqlite+aiosqlite:///shop.db"}
+oncall:
+  - {name: primary, members: [201]}
+escalation:
+  critical:
+    - {after: 0m, notify: chats}
+    - {after: 5m, notify: "oncall:primray"}
+  error: {after: 1h}
+detectors:
+  - {name: shop_size, kind: db_size, target: shop, alert_if: "> 5GB"}
+"""
+    )
+    done = opsbot(tmp_path, "check-config")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "opsbot.yaml: escalation: critical step 2: no oncall schedule named 'primray' (schedules: primary)\n"
+    )
