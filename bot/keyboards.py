@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import (
@@ -32,20 +30,13 @@ YES = "✅ Yes"
 CANCEL = "✖ Cancel"
 ESCALATE_NOW = "🙋 Escalate now"
 
+
 # The incident whose personal page (an on-call person's private copy of its card) is being drawn now.
-# Delivery draws every copy of a card with `alert_keyboard(incident)`, which cannot tell one chat's copy
-# from another's; the renderer of the row being sent (`bot.render.notifications.render`) sets this for a
-# personal page and clears it for every other row, and the page's keyboard gets 🙋 Escalate now.
-DRAWING_PAGE: ContextVar[int | None] = ContextVar("drawing_page", default=None)
-
-
-def alert_keyboard(incident: Incident, *, page: bool | None = None) -> InlineKeyboardMarkup | None:
-    """Firing: Ack; acknowledged: Unack; resolved: no buttons at all. A personal page (`page`; by default
-    the one being drawn, `DRAWING_PAGE`) of a firing alert also has 🙋 Escalate now."""
+def alert_keyboard(incident: Incident, *, page: bool = False) -> InlineKeyboardMarkup | None:
+    """Firing: Ack; acknowledged: Unack; resolved: no buttons at all. A personal page (`page`) of a firing
+    alert also has 🙋 Escalate now."""
     if incident.status is IncidentStatus.resolved:
         return None
-    if page is None:
-        page = DRAWING_PAGE.get() == incident.id
 
     def button(label: str, action: AlertAction) -> InlineKeyboardButton:
         return InlineKeyboardButton(text=label, callback_data=AlertCb(action=action, incident_id=incident.id).pack())

@@ -142,7 +142,9 @@ class Messages:
         run = await self.core.remediation.latest_run(incident.id)
         settings = self.core.settings
         context = chat_id in settings.admin_chat_ids and chat_id not in settings.alert_chat_ids  # notify_admin copies
-        markup = alert_keyboard(incident) or InlineKeyboardMarkup(inline_keyboard=[])
+        # A private chat that is no admin chat got the card as a personal page: it keeps 🙋 Escalate now.
+        page = chat_id > 0 and chat_id not in settings.admin_chat_ids
+        markup = alert_keyboard(incident, page=page) or InlineKeyboardMarkup(inline_keyboard=[])
 
         async def edit(limit: int) -> object:
             card, _ = alert_card(incident, now, run, context=context, limit=limit)
@@ -209,7 +211,7 @@ async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card, t
         msg = await out.bot.send_message(
             row.chat_id,
             prefix + text,
-            reply_markup=alert_keyboard(incident),
+            reply_markup=alert_keyboard(incident, page=shown.page),
             message_thread_id=thread_id,
             request_timeout=out.request_timeout,
         )

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any, Protocol, TypeVar
 
-from bot.keyboards import DRAWING_PAGE
 from bot.render.fit import esc
 from bot.render.incidents import response_times_section
 from bot.render.mutes import mute_ended
@@ -42,6 +41,7 @@ class Card:
 
     prefix: str = ""
     context: bool = False  # with the alert's whole context (a copy forwarded to the admins)
+    page: bool = False  # a personal page: its keyboard has 🙋 Escalate now
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,7 @@ def renders(
 
 
 async def render(notification: n.Notification, incident: Incident | None, sources: Sources) -> Rendered:
-    """What to send for `notification`; `incident` is None only for types about no alert. Also tells the
-    keyboard whether the card drawn for this row is a personal page (`bot.keyboards.DRAWING_PAGE`)."""
-    personal = isinstance(notification, n.AlertCard) and notification.personal and incident is not None
-    DRAWING_PAGE.set(incident.id if personal and incident is not None else None)
+    """What to send for `notification`; `incident` is None only for types about no alert."""
     registration = RENDERERS.get(type(notification))
     if registration is None:
         raise Undeliverable(f"no renderer for {type(notification).__name__}")
@@ -166,7 +163,7 @@ def _state(incident: Incident) -> str:
 @renders(n.AlertCard, lambda card: ESCALATED if card.escalated else NEW)
 async def _card(card: n.AlertCard, incident: Incident, sources: Sources) -> Rendered:
     if card.personal:
-        return Card(prefix=page_line(card.schedule, card.after))
+        return Card(prefix=page_line(card.schedule, card.after), page=True)
     return Card(prefix="〰️ <i>Stopped flapping; still firing.</i>\n" if card.settled else "", context=card.context)
 
 
