@@ -78,6 +78,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         incident_log=core.incident_log,
         postmortems=core.postmortems,
         oncall=core.oncall,
+        handoffs=core.handoffs,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

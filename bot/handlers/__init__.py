@@ -2,11 +2,11 @@
 
 from aiogram import Router
 
-from bot.handlers import alerts, digests, fallback, health, reload, remediation, silences, slo, start, sweep
+from bot.handlers import alerts, digests, fallback, health, oncall, reload, remediation, silences, slo, start, sweep
 
 
 def build_router() -> Router:
     root = Router(name="opsbot")
-    for module in (start, health, slo, remediation, silences, digests, alerts, sweep, reload, fallback):
+    for module in (start, health, slo, oncall, remediation, silences, digests, alerts, sweep, reload, fallback):
         root.include_router(module.build_router())
     return root
