@@ -107,24 +107,24 @@ async def take(
     message: Message, args: list[str], oncall: OnCall, handoffs: Handoffs, current: CurrentConfig, actor: Actor
 ) -> None:
     options = _options(args)
-    if options is None or actor.user_id is None:
+    if options is None or actor.id is None:
         await message.answer(f"The duration must be 1m to 30d. {ONCALL_USAGE}")
         return
     words, duration = options
-    schedule, why = _schedule(current, words, actor.user_id)
+    schedule, why = _schedule(current, words, actor.id)
     if schedule is None:
         await message.answer(why or ONCALL_USAGE)
         return
-    if actor.user_id not in schedule.members:
+    if actor.id not in schedule.members:
         await message.answer(f"Only members of {escape(schedule.name)} can take its shift.")
         return
-    override = await oncall.take(schedule.name, actor.user_id, duration)
-    log.info("on call: user %s took %s until %s", actor.user_id, schedule.name, override.ends_at)
+    override = await oncall.take(schedule.name, actor.id, duration)
+    log.info("on call: user %s took %s until %s", actor.id, schedule.name, override.ends_at)
+    await handoffs.tick()  # the alert chats' line and the private summary, queued before the answer
     await message.answer(
         f"📟 {escape(actor.name[:NAME_UNITS])} is on call for <b>{escape(schedule.name)}</b> "
         f"until {at(override.ends_at, schedule.tz)}."
     )
-    await handoffs.tick()
 
 
 async def swap(
@@ -136,7 +136,7 @@ async def swap(
     access: Access,
     actor: Actor,
 ) -> None:
-    if not args or not args[0].startswith("@") or len(args[0]) < 2 or actor.user_id is None:
+    if not args or not args[0].startswith("@") or len(args[0]) < 2 or actor.id is None:
         await message.answer(ONCALL_USAGE)
         return
     options = _options(args[1:])
@@ -150,7 +150,7 @@ async def swap(
     if schedule is None:
         await message.answer(why or ONCALL_USAGE)
         return
-    if actor.user_id not in schedule.members and not access.admin:
+    if actor.id not in schedule.members and not access.admin:
         await message.answer(f"Only members of {escape(schedule.name)} (or admins) can offer its shift.")
         return
     if target is None or target not in schedule.members:
@@ -162,7 +162,7 @@ async def swap(
     if not await oncall.pageable([target]):
         await message.answer(f"{escape(handle)} blocked me: ask them to /start me in a private chat again.")
         return
-    override = await oncall.offer_swap(schedule.name, target, duration, actor.user_id)
+    override = await oncall.offer_swap(schedule.name, target, duration, actor.id)
     buttons = InlineKeyboardMarkup(
         inline_keyboard=[
             [
@@ -213,6 +213,8 @@ async def swap_answer(
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(outcome, reply_markup=None)
+    if accept:
+        await handoffs.tick()  # the alert chats' line and the private summary, now
     if answered.created_by is not None and answered.created_by != answered.user_id:
         try:
             await bot.send_message(answered.created_by, told)
@@ -220,8 +222,6 @@ async def swap_answer(
             await oncall.blocked(answered.created_by)
         except TelegramAPIError as exc:  # telling the offerer is a courtesy: the swap stands
             log.warning("on call: could not tell user %s the swap's answer: %s", answered.created_by, exc)
-    if accept:
-        await handoffs.tick()  # the alert chats' line and the private summary, now
 
 
 def build_router() -> Router:

@@ -229,6 +229,6 @@ class Unpageable(Notification):
     """To the admin chats: members of on-call schedules who cannot be paged in private — they never
     started the bot, or blocked it. `members`: each {user_id, name ("" when unknown), blocked, schedules}."""
 
-    kind: ClassVar[str] = "oncall_unpageable"
+    kind: ClassVar[str] = "unpageable"
     incident: ClassVar[bool] = False
     members: list[dict[str, Any]] = dataclasses.field(default_factory=list)

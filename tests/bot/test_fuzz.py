@@ -31,6 +31,7 @@ COMMANDS = [
     "/silence",
     "/silences",
     "/unsilence",
+    "/oncall",
     "/nonsense",
 ]
 ARG = st.one_of(
