@@ -120,7 +120,7 @@ async def take(
         return
     override = await oncall.take(schedule.name, actor.id, duration)
     log.info("on call: user %s took %s until %s", actor.id, schedule.name, override.ends_at)
-    await handoffs.tick()  # the alert chats' line and the private summary, queued before the answer
+    await handoffs.tick(startup=False)  # the alert chats' line and the private summary, queued before the answer
     await message.answer(
         f"📟 {escape(actor.name[:NAME_UNITS])} is on call for <b>{escape(schedule.name)}</b> "
         f"until {at(override.ends_at, schedule.tz)}."
@@ -214,7 +214,7 @@ async def swap_answer(
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_text(outcome, reply_markup=None)
     if accept:
-        await handoffs.tick()  # the alert chats' line and the private summary, now
+        await handoffs.tick(startup=False)  # the alert chats' line and the private summary, now
     if answered.created_by is not None and answered.created_by != answered.user_id:
         try:
             await bot.send_message(answered.created_by, told)

@@ -57,12 +57,14 @@ class Handoffs:
         """ALERT_CHAT_IDS and every route's chats, each once."""
         return list(dict.fromkeys([*self.settings.alert_chat_ids, *sorted(self.router.all_chats())]))
 
-    async def tick(self) -> int:
+    async def tick(self, *, startup: bool = True) -> int:
         """Announce each schedule whose person on call changed since the last announced period; on the
-        first tick of the process, report unpageable members. Returns how many handoffs were announced."""
+        first tick of the process (the leader's housekeeping), report unpageable members — `startup=False`
+        (a command's tick, maybe on another replica) leaves that report to housekeeping. Returns how many
+        handoffs were announced."""
         schedules = self.oncall.schedules
         if not schedules:
-            self._started = True
+            self._started = self._started or startup
             return 0
         now = self.clock()
         members = sorted({m for s in schedules for m in s.members})
@@ -79,7 +81,7 @@ class Handoffs:
             if done:
                 announced += 1
                 reported.update(tell)
-        if not self._started:
+        if startup and not self._started:
             self._started = True
             rest = [m for m in unpageable if m not in reported]
             if rest:
