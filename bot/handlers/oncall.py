@@ -146,6 +146,12 @@ async def swap(
     words, duration = options
     handle = args[0][:NAME_UNITS]
     target = await oncall.by_username(handle)
+    if target is None and current.config.oncall:
+        await message.answer(
+            f"I don't know {escape(handle)}: only a member who started me in private can take a swap "
+            "(each member sends me /start in a private chat once)."
+        )
+        return
     schedule, why = _schedule(current, words, *([target] if target is not None else []))
     if schedule is None:
         await message.answer(why or ONCALL_USAGE)
@@ -155,8 +161,7 @@ async def swap(
         return
     if target is None or target not in schedule.members:
         await message.answer(
-            f"{escape(handle)} is not a member of {escape(schedule.name)} who started me in private: "
-            "only they can take a swap (each member sends me /start in a private chat once)."
+            f"{escape(handle)} is not a member of {escape(schedule.name)}: only its members can take its shift."
         )
         return
     if not await oncall.pageable([target]):

@@ -155,11 +155,14 @@ async def test_swap_is_declined_or_accepted_by_its_target_only(tmp_path: Path, e
     h = await start(tmp_path, emulator, clock)
     try:
         await meet(h)
+        await h.command(555, "/start", user_id=555, username="mallory")  # started me, but no member
         await tick(h)
         usage = await h.command(ALERT_CHATS[0], "/oncall frobnicate", user_id=BOB, username="bob")
         assert usage.text.startswith("Usage: /oncall")
         unknown = await h.command(ALERT_CHATS[0], "/oncall swap @carol", user_id=BOB, username="bob")
-        assert "not a member of primary who started me in private" in unknown.text
+        assert unknown.text.startswith("I don't know @carol: only a member who started me in private")
+        outsider = await h.command(ALERT_CHATS[0], "/oncall swap @mallory", user_id=BOB, username="bob")
+        assert "@mallory is not a member of primary" in outsider.text
 
         offered = await h.command(ALERT_CHATS[0], "/oncall swap @alice 3h", user_id=BOB, username="bob")
         assert offered.text.startswith("🔁 Offered primary to @alice until Wed 25 Mar 15:00 UTC")
