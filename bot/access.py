@@ -2,7 +2,9 @@
 
 Commands are answered in ALERT_CHAT_IDS and ADMIN_CHAT_IDS, in private chats with users in
 ADMIN_USER_IDS, and in the private chats of people an escalation policy paged (the alerts sent there).
-Anywhere else the bot reveals nothing (`/start` alone says how to configure it).
+Anywhere else the bot reveals nothing (`/start` alone says how to configure it). Members of an on-call
+schedule may also use /oncall (and answer a swap offered to them) in their own private chat with the bot,
+which is where they are paged.
 Admin actions are for users in ADMIN_USER_IDS: a handler of one checks `access.admin`, records the refusal
 (event `refused`) and answers "Only admins can …" otherwise.
 """
@@ -28,6 +30,11 @@ class Access:
     configured: bool
     sees_all: bool
     admin: bool
+    member: bool = False  # in a private chat, of a member of an on-call schedule
+
+
+ONCALL_PRIVATE = ("/start", "/help", "/oncall")  # what a member may use in a private chat not configured
+ONCALL_BUTTONS = "o1:"  # the on-call buttons' callback prefix (`bot.callbacks.OnCallCb`)
 
 
 def actor_of(user: User | None) -> Actor:
@@ -70,12 +77,16 @@ class AccessMiddleware(BaseMiddleware):
             configured=configured,
             sees_all=s.sees_everything(chat.id, user_id, private),
             admin=configured and s.is_admin_user(user_id),
+            member=private and any(user_id in o.members for o in s.current.config.oncall),
         )
         if not configured:
-            if isinstance(event, CallbackQuery):
+            command = (event.text or "").split(" ")[0].split("@")[0] if isinstance(event, Message) else ""
+            pressed = (event.data or "") if isinstance(event, CallbackQuery) else ""
+            member_may = access.member and (command in ONCALL_PRIVATE or pressed.startswith(ONCALL_BUTTONS))
+            if isinstance(event, CallbackQuery) and not member_may:
                 await event.answer()  # stop the spinner, say nothing
                 return None
-            if not (isinstance(event, Message) and (event.text or "").split("@")[0].split(" ")[0] == "/start"):
+            if command != "/start" and not member_may:
                 return None
         data["access"] = access
         data["actor"] = actor_of(user)

@@ -83,6 +83,7 @@ def build_dispatcher(core: OpsCore, reload: Any) -> Dispatcher:
         postmortems=core.postmortems,
         oncall=core.oncall,
         pipeline=core.pipeline,
+        handoffs=core.handoffs,
         health=core.health,
         digests=core.digests,
         silences=core.chat_silences,

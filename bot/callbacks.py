@@ -89,3 +89,16 @@ class DigestCb(CallbackData, prefix="d1"):
     action: DigestAction
     digest_id: RowId
     page: RowId = 0
+
+
+class SwapAnswer(str, Enum):
+    accept = "y"
+    decline = "n"
+
+
+class OnCallCb(CallbackData, prefix="o1"):
+    """Accept / Decline under a swap offered in private: the answer and the override's id. Only the
+    person it was offered to can answer (`ops.oncall.service.OnCall.answer`)."""
+
+    answer: SwapAnswer
+    override_id: RowId

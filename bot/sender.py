@@ -166,6 +166,8 @@ class Sender:
                 log.warning("outbox row %s to chat %s failed for good: %s", head.id, head.chat_id, reason)
                 await self.outbox.mark_failed(ids, now, reason)
                 self.core.metrics.outbox_delivered_total.labels("failed").inc(len(ids))
+                if transport.person_gone(head.chat_id, reason):
+                    await self.core.oncall.blocked(head.chat_id)
             case transport.Unexpected(reason, error):  # a bug must not lose the row, nor loop on it forever
                 log.error("outbox row %s: unexpected error", head.id, exc_info=error)
                 if (wait := backoff.unexpected_delay(head.attempts)) is None:

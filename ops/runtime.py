@@ -29,6 +29,7 @@ from ops.health import HealthReadModel
 from ops.incidents.log import IncidentLog
 from ops.incidents.postmortem import Postmortems
 from ops.metrics import Metrics
+from ops.oncall.handoffs import Handoffs
 from ops.oncall.service import OnCall
 from ops.pings import PingStore
 from ops.reload import ConfigReloader
@@ -95,6 +96,7 @@ class OpsCore:
     incident_log: IncidentLog
     postmortems: Postmortems
     oncall: OnCall
+    handoffs: Handoffs  # announces who is on call at each handoff (the leader's housekeeping)
     chat_silences: ChatSilences
     remediation_runs: RemediationRuns
 
@@ -134,6 +136,7 @@ class OpsCore:
         )
         slo_reader = SloReader(db, settings, current, targets, clock)
         incident_log = IncidentLog(db, clock)
+        oncall = OnCall(db, current, clock)
         slo = SloEvaluator(db, current, slo_reader, engine, metrics, clock)
         scoping = Scoping(db, settings, current, incidents)
         alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
@@ -171,6 +174,7 @@ class OpsCore:
             incident_log=incident_log,
             postmortems=Postmortems(incident_log, slo_reader, current, clock),
             oncall=oncall,
+            handoffs=Handoffs(db, settings, oncall, router, incident_log, clock, wakeup),
             chat_silences=ChatSilences(db, current, silences, scoping, alertmanager),
             remediation_runs=RemediationRuns(remediation, scoping),
         )
@@ -191,10 +195,11 @@ class OpsCore:
 
     async def housekeeping(self) -> None:
         """Every few seconds: the SQLite file is still ours; the pipeline's tick (mutes asked again,
-        reminders, escalation); the outbox gauge."""
+        reminders, escalation); on-call handoffs announced; the outbox gauge."""
         if self.db_file is not None:
             self.db_file.check()
         await self.pipeline.tick()
+        await self.handoffs.tick()
         self.metrics.outbox_depth.set(await self.outbox.depth())
 
     async def close(self) -> None:

@@ -115,3 +115,12 @@ def not_modified(exc: TelegramBadRequest) -> bool:
 def edit_target_gone(exc: TelegramBadRequest) -> bool:
     """The message to edit was deleted."""
     return "message to edit not found" in exc.message
+
+
+_PERSON_GONE = ("bot was blocked by the user", "chat not found", "user is deactivated", "can't initiate conversation")
+
+
+def person_gone(chat_id: int, why: str) -> bool:
+    """A private chat (a person's: positive id) Telegram refuses for good: they blocked the bot, or never
+    started it — they cannot be paged until they /start it again."""
+    return chat_id > 0 and any(words in why for words in _PERSON_GONE)

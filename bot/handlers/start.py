@@ -1,4 +1,4 @@
-"""/start and /help."""
+"""/start and /help. /start in a private chat also records the person: they can be paged there."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
 from bot.access import Access
-from bot.render.texts import help_text, unconfigured_text
+from bot.render.texts import help_text, member_text, unconfigured_text
 from bot.topics.forums import RIGHT_NAME, probe
 from ops.duties import describe
+from ops.oncall.service import OnCall
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,13 @@ TOPICS_HINT = (
 )
 
 
-async def start(message: Message, access: Access, bot: Bot) -> None:
+async def start(message: Message, access: Access, bot: Bot, oncall: OnCall) -> None:
+    if access.private and message.from_user is not None:  # from now on they can be paged here
+        user = message.from_user
+        await oncall.met(user.id, user.username, user.full_name)
+    if access.member and not access.configured:
+        await message.answer(member_text())
+        return
     if not access.configured:
         await message.answer(unconfigured_text(access.chat_id, access.private))
         return

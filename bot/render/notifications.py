@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from bot.render.fit import esc
 from bot.render.incidents import response_times_section
 from bot.render.mutes import mute_ended
+from bot.render.oncall import handoff_line, summary_text, unpageable_text
 from bot.render.texts import (
     SEVERITY_ICON,
     config_rejected_text,
@@ -279,3 +280,28 @@ async def _slo_report(report: n.SloReport, incident: Incident, sources: Sources)
 @renders(n.ConfigRejected)
 async def _config_rejected(rejected: n.ConfigRejected, incident: Incident, sources: Sources) -> Rendered:
     return Post(config_rejected_text(rejected.path, rejected.errors, rejected.replica))
+
+
+@renders(n.OnCallHandoff)
+async def _oncall_handoff(handoff: n.OnCallHandoff, incident: Incident, sources: Sources) -> Rendered:
+    return Post(
+        handoff_line(
+            handoff.schedule,
+            handoff.user_id,
+            handoff.name,
+            handoff.until,
+            handoff.tz,
+            handoff.override,
+            handoff.open_incidents,
+        )
+    )
+
+
+@renders(n.OnCallSummary)
+async def _oncall_summary(summary: n.OnCallSummary, incident: Incident, sources: Sources) -> Rendered:
+    return Post(summary_text(summary.schedule, summary.until, summary.tz, summary.incidents, summary.total))
+
+
+@renders(n.Unpageable)
+async def _unpageable(unpageable: n.Unpageable, incident: Incident, sources: Sources) -> Rendered:
+    return Post(unpageable_text(unpageable.members))

@@ -30,6 +30,7 @@ COMMANDS = [
     ("health", "Every detector: last result, firing or not"),
     ("alerts", "Recent incidents: /alerts [severity] [N]"),
     ("slo", "SLOs: budget, burn rates, chart: /slo [window]"),
+    ("oncall", "Who is on call; /oncall take|swap @user [schedule] [duration]"),
     ("ack", "Acknowledge: /ack <id|#fingerprint>"),
     ("incidents", "Open incidents (alerts grouped)"),
     ("incident", "An incident and its timeline: /incident <id>"),
@@ -197,6 +198,14 @@ def help_text() -> str:
     lines += ["", "Buttons on an alert: ✅ Ack stops reminders, 🔁 Check now re-runs its detector (admins)."]
     lines += ["Replies to an alert's card and messages in an incident's topic join the incident's timeline."]
     return "\n".join(lines)
+
+
+def member_text() -> str:
+    """/start in private from a member of an on-call schedule whose chat is no console."""
+    return (
+        "📟 Got it: I can page you here when you are on call.\n"
+        "/oncall — who is on call · /oncall take [schedule] [duration] · /oncall swap @user [schedule] [duration]"
+    )
 
 
 def unconfigured_text(chat_id: int, private: bool) -> str:

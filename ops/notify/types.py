@@ -234,3 +234,43 @@ class ConfigRejected(Notification):
     path: str = ""
     errors: str = ""
     replica: str | None = None
+
+
+@dataclass(frozen=True)
+class OnCallHandoff(Notification):
+    """To the alert chats: `user_id` (`name`: their @username or name, "" when unknown) is on call for
+    `schedule` now, until `until` (ISO, UTC); `override`: by a take or an accepted swap."""
+
+    kind: ClassVar[str] = "oncall_handoff"
+    incident: ClassVar[bool] = False
+    schedule: str = ""
+    user_id: int = 0
+    name: str = ""
+    until: str = ""
+    tz: str = "UTC"
+    override: bool = False
+    open_incidents: int = 0
+
+
+@dataclass(frozen=True)
+class OnCallSummary(Notification):
+    """To the person now on call, in private: what is open. `incidents`: the oldest ones, each
+    {id, title, severity, status, opened_at (ISO, UTC)}; `total`: how many are open in all."""
+
+    kind: ClassVar[str] = "oncall_summary"
+    incident: ClassVar[bool] = False
+    schedule: str = ""
+    until: str = ""
+    tz: str = "UTC"
+    incidents: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Unpageable(Notification):
+    """To the admin chats: members of on-call schedules who cannot be paged in private — they never
+    started the bot, or blocked it. `members`: each {user_id, name ("" when unknown), blocked, schedules}."""
+
+    kind: ClassVar[str] = "unpageable"
+    incident: ClassVar[bool] = False
+    members: list[dict[str, Any]] = dataclasses.field(default_factory=list)

@@ -25,12 +25,22 @@ class Shift:
 
 
 def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
-    """A local wall time as UTC; a time skipped by DST moves forward, a repeated one takes its first."""
-    aware = local.replace(tzinfo=zone, fold=0)
-    back = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if back != local:  # in the gap of a spring-forward: the instant the clock jumps past it
-        aware = local.replace(tzinfo=zone, fold=1)
-    return aware.astimezone(UTC).replace(tzinfo=None)
+    """A local wall time as UTC. A time repeated by a fall-back takes its first occurrence; a time skipped
+    by a spring-forward (02:30 on the night 02:00 jumps to 03:00) is the instant the clock jumps past it,
+    so a shift starts as soon as its handoff time has passed on the wall clock."""
+    first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == local:
+        return first.replace(tzinfo=None)
+    # In the gap: `first` (the old offset) lies after the jump, `early` (the new offset) before it.
+    early = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    low, high = early, first
+    while high - low > timedelta(seconds=1):  # the jump: the first instant whose wall time is past `local`
+        mid = low + (high - low) / 2
+        if mid.astimezone(zone).replace(tzinfo=None) >= local:
+            high = mid
+        else:
+            low = mid
+    return high.replace(microsecond=0).replace(tzinfo=None)
 
 
 def shift_at(members: list[int], rotation: float, handoff: Handoff, tz: str, now: datetime, offset: int = 0) -> Shift:

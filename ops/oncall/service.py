@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -45,6 +46,15 @@ class Reach:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone who started the bot in private: `name` is their @username, else their name."""
+
+    user_id: int
+    name: str
+    blocked: bool
+
+
+@dataclass(frozen=True)
 class OnCallNow:
     schedule: str
     member: int  # on call now: the override's person while one is active, else the shift's
@@ -65,6 +75,10 @@ def _override(r: object) -> Override:
         r.status,  # type: ignore[attr-defined]
         r.created_by,  # type: ignore[attr-defined]
     )
+
+
+def _name(r: Any) -> str:
+    return f"@{r.username}" if r.username else (r.name or str(r.user_id))
 
 
 def shift_of(schedule: OnCallSchedule, now: datetime, offset: int = 0) -> Shift:
@@ -138,10 +152,9 @@ class OnCall:
             row = (await conn.execute(select(oncall_overrides).where(oncall_overrides.c.id == override_id))).first()
             if row is None or row.user_id != user_id or row.status != "pending" or row.ends_at <= self.clock():
                 return None
-            status = "active" if accept else "declined"
-            await conn.execute(
-                update(oncall_overrides).where(oncall_overrides.c.id == override_id).values(status=status)
-            )
+            # Accepted: on call from now (not from when it was offered), until the end it was offered for.
+            values = {"status": "active", "starts_at": self.clock()} if accept else {"status": "declined"}
+            await conn.execute(update(oncall_overrides).where(oncall_overrides.c.id == override_id).values(**values))
             row = (await conn.execute(select(oncall_overrides).where(oncall_overrides.c.id == override_id))).first()
         return _override(row)
 
@@ -196,13 +209,26 @@ class OnCall:
             rows = await conn.execute(select(people.c.user_id, people.c.username))
             return next((int(r.user_id) for r in rows if (r.username or "").lower() == name), None)
 
+    async def people(self, user_ids: list[int]) -> dict[int, Person]:
+        """Those of `user_ids` who ever started the bot (blocked or not)."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(select(people).where(people.c.user_id.in_(user_ids)))
+            return {
+                int(r.user_id): Person(
+                    int(r.user_id),
+                    f"@{r.username}" if r.username else (r.name or str(r.user_id)),
+                    r.blocked_at is not None,
+                )
+                for r in rows
+            }
+
     async def names(self, user_ids: list[int]) -> dict[int, str]:
         """`@username` (or the name) of the people known, by id."""
         async with self.db.connect() as conn:
             rows = await conn.execute(
                 select(people.c.user_id, people.c.username, people.c.name).where(people.c.user_id.in_(user_ids))
             )
-            return {int(r.user_id): f"@{r.username}" if r.username else (r.name or str(r.user_id)) for r in rows}
+            return {int(r.user_id): _name(r) for r in rows}
 
     # -- read on a caller's connection ----------------------------------------------------------
     # The escalation decides inside the engine's transaction: on SQLite a connection of our own would

@@ -35,6 +35,7 @@ async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
         "health",
         "alerts",
         "slo",
+        "oncall",
         "ack",
         "incidents",
         "incident",

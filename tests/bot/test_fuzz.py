@@ -36,6 +36,7 @@ COMMANDS = [
     "/note",
     "/postmortem",
     "/stats",
+    "/oncall",
     "/nonsense",
 ]
 ARG = st.one_of(

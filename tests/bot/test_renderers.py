@@ -16,3 +16,10 @@ def test_every_digestible_type_is_listed_under_a_digest_section() -> None:
         if cls.digestible:
             assert RENDERERS[cls].section is not None, cls.__name__
             assert digest_section(cls()) in SECTIONS
+
+
+def test_every_notification_kind_fits_the_outbox_column() -> None:
+    from ops.storage.tables import outbox
+
+    width = outbox.c.kind.type.length
+    assert [k for k in NOTIFICATIONS if len(k) > width] == []
