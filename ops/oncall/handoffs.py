@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.config.models import OnCallSchedule
-from ops.engine.routing import Router
 from ops.incidents.log import IncidentLog
 from ops.incidents.read import IncidentGroup
 from ops.notify.types import OnCallHandoff, OnCallSummary, Unpageable
@@ -27,6 +27,13 @@ from ops.settings import Settings
 from ops.storage.outbox import enqueue
 from ops.storage.tables import oncall_handoffs, oncall_overrides
 from ops.timeutil import Clock
+
+
+class RoutedChats(Protocol):
+    """The chats the routes name (`ops.engine.routing.Router`; the engine sits above on-call)."""
+
+    def all_chats(self) -> set[int]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,7 @@ class Handoffs:
         db: AsyncEngine,
         settings: Settings,
         oncall: OnCall,
-        router: Router,
+        router: RoutedChats,
         incident_log: IncidentLog,
         clock: Clock,
         on_enqueue: Callable[[], None] | None = None,
