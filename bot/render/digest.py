@@ -125,21 +125,28 @@ def overnight_summary(entries: list[DigestEntry], limit: int = TELEGRAM_LIMIT) -
 
 
 def _first_fitting(head: list[str], blocks: list[tuple[str, list[str]]], foot: list[str], limit: int) -> str:
-    """As many items as fit, in order, then "…and N more"."""
+    """As many items as fit, in order, then "…and N more" (a block cut short ends the list)."""
     total = sum(len(items) for _, items in blocks)
     reserve = u16(f"\n…and {total} more") + u16("\n".join(["", *foot]))
+
+    def fits(*more: str) -> bool:
+        return u16("\n".join([*lines, *more])) + reserve <= limit
+
     lines, shown = [*head], 0
     for title_line, items in blocks:
         if not items:
             continue
-        if u16("\n".join([*lines, "", title_line])) + reserve > limit:
+        if not fits("", title_line):
             break
         lines += ["", title_line]
         for item in items:
-            if u16("\n".join([*lines, item])) + reserve > limit:
+            if not fits(item):
                 break
             lines.append(item)
             shown += 1
+        else:
+            continue
+        break
     if shown < total:
         lines.append(f"…and {total - shown} more")
     return "\n".join([*lines, *foot])
