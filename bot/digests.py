@@ -1,4 +1,5 @@
-"""Editing a storm digest in place: after a button press, and when one of its alerts changes."""
+"""Editing a digest (a storm's, or the overnight one of quiet hours) in place: after a button press, and
+when one of its alerts changes."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ async def redraw_digest(
     chat_id, message_id = digest.chat_id, digest.message_id
 
     async def edit(limit: int) -> object:
-        text, markup = digest_view(digest_id, entries, shown, limit)
+        text, markup = digest_view(digest_id, entries, shown, limit, digest.kind)
         return await bot.edit_message_text(
             text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup, request_timeout=request_timeout
         )

@@ -2,8 +2,9 @@
 
 Per chat, rows go in id order; a chat waiting on a 429 or a backoff holds up only itself. What a row
 becomes is `bot.delivery.messages`, what Telegram answered `.transport`, storm digests `.grouper`, waits
-`.backoff`. A row is marked sent only after Telegram accepted it; only one row is ever `sending`, so a
-crash can repeat at most that one message.
+`.backoff`, quiet hours (held for a morning digest, or sent without a sound) `.quiet`. A row is marked
+sent only after Telegram accepted it; only one row is ever `sending`, so a crash can repeat at most that
+one message.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiogram import Bot
 
 from bot.delivery import backoff, grouper, transport
 from bot.delivery.messages import Messages
+from bot.delivery.quiet import QuietHours
 from bot.limits import RateLimiter
 from bot.render.digest import MAX_ENTRIES
 from bot.topics.forums import Forums
@@ -40,6 +42,7 @@ class Sender:
         self.idle_poll = idle_poll
         self.messages = Messages(bot, core)
         self.topics = Topics(bot, core, forums)  # rows about alerts go into their incident's forum topic
+        self.quiet = QuietHours(core)
         self.backoff_base = 1.0  # seconds before the first retry of a transient error; doubles after
         self._wake = asyncio.Event()
         self._started = False
@@ -89,7 +92,11 @@ class Sender:
             rules = grouper.Grouping(self.core.settings.group_threshold, self.core.settings.group_wait_sec, MAX_ENTRIES)
             ready = []
             self._soonest = self.idle_poll
+            changed = await self.quiet.morning(now) > 0  # quiet hours ended: held rows become a digest
             for row in await self.outbox.heads(now):
+                if await self.quiet.hold(row, now):
+                    changed = True  # the chat's queue changed: its new head is looked at in the next pass
+                    continue
                 if grouper.held(row, now, rules):
                     continue
                 wait = self.limiter.ready_in(row.chat_id)
@@ -98,7 +105,7 @@ class Sender:
                     self._soonest = min(self._soonest, wait)
                 else:
                     ready.append(row)
-            if not ready:
+            if not ready and not changed:
                 return attempted
             for row in ready:
                 if self.limiter.ready_in(row.chat_id) <= 0 and await self._deliver_head(row, now, rules):
@@ -114,35 +121,37 @@ class Sender:
             digest_id, rows = await self.core.digests.create(row.chat_id, now), storm
         else:
             if claimed := await self.outbox.claim(row.id):
-                await self._deliver([row], self._send(row))
+                silent = await self.quiet.silent([row], now)
+                await self._deliver([row], self._send(row, silent), silent)
             return claimed
         if not rows or not await self.outbox.claim_many([r.id for r in rows], digest_id):
             if row.digest_id is None:  # another replica took some of these rows
                 await self.core.digests.discard(digest_id)
             return False
-        await self._deliver(rows, self._send_digest(row.chat_id, digest_id, rows))
+        silent = await self.quiet.silent(rows, now)
+        await self._deliver(rows, self._send_digest(row.chat_id, digest_id, rows, silent), silent)
         return True
 
-    async def _send(self, row: OutboxRow) -> list[int]:
+    async def _send(self, row: OutboxRow, silent: bool) -> list[int]:
         """One row, in its incident's topic where the chat has topics on."""
         alerts = [row.incident_id] if row.incident_id is not None else []
         opens = row.kind != CardRefresh.kind  # a card edit opens no topic
 
         async def send(thread_id: int | None) -> list[int]:
-            return await self.messages.send(row, thread_id)
+            return await self.messages.send(row, thread_id, silent=silent)
 
-        return await self.topics.deliver(row.chat_id, alerts, send, opens=opens)
+        return await self.topics.deliver(row.chat_id, alerts, send, opens=opens, silent=silent)
 
-    async def _send_digest(self, chat_id: int, digest_id: int, rows: list[OutboxRow]) -> list[int]:
-        """A storm digest: in its incident's topic when all its rows are about one incident, else in General."""
+    async def _send_digest(self, chat_id: int, digest_id: int, rows: list[OutboxRow], silent: bool) -> list[int]:
+        """A digest: in its incident's topic when all its rows are about one incident, else in General."""
         alerts = [r.incident_id for r in rows if r.incident_id is not None]
 
         async def send(thread_id: int | None) -> list[int]:
-            return await self.messages.digest(chat_id, digest_id, thread_id)
+            return await self.messages.digest(chat_id, digest_id, thread_id, silent=silent)
 
-        return await self.topics.deliver(chat_id, alerts, send)
+        return await self.topics.deliver(chat_id, alerts, send, silent=silent)
 
-    async def _deliver(self, rows: list[OutboxRow], send: Awaitable[list[int]]) -> None:
+    async def _deliver(self, rows: list[OutboxRow], send: Awaitable[list[int]], silent: bool = False) -> None:
         """Make one Telegram call for `rows` (one row, or the rows a digest stands for); record the outcome."""
         outcome = await transport.attempt(send, self.bot.token)
         head, ids, now = rows[0], [r.id for r in rows], self.core.clock()
@@ -150,6 +159,9 @@ class Sender:
             case transport.Sent(message_ids):
                 await self.outbox.mark_sent(ids, now, message_ids)
                 self.core.metrics.outbox_delivered_total.labels("sent").inc(len(ids))
+                if silent:
+                    quieted = sum(r.kind != CardRefresh.kind for r in rows)
+                    self.core.metrics.notifications_quiet_total.labels("silent").inc(quieted)
             case transport.RetryAfter(seconds):
                 self.core.metrics.telegram_retry_after_total.inc()
                 await self.limiter.block(head.chat_id, seconds)

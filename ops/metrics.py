@@ -53,6 +53,15 @@ class Metrics:
         self.alerts_flapping_total = Counter(
             "opsbot_alerts_flapping_total", "Alerts that started flapping", ["detector"], registry=r
         )
+        self.notifications_quiet_total = Counter(
+            "opsbot_notifications_quiet_total",
+            "Notifications quieted by quiet hours (and info): sent without a sound, or held for a morning digest",
+            ["mode"],
+            registry=r,
+        )
+        self.outbox_held = Gauge(
+            "opsbot_outbox_held", "Outbox rows held by quiet hours for a morning digest", registry=r
+        )
         self.telegram_retry_after_total = Counter(
             "opsbot_telegram_retry_after_total", "429 answers received from Telegram", registry=r
         )

@@ -38,6 +38,7 @@ class Probe:
             await conn.execute(text("SELECT 1"))
         body: dict[str, Any] = {
             "outbox_depth": await core.outbox.depth(),
+            "outbox_held": await core.outbox.held_count(),  # kept by quiet hours for a morning digest
             "detectors": len(core.config.detectors),
             "alert_chats": len(core.settings.alert_chat_ids),
             "config": core.current.digest,

@@ -195,12 +195,13 @@ class OpsCore:
 
     async def housekeeping(self) -> None:
         """Every few seconds: the SQLite file is still ours; the pipeline's tick (mutes asked again,
-        reminders, escalation); on-call handoffs announced; the outbox gauge."""
+        reminders, escalation); on-call handoffs announced; the outbox gauges."""
         if self.db_file is not None:
             self.db_file.check()
         await self.pipeline.tick()
         await self.handoffs.tick()
         self.metrics.outbox_depth.set(await self.outbox.depth())
+        self.metrics.outbox_held.set(await self.outbox.held_count())
 
     async def close(self) -> None:
         await self.replicas.stop()

@@ -1,5 +1,6 @@
 """What each outbox row becomes in Telegram: its notification, rendered (`bot.render.notifications`), is
-a card, an edit of the card, a reply to it or a message of its own.
+a card, an edit of the card, a reply to it or a message of its own. `silent` (quiet hours, `info`): every
+message the row sends goes with `disable_notification` (edits make no sound anyway).
 
 Every function sends (or edits) and answers the ids of the messages Telegram accepted; a long text goes
 in parts, each saved as it is accepted (`save_progress`) so a retry resends none of them. A row that can
@@ -30,6 +31,7 @@ from ops.notify.types import UnknownNotification
 from ops.remediation.runner import RunView
 from ops.runtime import OpsCore
 from ops.slo.read import SloOverview
+from ops.storage.digests import STORM
 from ops.storage.outbox import OutboxRow
 
 REQUEST_TIMEOUT = 20  # seconds; a call slower than this counts as transient
@@ -44,7 +46,7 @@ class Messages:
         self.core = core
         self.request_timeout: float = REQUEST_TIMEOUT
 
-    async def send(self, row: OutboxRow, thread_id: int | None = None) -> list[int]:
+    async def send(self, row: OutboxRow, thread_id: int | None = None, *, silent: bool = False) -> list[int]:
         """The one dispatch point: the row's notification, rendered (`bot.render.notifications`), decides
         what it becomes. `thread_id`: the forum topic its messages go to (None: the chat itself)."""
         try:
@@ -57,28 +59,34 @@ class Messages:
         except Undeliverable as exc:
             raise PermanentError(str(exc)) from None
         if isinstance(shown, Post):
-            return await self.text(row, shown.text, reply_to=None, thread_id=thread_id)
+            return await self.text(row, shown.text, reply_to=None, thread_id=thread_id, silent=silent)
         if isinstance(shown, Nothing):
             return []
         assert incident is not None, type(notification).__name__
         if isinstance(shown, Card):
-            return await card(self, row, incident, shown, thread_id)
+            return await card(self, row, incident, shown, thread_id, silent)
         if isinstance(shown, Edit):
             await self.refresh(row.chat_id, incident, self.core.clock(), required=True)
             return []
-        return await reply(self, row, incident, shown, thread_id)
+        return await reply(self, row, incident, shown, thread_id, silent)
 
-    async def digest(self, chat_id: int, digest_id: int, thread_id: int | None = None) -> list[int]:
-        """A storm digest standing for several rows of one chat (in the topic `thread_id`, if any)."""
+    async def digest(
+        self, chat_id: int, digest_id: int, thread_id: int | None = None, *, silent: bool = False
+    ) -> list[int]:
+        """A digest standing for several rows of one chat (in the topic `thread_id`, if any): a storm's,
+        or the morning one of quiet hours."""
         entries = await self.core.digests.entries(digest_id)
+        found = await self.core.digests.get(digest_id)
+        kind = found.kind if found is not None else STORM
 
         async def send(limit: int) -> Message:
-            text, markup = digest_view(digest_id, entries, 0, limit)
+            text, markup = digest_view(digest_id, entries, 0, limit, kind)
             return await self.bot.send_message(
                 chat_id,
                 text,
                 reply_markup=markup,
                 message_thread_id=thread_id,
+                disable_notification=silent or None,
                 request_timeout=self.request_timeout,
             )
 
@@ -100,17 +108,19 @@ class Messages:
         reply_to: int | None,
         markup: InlineKeyboardMarkup | None = None,
         thread_id: int | None = None,
+        silent: bool = False,
     ) -> list[int]:
         """`text` in as many messages as it needs, replying to `reply_to`, the buttons on the last."""
         ids = list(row.message_ids)
         parts = split_html(text)
+        poster = self.poster(row.chat_id, reply_to, thread_id, silent)
         for n, part in enumerate(parts[len(ids) :], start=len(ids)):
             last = n == len(parts) - 1
-            ids += await send_split(self.poster(row.chat_id, reply_to, thread_id), part, markup if last else None)
+            ids += await send_split(poster, part, markup if last else None)
             await self.core.outbox.save_progress(row.id, ids)
         return ids
 
-    def poster(self, chat_id: int, reply_to: int | None, thread_id: int | None = None) -> Poster:
+    def poster(self, chat_id: int, reply_to: int | None, thread_id: int | None = None, silent: bool = False) -> Poster:
         async def post(text: str, markup: InlineKeyboardMarkup | None) -> Message:
             return await self.bot.send_message(
                 chat_id,
@@ -118,6 +128,7 @@ class Messages:
                 reply_parameters=_reply(reply_to) if reply_to else None,
                 reply_markup=markup,
                 message_thread_id=thread_id,
+                disable_notification=silent or None,
                 request_timeout=self.request_timeout,
             )
 
@@ -197,7 +208,9 @@ def _reply(message_id: int) -> ReplyParameters:
 # -- what the renderer said ---------------------------------------------------------------------
 
 
-async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card, thread_id: int | None) -> list[int]:
+async def card(
+    out: Messages, row: OutboxRow, incident: Incident, shown: Card, thread_id: int | None, silent: bool = False
+) -> list[int]:
     """The alert card, with buttons; what does not fit it continues in replies to it."""
     now = out.core.clock()
     run = await out.core.remediation.latest_run(incident.id)
@@ -213,6 +226,7 @@ async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card, t
             prefix + text,
             reply_markup=alert_keyboard(incident, page=shown.page),
             message_thread_id=thread_id,
+            disable_notification=silent or None,
             request_timeout=out.request_timeout,
         )
         sent[:] = continuation
@@ -227,16 +241,18 @@ async def card(out: Messages, row: OutboxRow, incident: Incident, shown: Card, t
         sent[:] = alert_card(incident, now, run, context=shown.context, limit=TELEGRAM_LIMIT - u16(prefix))[1]
     parts = [p for text in sent for p in split_html(text, limit)]
     for part in parts[len(ids) - 1 :]:
-        ids += await send_split(out.poster(row.chat_id, ids[0], thread_id), part)
+        ids += await send_split(out.poster(row.chat_id, ids[0], thread_id, silent), part)
         await out.core.outbox.save_progress(row.id, ids)
     return ids
 
 
-async def reply(out: Messages, row: OutboxRow, incident: Incident, shown: Reply, thread_id: int | None) -> list[int]:
+async def reply(
+    out: Messages, row: OutboxRow, incident: Incident, shown: Reply, thread_id: int | None, silent: bool = False
+) -> list[int]:
     """A reply to the card in this chat (first redrawn, if the renderer asks); with the alert's buttons
     when asked and the chat has no card."""
     original = await out.original(row.chat_id, incident)
     if shown.redraw:
         await out.refresh(row.chat_id, incident, out.core.clock(), required=False)
     markup = alert_keyboard(incident) if shown.buttons and original is None else None
-    return await out.text(row, shown.text, reply_to=original, markup=markup, thread_id=thread_id)
+    return await out.text(row, shown.text, reply_to=original, markup=markup, thread_id=thread_id, silent=silent)

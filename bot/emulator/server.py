@@ -64,6 +64,7 @@ class ChatMessage:
     thread_id: int | None = None  # the forum topic it is in (None: no topic, or the General topic)
     pinned: bool = False
     date: int = field(default_factory=lambda: int(time.time()))
+    silent: bool = False  # sent with disable_notification: no sound on the users' devices
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -445,6 +446,7 @@ class BotApiEmulator(ForumMethods):
         thread_id = self._thread(chat, params, reply_to)
         msg = ChatMessage(chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to)
         msg.thread_id = thread_id
+        msg.silent = _flag(params.get("disable_notification"))
         self.messages[(chat.id, msg.message_id)] = msg
         return {**self._message_json(msg, chat, self.bot_user), "__message__": msg}
 
@@ -659,3 +661,8 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None and value != "" else None
     except (TypeError, ValueError):
         return None
+
+
+def _flag(value: Any) -> bool:
+    """A Bot API boolean as a client sends it: JSON `true`, or `"true"` in a form."""
+    return value is True or str(value).lower() == "true"

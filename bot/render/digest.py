@@ -1,4 +1,6 @@
-"""Storm digests: a summary (counts by severity, one line per alert) and pages of details."""
+"""Digests: a summary and pages of details. A storm's summary counts by severity and lists one line per
+alert, by why it is there; the morning digest of quiet hours (`overnight_summary`) says what is still
+open, with each card's key facts, and what resolved in the night."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from bot.render.notifications import SECTIONS, digest_section
 from bot.render.split import TELEGRAM_LIMIT, u16
 from bot.render.texts import SEVERITY_ICON, alert_ref, card_head, hhmm
 from ops.model import IncidentStatus, Severity
-from ops.storage.digests import DigestEntry
+from ops.storage.digests import OVERNIGHT, STORM, DigestEntry
 from ops.timeutil import format_duration
 
 PAGE_SIZE = 5
@@ -54,6 +56,102 @@ def digest_summary(entries: list[DigestEntry], limit: int = TELEGRAM_LIMIT) -> s
     return _fit(text, limit)
 
 
+_PLURAL = {Severity.info: "info", Severity.warning: "warnings", Severity.error: "errors", Severity.critical: "critical"}
+_MESSAGE_UNITS = (160, 0)  # the alert's message under its line, then none, until the summary fits
+
+
+def overnight_title(entries: list[DigestEntry]) -> str:
+    """`🌅 Overnight: 7 warnings, 2 resolved`: the alerts still open by severity, and those resolved."""
+    counts = {s: 0 for s in reversed(Severity)}
+    resolved = 0
+    for entry in entries:
+        if entry.incident.status is IncidentStatus.resolved:
+            resolved += 1
+        else:
+            counts[entry.incident.severity] += 1
+    parts = [f"{n} {s.value if n == 1 else _PLURAL[s]}" for s, n in counts.items() if n]
+    if resolved:
+        parts.append(f"{resolved} resolved")
+    return f"🌅 Overnight: {', '.join(parts)}"
+
+
+def _open_item(entry: DigestEntry, part: int, message: int) -> str:
+    """A still-open alert with its card's key facts: severity and detector, key, since, its state."""
+    incident = entry.incident
+    key = f" · {esc(incident.key, part)}" if incident.key else ""
+    state = ""
+    if incident.status is IncidentStatus.acknowledged:
+        state = f" · 👀 {esc(incident.acknowledged_by or '?', 32)}"
+    since = f"since {hhmm(incident.opened_at)}"
+    line = f"{card_head(incident)}{key} · <code>#{incident.short_fingerprint}</code> · {since}{state}"
+    return f"{line}\n{esc(incident.message, message)}" if message and incident.message else line
+
+
+def _resolved_item(entry: DigestEntry, part: int) -> str:
+    incident = entry.incident
+    key = f" · {esc(incident.key, part)}" if incident.key else ""
+    took = ""
+    if incident.resolved_at:
+        took = f" · after {format_duration((incident.resolved_at - incident.opened_at).total_seconds())}"
+    return (
+        f"✅ {incident.severity.value} · {esc(incident.source, part)}{key} "
+        f"· <code>#{incident.short_fingerprint}</code>{took}"
+    )
+
+
+def overnight_summary(entries: list[DigestEntry], limit: int = TELEGRAM_LIMIT) -> str:
+    """What quiet hours held, in one message of at most `limit` UTF-16 units: the alerts still open first
+    (they may need someone), then the resolved ones. Shorter lines are tried first; what still does not
+    fit ends in "…and N more" (📋 Details lists every one)."""
+    still = [e for e in entries if e.incident.status is not IncidentStatus.resolved]
+    done = [e for e in entries if e.incident.status is IncidentStatus.resolved]
+    head = [f"<b>{esc(overnight_title(entries), 512)}</b>"]
+    foot = ["", "<i>Still firing? ✅ Ack all here, one by one in 📋 Details, or /ack #fingerprint.</i>"]
+    blocks: list[tuple[str, list[str]]] = []
+    for part in _LINE_PARTS:
+        for message in _MESSAGE_UNITS:
+            blocks = [
+                (f"<b>🔔 Still open ({len(still)})</b>", [_open_item(e, part, message) for e in still]),
+                (f"<b>✅ Resolved overnight ({len(done)})</b>", [_resolved_item(e, part) for e in done]),
+            ]
+            lines = [*head]
+            for title_line, items in blocks:
+                if items:
+                    lines += ["", title_line, *items]
+            text = "\n".join([*lines, *foot])
+            if u16(text) <= limit:
+                return text
+    return _first_fitting(head, blocks, foot, limit)
+
+
+def _first_fitting(head: list[str], blocks: list[tuple[str, list[str]]], foot: list[str], limit: int) -> str:
+    """As many items as fit, in order, then "…and N more" (a block cut short ends the list)."""
+    total = sum(len(items) for _, items in blocks)
+    reserve = u16(f"\n…and {total} more") + u16("\n".join(["", *foot]))
+
+    def fits(*more: str) -> bool:
+        return u16("\n".join([*lines, *more])) + reserve <= limit
+
+    lines, shown = [*head], 0
+    for title_line, items in blocks:
+        if not items:
+            continue
+        if not fits("", title_line):
+            break
+        lines += ["", title_line]
+        for item in items:
+            if not fits(item):
+                break
+            lines.append(item)
+            shown += 1
+        else:
+            continue
+        break
+    if shown < total:
+        lines.append(f"…and {total - shown} more")
+    return "\n".join([*lines, *foot])
+
+
 def page_count(entries: list[DigestEntry]) -> int:
     return max(1, -(-len(entries) // PAGE_SIZE))
 
@@ -92,13 +190,14 @@ def _fit(text: str, limit: int) -> str:
 
 
 def digest_view(
-    digest_id: int, entries: list[DigestEntry], page: int, limit: int = TELEGRAM_LIMIT
+    digest_id: int, entries: list[DigestEntry], page: int, limit: int = TELEGRAM_LIMIT, kind: str = STORM
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The digest message as it should look now: the summary (page 0) or a details page, at most `limit`
-    UTF-16 units (smaller when Telegram said "too long")."""
+    UTF-16 units (smaller when Telegram said "too long"). `kind`: a storm's or the overnight summary."""
     pages = page_count(entries)
     page = min(max(page, 0), pages)
     if page == 0:
-        return digest_summary(entries, limit), digest_keyboard(digest_id, [e.incident for e in entries], 0, pages)
+        summary = overnight_summary(entries, limit) if kind == OVERNIGHT else digest_summary(entries, limit)
+        return summary, digest_keyboard(digest_id, [e.incident for e in entries], 0, pages)
     chunk = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return digest_page(entries, page, limit), digest_keyboard(digest_id, [e.incident for e in chunk], page, pages)

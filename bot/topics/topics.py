@@ -120,16 +120,19 @@ class Topics:
                 return None
             return await load_group(conn, groups.pop())
 
-    async def deliver(self, chat_id: int, alert_ids: list[int], send: Send, *, opens: bool = True) -> list[int]:
+    async def deliver(
+        self, chat_id: int, alert_ids: list[int], send: Send, *, opens: bool = True, silent: bool = False
+    ) -> list[int]:
         """`send` the row (or digest) about `alert_ids` into their incident's topic, or to the chat itself
-        when it has none; `opens`: it is a message that may open the topic (an edit is not)."""
+        when it has none; `opens`: it is a message that may open the topic (an edit is not); `silent`: the
+        row goes without a sound (quiet hours), and so does the General topic's line about a new topic."""
         group = await self.group_of(chat_id, alert_ids)
         if group is None:
             return await send(None)
         topic = await self.store.get(group.id, chat_id)
         thread = topic.thread_id if topic is not None else None
         if thread is None and opens and group.is_open:
-            thread = await self.open(chat_id, group)
+            thread = await self.open(chat_id, group, silent=silent)
         if thread is None:
             return await send(None)
         if topic is not None and topic.closed and group.is_open:
@@ -143,12 +146,12 @@ class Topics:
             await self.store.drop(group.id, chat_id, thread)
             ids = await send(None)
             if group.is_open:
-                await self._quietly(self.open(chat_id, group), chat_id)
+                await self._quietly(self.open(chat_id, group, silent=silent), chat_id)
             return ids
         await self._quietly(self.follow(chat_id, group.id), chat_id)
         return ids
 
-    async def open(self, chat_id: int, group: IncidentGroup) -> int | None:
+    async def open(self, chat_id: int, group: IncidentGroup, *, silent: bool = False) -> int | None:
         """The incident's topic in this chat, created now unless another replica has (or is creating) it;
         None when Telegram refuses topics here."""
         name = topic_name(group)
@@ -177,11 +180,16 @@ class Topics:
             raise
         thread = created.message_thread_id
         await self.store.opened(group.id, chat_id, thread, created.name or name)
-        await self._quietly(self._announce(chat_id, group, thread), chat_id)
+        await self._quietly(self._announce(chat_id, group, thread, silent), chat_id)
         return thread
 
-    async def _announce(self, chat_id: int, group: IncidentGroup, thread_id: int) -> None:
-        await self.bot.send_message(chat_id, announcement(group, chat_id, thread_id), disable_web_page_preview=True)
+    async def _announce(self, chat_id: int, group: IncidentGroup, thread_id: int, silent: bool = False) -> None:
+        await self.bot.send_message(
+            chat_id,
+            announcement(group, chat_id, thread_id),
+            disable_web_page_preview=True,
+            disable_notification=silent or None,
+        )
 
     async def follow(self, chat_id: int, group_id: int) -> None:
         """Bring the topic in line with the incident: its name, and closed while resolved."""

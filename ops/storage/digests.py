@@ -1,4 +1,5 @@
-"""Storm digests: one Telegram message standing for many outbox rows of one chat.
+"""Digests: one Telegram message standing for many outbox rows of one chat — a storm (`STORM`, many
+alerts queued at once) or the morning digest of quiet hours (`OVERNIGHT`, what they held).
 
 The rows keep pointing at their digest (`ops_outbox.digest_id`), so the digest's buttons (Ack all,
 Details) and later edits know exactly which incidents it lists, in the order they were queued.
@@ -18,6 +19,8 @@ from ops.notify.types import Notification, parse
 from ops.storage.incident_rows import incident_from_row
 from ops.storage.tables import alerts_history, digests, outbox
 
+STORM, OVERNIGHT = "storm", "overnight"  # many alerts at once; what quiet hours held (`ops.notify.quiet`)
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -26,6 +29,7 @@ class Digest:
     created_at: datetime
     message_id: int | None
     page: int
+    kind: str = STORM
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class DigestStore:
     async def get(self, digest_id: int) -> Digest | None:
         async with self.db.connect() as conn:
             r = (await conn.execute(select(digests).where(digests.c.id == digest_id))).first()
-        return Digest(r.id, r.chat_id, r.created_at, r.message_id, r.page) if r else None
+        return Digest(r.id, r.chat_id, r.created_at, r.message_id, r.page, r.kind) if r else None
 
     async def set_message(self, digest_id: int, message_id: int) -> None:
         async with self.db.begin() as conn:

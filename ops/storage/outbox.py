@@ -4,6 +4,11 @@ Rows are delivered per chat in id order: a chat's next row is due only when no e
 pending or `sending`, so several replicas draining one outbox still keep each chat's order. A row is
 `sending` only while one call is in flight; when its replica dies the leader queues it again
 (`Coordinator.reap`), so at most that one message can be sent twice.
+
+Quiet hours (`ops.notify.quiet`) may set a row aside as `held` until the quiet period ends
+(`next_attempt_at`); it is out of its chat's order meanwhile. Then the chat's held rows become one
+`overnight` digest together (`overnight`), delivered like a storm digest: pending with their
+`digest_id`, marked sent with it, so a restart neither loses nor repeats them.
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ops.model import Severity
 from ops.notify.types import AlertCard, CardRefresh, Notification, UnknownNotification, parse
 from ops.storage.db import reading
+from ops.storage.digests import OVERNIGHT
 from ops.storage.replica_id import ReplicaId
-from ops.storage.tables import outbox
+from ops.storage.tables import alerts_history, digests, outbox
 
 ALERT = AlertCard.kind  # the rows that carry an alert's card (the message later notifications reply to)
+HELD = "held"  # kept by a chat's quiet hours until `next_attempt_at`, then sent as one morning digest
+_CHUNK = 500  # ids per IN (…) list
 
 
 @dataclass(frozen=True)
@@ -248,7 +257,7 @@ class OutboxStore:
         async with self.db.begin() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.chat_id == old_chat_id, outbox.c.status.in_(("pending", "sending")))
+                .where(outbox.c.chat_id == old_chat_id, outbox.c.status.in_(("pending", "sending", HELD)))
                 .values(chat_id=new_chat_id)
             )
 
@@ -309,3 +318,103 @@ class OutboxStore:
                 for r in rows
                 for _ in range(max(1, len(json.loads(r.message_ids)) if r.message_ids else 1))
             ]
+
+    # -- quiet hours ------------------------------------------------------------------------------
+
+    async def severities(self, incident_ids: set[int]) -> dict[int, Severity]:
+        """The current severity of each of these alerts."""
+        ids, found = sorted(incident_ids), {}
+        async with self.db.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                rows = await conn.execute(
+                    select(alerts_history.c.id, alerts_history.c.severity).where(
+                        alerts_history.c.id.in_(ids[start : start + _CHUNK])
+                    )
+                )
+                found.update({r.id: Severity(r.severity) for r in rows})
+        return found
+
+    async def held_incidents(self, chat_id: int) -> set[int]:
+        """Alerts with rows held for this chat's morning digest."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.incident_id)
+                .where(outbox.c.chat_id == chat_id, outbox.c.status == HELD, outbox.c.incident_id.is_not(None))
+                .distinct()
+            )
+            return {r.incident_id for r in rows}
+
+    async def hold(self, row_ids: list[int], until: datetime) -> int:
+        """Set pending rows aside until `until` (the end of the quiet period); returns how many."""
+        held = 0
+        async with self.db.begin() as conn:
+            for start in range(0, len(row_ids), _CHUNK):
+                res = await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(row_ids[start : start + _CHUNK]), outbox.c.status == "pending")
+                    .values(status=HELD, next_attempt_at=until)
+                )
+                held += res.rowcount
+        return held
+
+    async def release(self, chat_id: int, incident_id: int, now: datetime) -> int:
+        """An alert's held rows go now after all (it became loud: its severity rose). They come first in
+        the chat's order again, being older than what is queued now."""
+        async with self.db.begin() as conn:
+            res = await conn.execute(
+                update(outbox)
+                .where(outbox.c.chat_id == chat_id, outbox.c.incident_id == incident_id, outbox.c.status == HELD)
+                .values(status="pending", next_attempt_at=now)
+            )
+            return res.rowcount
+
+    async def held_due(self, now: datetime) -> list[int]:
+        """Chats whose quiet period has ended with rows still held."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.chat_id)
+                .where(outbox.c.status == HELD, outbox.c.next_attempt_at <= now)
+                .group_by(outbox.c.chat_id)
+                .order_by(func.min(outbox.c.id))
+            )
+            return [r.chat_id for r in rows]
+
+    async def overnight(self, chat_id: int, now: datetime) -> int | None:
+        """The chat's held rows that are due become one morning digest, in one transaction: pending again
+        with its `digest_id` (delivered, retried and marked sent as that digest). Alerts whose card the chat
+        already has get a card edit queued after it, so the card shows what happened overnight. Returns the
+        digest's id; None when another replica took the rows first."""
+        due = and_(outbox.c.chat_id == chat_id, outbox.c.status == HELD, outbox.c.next_attempt_at <= now)
+        async with self.db.begin() as conn:
+            mine = (await conn.execute(select(outbox.c.id).where(due).with_for_update(skip_locked=True))).all()
+            if not mine:
+                return None
+            res = await conn.execute(insert(digests).values(created_at=now, chat_id=chat_id, page=0, kind=OVERNIGHT))
+            digest_id = int(res.inserted_primary_key[0])
+            moved = await conn.execute(
+                update(outbox).where(due).values(status="pending", digest_id=digest_id, next_attempt_at=now)
+            )
+            if not moved.rowcount:
+                await conn.execute(delete(digests).where(digests.c.id == digest_id))
+                return None
+            listed = select(outbox.c.incident_id).where(outbox.c.digest_id == digest_id)
+            shown = await conn.execute(
+                select(outbox.c.incident_id)
+                .where(
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.kind == ALERT,
+                    outbox.c.status == "sent",
+                    outbox.c.digest_id.is_(None),
+                    outbox.c.incident_id.in_(listed),
+                )
+                .group_by(outbox.c.incident_id)
+                .order_by(outbox.c.incident_id)
+            )
+            refreshes = [outbox_row(chat_id, CardRefresh(), now, r.incident_id) for r in shown]
+            if refreshes:
+                await conn.execute(insert(outbox), refreshes)
+            return digest_id
+
+    async def held_count(self) -> int:
+        async with reading(self.db) as conn:
+            return int(await conn.scalar(select(func.count()).select_from(outbox).where(outbox.c.status == HELD)) or 0)

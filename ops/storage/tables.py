@@ -137,7 +137,7 @@ outbox = Table(
     Column("kind", String(16), nullable=False),  # alert | reminder | resolved | refresh | raised
     Column("incident_id", Integer, ForeignKey("ops_alerts_history.id"), nullable=True),
     Column("payload_json", Text, nullable=False, server_default="{}"),
-    Column("status", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed | held (quiet hours)
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime, nullable=False),
     Column("last_error", Text, nullable=True),
@@ -259,6 +259,7 @@ digests = Table(
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=True),
     Column("page", Integer, nullable=False, server_default="0"),  # 0: the summary; n: details page n
+    Column("kind", String(16), nullable=False, server_default="storm"),  # storm | overnight (quiet hours)
 )
 
 # Check results rolled up per detector and hour: SLO windows of weeks read a few hundred rows, not

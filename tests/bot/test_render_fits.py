@@ -4,6 +4,7 @@ messages and labels a target returns (long ASCII, emoji, characters that escape 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ from ops.model import Incident, IncidentStatus, Severity
 from ops.notify import types as n
 from ops.remediation.runner import RunView
 from ops.slo.read import SloOverview
-from ops.storage.digests import DigestEntry
+from ops.storage.digests import OVERNIGHT, DigestEntry
 
 pytestmark = pytest.mark.no_ops_db  # no opsbot database of the test's own, or it makes each on purpose
 
@@ -145,6 +146,24 @@ def test_a_storm_digest_of_long_keys_fits_one_message(key: str) -> None:
     for limit in (3000, 2000):
         text, _ = digest_view(7, entries, 0, limit=limit)
         assert utf16_len(text) <= limit
+
+
+@pytest.mark.parametrize("key", ["🔥" * 200, "&" * 200, "k"])
+def test_an_overnight_digest_of_many_alerts_fits_one_message(key: str) -> None:
+    """500 alerts held in a night: one message, the count in its title, the rest "…and N more"."""
+    entries = []
+    for k in range(500):
+        i = incident(f"{key}{k}", "🔥" * 400, n=k + 1)
+        if k % 5 == 0:
+            i = dataclasses.replace(i, status=IncidentStatus.resolved, resolved_at=NOW)
+        entries.append(DigestEntry(dataclasses.replace(i, severity=Severity.warning), n.AlertCard()))
+    for limit in (TELEGRAM_LIMIT, 3000, 1000):
+        text, markup = digest_view(7, entries, 0, limit=limit, kind=OVERNIGHT)
+        assert utf16_len(text) <= limit and shown_units(text) <= limit
+        assert text.startswith("<b>🌅 Overnight: 400 warnings, 100 resolved</b>")
+        shown = text.count("<code>#")
+        assert f"…and {500 - shown} more" in text and "Resolved overnight" not in text  # open ones first
+        assert [b.text for row in markup.inline_keyboard for b in row] == ["✅ Ack all", "📋 Details"]
 
 
 def test_alerts_lines_are_bounded_whatever_the_keys() -> None:

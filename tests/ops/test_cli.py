@@ -121,7 +121,7 @@ def test_half_a_webhook_setting_exits_2_naming_it(
 
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
-    assert "database at revision 0013_oncall" in capsys.readouterr().out
+    assert "database at revision 0014_quiet_hours" in capsys.readouterr().out
 
 
 def _free_port() -> int:
@@ -165,6 +165,7 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path, db
         assert health == {
             "status": "ok",
             "outbox_depth": 0,
+            "outbox_held": 0,
             "detectors": 2,
             "alert_chats": 1,
             "leader": True,
@@ -180,6 +181,8 @@ def test_headless_run_says_so_and_serves_metrics_and_healthz(workspace: Path, db
             "alerts_deduplicated_total",
             "detector_check_duration_seconds",
             "opsbot_outbox_depth",
+            "opsbot_outbox_held",
+            "opsbot_notifications_quiet_total",
         ):
             assert f"# TYPE {name}" in metrics
         if db_backend == "sqlite":  # a second replica on the same SQLite file refuses to start, and says why
