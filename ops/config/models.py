@@ -3,6 +3,8 @@ kinds (ops/detectors, ops/remediation/actions.py); `OpsConfig` takes them throug
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Annotated, Literal
 
@@ -88,6 +90,13 @@ class RouteConfig(Strict):
                 except re.error as exc:
                     raise ValueError(f"{key}: bad regex {pattern[2:]!r}: {exc}") from None
         return value
+
+    @property
+    def key(self) -> str:
+        """The route's identity for grouping alerts into incidents: what it matches and where it sends
+        (a reload that keeps the route keeps its incidents)."""
+        spec = json.dumps([sorted(self.match.items()), sorted(self.chats)], ensure_ascii=False)
+        return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
     def matches(self, fields: dict[str, str]) -> bool:
         for key, wanted in self.match.items():

@@ -497,6 +497,7 @@ class AlertEngine:
             route.group_by if route else [],
             route.group_window if route else 0.0,
             list(getattr(detector, "depends_on", None) or []),
+            route.key if route else "",
         )
         incident = run.writes.incident(
             {

@@ -9,6 +9,7 @@ replicas never open two incidents for one group).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,10 +43,15 @@ class Joining:
         group_by: list[str],
         window: float,
         parents: list[str],
+        route: str = "",
     ) -> Joining:
+        """`route` names the route whose `group_by` applies: alerts of different routes (and so, usually,
+        different chats) never share an incident."""
         title = f"{detector} · {key}" if key else detector
         if group_by:
-            group_key = "by:" + json.dumps([[name, fields.get(name, "")] for name in group_by], ensure_ascii=False)
+            values = json.dumps([[name, fields.get(name, "")] for name in group_by], ensure_ascii=False)
+            # Hashed, so that long label values cannot make two groups' keys alike when cut to the column.
+            group_key = f"by:{route}:" + hashlib.sha256(values.encode()).hexdigest()
         else:
             group_key = f"alert:{fingerprint}"
         return cls(detector, fingerprint, title[:TITLE_LIMIT], group_key[:400], window, tuple(parents))
@@ -61,8 +67,9 @@ async def assign(conn: AsyncConnection, alerts: list[tuple[int, Joining]], now: 
     parents = {p for _, j in alerts for p in j.parents}
     parent_groups = await _open_groups_of(conn, parents) if parents else {}
     groups = await _open_groups(conn, {j.group_key for _, j in alerts}, now, max(j.window for _, j in alerts))
-    # Parents first: a child fired in the same run as its parent finds the parent's new incident.
-    for phase in ([a for a in alerts if not a[1].parents], [a for a in alerts if a[1].parents]):
+    # Parents before children: a child fired in the same run as its parent (or grandparent) finds the
+    # incident its parent just joined or opened.
+    for phase in _by_depth(alerts):
         new_keys: dict[str, Joining] = {}
         waiting: list[tuple[int, Joining]] = []
         for alert_id, joining in phase:
@@ -107,6 +114,24 @@ async def assign(conn: AsyncConnection, alerts: list[tuple[int, Joining]], now: 
         ],
     )
     return placed
+
+
+def _by_depth(alerts: list[tuple[int, Joining]]) -> list[list[tuple[int, Joining]]]:
+    """The alerts in phases: those whose parents did not fire in this run, then their children, then
+    theirs (a `depends_on` cycle, which the config refuses, would end in the last phase)."""
+    firing = {j.detector for _, j in alerts}
+    depth: dict[str, int] = {}
+
+    def of(detector: str, seen: frozenset[str]) -> int:
+        if detector not in depth:
+            parents = [p for p in next((j.parents for _, j in alerts if j.detector == detector), ()) if p in firing]
+            depth[detector] = 1 + max((of(p, seen | {detector}) for p in parents if p not in seen), default=-1)
+        return depth[detector]
+
+    phases: dict[int, list[tuple[int, Joining]]] = {}
+    for item in alerts:
+        phases.setdefault(of(item[1].detector, frozenset()), []).append(item)
+    return [phases[d] for d in sorted(phases)]
 
 
 def _open_alert() -> object:

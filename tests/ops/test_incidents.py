@@ -31,6 +31,7 @@ remediations:
       command: [{PY}, -c, "import sys; print('cannot reach the primary'); sys.exit(3)"]}}
 routes:
   - {{match: {{team: shop}}, chats: [-1001], group_by: [region], group_window: 10m}}
+  - {{match: {{team: hr}}, chats: [-1002], group_by: [region], group_window: 10m}}
 escalation:
   critical: {{after: 20m}}
 detectors:
@@ -43,6 +44,9 @@ detectors:
   - {{name: db_down, kind: db_size, target: t, alert_if: "> 1", severity: critical}}
   - {{name: fresh, kind: db_size, target: t, alert_if: "> 1", severity: error, depends_on: [db_down]}}
   - {{name: stale, kind: db_size, target: t, alert_if: "> 1", severity: error, depends_on: [db_down]}}
+  - {{name: hr_eu, kind: db_size, target: t, alert_if: "> 1", severity: error, labels: {{team: hr, region: eu}}}}
+  - {{name: app_down, kind: db_size, target: t, alert_if: "> 1", severity: error, depends_on: [db_down]}}
+  - {{name: checkout_slow, kind: db_size, target: t, alert_if: "> 1", severity: error, depends_on: [app_down]}}
   - {{name: cash, kind: db_size, target: t, alert_if: "> 1", severity: critical}}
 slos:
   - {{name: cash_ok, objective: 99.0, window: 7d, sli: {{detector: cash}}}}
@@ -162,6 +166,21 @@ async def test_a_depends_on_child_joins_its_parents_incident(core: OpsCore) -> N
     assert await group(core, again) != incident
 
 
+async def test_routes_never_share_an_incident(core: OpsCore) -> None:
+    """Same `group_by` values, different routes (and chats): one chat must not read the other's alerts."""
+    [shop] = await fire(core, "eu_a")
+    [hr] = await fire(core, "hr_eu")
+    assert await group(core, shop) != await group(core, hr)
+
+
+async def test_a_depends_on_chain_fired_in_one_run_is_one_incident(core: OpsCore) -> None:
+    names = ["checkout_slow", "app_down", "db_down"]  # grandchild first
+    detectors = [core.config.detector(n) for n in names]
+    reports = await core.engine.process_many([(d, [res(core, n)]) for d, n in zip(detectors, names, strict=True)])
+    fired = [int(r.fired[0]) for r in reports]
+    assert len({await group(core, a) for a in fired}) == 1
+
+
 async def test_a_reopen_within_the_dedup_window_stays_in_its_incident(core: OpsCore) -> None:
     [alert] = await fire(core, "eu_a")
     incident = await group(core, alert)
@@ -255,7 +274,7 @@ async def test_every_step_is_on_the_timeline_with_its_time_and_actor(core: OpsCo
     assert by_kind["remediation_succeeded"].detail.endswith("flushing caches\ncaches flushed")
     assert by_kind["remediation_failed"].detail.endswith("cannot reach the primary")
     assert by_kind["rechecked"].detail.startswith("after fix_ok: still failing: ")
-    assert by_kind["escalated"].detail.startswith("to 1 admin chat(s) after 20m 5s")
+    assert by_kind["escalated"].detail.startswith("step 2: admins → 1 admin chat(s) after 20m 5s")
     assert by_kind["note"].detail == "the primary ran out of disk"
     assert by_kind["note"].alert_id is None and by_kind["fired"].alert_id == alert
     assert all(e.detector == "cash" for e in record.timeline if e.alert_id is not None)
