@@ -16,7 +16,6 @@ from bot.emulator import BotApiEmulator
 from helpers import database_url, make_sqlite
 from ops.incidents.log import IncidentLog
 from ops.incidents.timeline import Entry
-from ops.model import Actor
 from ops.storage.db import create_engine
 from ops.storage.tables import alert_events, alerts_history, outbox
 from tests.bot.test_kill import CHATS, start_bot
@@ -72,8 +71,10 @@ async def test_sigkill_mid_storm_loses_no_timeline_entry(tmp_path: Path, emulato
         await emulator.wait_for(lambda: query in emulator.callback_answers, timeout=15)
         [incident] = await log.open()
         assert incident.acknowledged_by == "@admin"
-        # The /note command is another change's: the note is written as it writes it, on the same database.
-        assert await log.note(incident.id, Actor(ADMIN, "@admin"), "failing over to the replica", CHATS[0])
+        emulator.send_text(
+            CHATS[0], f"/note {incident.id} failing over to the replica", user_id=ADMIN, username="admin"
+        )
+        await emulator.wait_for(lambda: [m for m in emulator.bot_messages(CHATS[0]) if "Noted" in m.text], timeout=30)
         record = await log.get(incident.id)
         assert record is not None
         assert Counter(e.kind for e in record.timeline) == Counter(
