@@ -73,7 +73,7 @@ async def test_a_detector_silence_mutes_then_one_notification_when_it_ends(core:
             .scalars()
             .all()
         )
-    assert events == ["silenced", "unsilenced"]
+    assert events == ["joined", "silenced", "unsilenced"]  # joined: its incident's timeline entry
 
 
 async def test_silencing_a_notified_alert_by_label_then_unsilence_replies(core: OpsCore) -> None:
