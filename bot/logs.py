@@ -26,3 +26,5 @@ def configure_logging(*, quiet: bool = False) -> None:
             handler.addFilter(_StopIsNotAnError())
     for noisy in ("alembic", "apscheduler", "aiogram.event"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if quiet:  # the demo's time-lapse runs detectors every 3 s: on a busy machine a run is skipped, not news
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
