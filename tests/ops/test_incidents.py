@@ -189,6 +189,40 @@ async def mark_cards_sent(core: OpsCore, alert_id: int) -> list[int]:
     return sorted(chat for _, chat in found)
 
 
+async def test_a_reply_to_an_old_card_finds_its_incident_among_120_newer(core: OpsCore) -> None:
+    """Card message ids as Telegram numbers them: 1, 2, …; many newer cards' ids contain the old one's
+    digits (10, 11, 100–119, …). A reply to the first card, to a part of a split card and to card 12 each
+    joins its own incident's timeline, whatever came after."""
+    alerts = await fire(core, "solo", keys=tuple(f"k{n:03d}" for n in range(121)))
+    assert len(alerts) == 121
+    message_id = 0
+    async with core.db.connect() as conn:
+        rows = await conn.execute(
+            select(outbox.c.id, outbox.c.incident_id).where(
+                outbox.c.chat_id == -1001, outbox.c.kind == "alert", outbox.c.status == "pending"
+            )
+        )
+        cards = {int(r.incident_id): int(r.id) for r in rows}
+    first_ids: dict[int, int] = {}
+    for alert_id in alerts:
+        parts = 2 if alert_id == alerts[-1] else 1  # the newest card was split in two messages
+        ids = list(range(message_id + 1, message_id + 1 + parts))
+        message_id += parts
+        first_ids[alert_id] = ids[0]
+        await core.outbox.mark_sent(cards[alert_id], core.clock(), ids)
+    by_message = {first_ids[a]: await group(core, a) for a in alerts}
+
+    log = core.incident_log
+    assert await log.said(-1001, None, 1, ALICE, "the first card, 120 cards ago") == by_message[1]
+    assert await log.said(-1001, None, 12, ALICE, "card 12, not 112 nor 121") == by_message[12]
+    assert await log.said(-1001, None, message_id, ALICE, "the second part") == by_message[message_id - 1]
+    assert await log.said(-1002, None, 1, ALICE, "another chat's message 1") is None  # nothing sent there
+    assert await log.said(-1001, None, message_id + 1, ALICE, "no card") is None
+    record = await log.get(by_message[1])
+    assert record is not None
+    assert [e.detail for e in record.timeline if e.kind == "message"] == ["the first card, 120 cards ago"]
+
+
 async def test_every_step_is_on_the_timeline_with_its_time_and_actor(core: OpsCore) -> None:
     start = core.clock()
     [alert] = await fire(core, "cash")
