@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from helpers import FakeClock, make_settings, make_sqlite
 from ops.config import parse_config
-from ops.incidents.read import group_of_alert
+from ops.incidents.read import group_of_alert, group_state, load_group
 from ops.metrics import Metrics
 from ops.model import Actor, CheckResult, CheckStatus, Severity
 from ops.runtime import OpsCore
@@ -221,6 +221,39 @@ async def test_a_reply_to_an_old_card_finds_its_incident_among_120_newer(core: O
     record = await log.get(by_message[1])
     assert record is not None
     assert [e.detail for e in record.timeline if e.kind == "message"] == ["the first card, 120 cards ago"]
+
+
+async def test_the_cheap_state_agrees_with_the_whole_incident(core: OpsCore) -> None:
+    """`group_state` (one aggregate query, for the sender's topic upkeep) reads what loading every alert
+    reads: the title, the status and the severity, firing, acknowledged and resolved."""
+
+    async def agree(group_id: int) -> tuple[str, str, str]:
+        async with core.db.connect() as conn:
+            whole = await load_group(conn, group_id)
+            cheap = await group_state(conn, group_id)
+        assert whole is not None and cheap is not None
+        assert (cheap.id, cheap.title, cheap.status, cheap.severity, cheap.is_open) == (
+            whole.id,
+            whole.title,
+            whole.status,
+            whole.severity,
+            whole.is_open,
+        )
+        return cheap.title, cheap.status.value, cheap.severity.value
+
+    [a] = await fire(core, "eu_a")  # error
+    [b] = await fire(core, "eu_b")  # critical, same incident
+    eu = await group(core, a)
+    assert await agree(eu) == ("eu_a", "firing", "critical")
+    await core.incidents.acknowledge(a, ALICE)
+    assert await agree(eu) == ("eu_a", "acknowledged", "critical")
+    await fire(core, "eu_b", ok=True)  # the critical one resolves: the open one's severity is the incident's
+    assert await agree(eu) == ("eu_a", "acknowledged", "error")
+    await fire(core, "eu_a", ok=True)  # all resolved: read from all of them, so it stays critical
+    assert await agree(eu) == ("eu_a", "resolved", "critical")
+    assert b != a
+    async with core.db.connect() as conn:
+        assert await group_state(conn, 999_999) is None
 
 
 async def test_every_step_is_on_the_timeline_with_its_time_and_actor(core: OpsCore) -> None:
