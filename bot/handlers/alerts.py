@@ -103,7 +103,7 @@ async def ack_command(
     if not await scoping.may_act_on(
         incident, chat_id=access.chat_id, sees_all=access.sees_all, actor=actor, what="/ack"
     ):  # refused and recorded, as a press of its Ack button from here would be
-        await message.answer(f"No incident {escape(args[0][:20])} here. {ACK_USAGE}")
+        await message.answer(f"No alert {escape(args[0][:20])} here. {ACK_USAGE}")
         return
     result = await incidents.acknowledge(incident.id, actor, access.chat_id)
     await message.answer(
@@ -117,7 +117,7 @@ def _ack_answer(outcome: AckOutcome, by: str | None) -> str:
         AckOutcome.done: "Acknowledged",
         AckOutcome.already: f"Already acknowledged by {by or '?'}",
         AckOutcome.resolved: "Already resolved",
-        AckOutcome.not_found: "No such incident",
+        AckOutcome.not_found: "No such alert",
         AckOutcome.not_acknowledged: "Not acknowledged",
     }[outcome]
 

@@ -143,7 +143,7 @@ async def postmortem_command(
         await message.answer(POSTMORTEM_USAGE)
         return
     record = await _record(incident_log, scoping, incident_id, access)
-    draft = await postmortems.draft(incident_id) if record is not None else None
+    draft = await postmortems.draft(incident_id, access.chat_id, access.sees_all) if record is not None else None
     if record is None or draft is None:
         await message.answer(_no_such(args[0], POSTMORTEM_USAGE))
         return

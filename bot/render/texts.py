@@ -28,7 +28,7 @@ COMMANDS = [
     ("start", "What this bot does"),
     ("help", "Commands"),
     ("health", "Every detector: last result, firing or not"),
-    ("alerts", "Recent incidents: /alerts [severity] [N]"),
+    ("alerts", "Recent alerts: /alerts [severity] [N]"),
     ("slo", "SLOs: budget, burn rates, chart: /slo [window]"),
     ("oncall", "Who is on call; /oncall take|swap @user [schedule] [duration]"),
     ("ack", "Acknowledge: /ack <id|#fingerprint>"),

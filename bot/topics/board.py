@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot.delivery.transport import edit_target_gone, not_modified
 from bot.render.split import TELEGRAM_LIMIT, u16
@@ -87,6 +87,7 @@ class Boards:
         self.store = BoardStore(core.db)
         self.topics = TopicStore(core.db)
         self._edited: dict[int, float] = {}  # chat → when (this clock) its board was last sent or edited
+        self._failing: set[int] = set()  # chats whose last board update failed (logged once until it works)
 
     async def tick(self) -> None:
         chats = self.forums.on()
@@ -94,11 +95,18 @@ class Boards:
             return
         async with self.core.db.connect() as conn:
             groups = await load_groups(conn, await open_group_ids(conn))
+        open_groups = [g for g in groups.values() if g.is_open]
         for chat_id in chats:
+            # Each chat on its own: the bot kicked from one, or Telegram failing or slow there, leaves the
+            # others' boards current; the chat is tried again next tick.
             try:
-                await self.update(chat_id, [g for g in groups.values() if g.is_open])
-            except TelegramBadRequest as exc:
-                log.warning("chat %s: the board of open incidents: %s", chat_id, describe(exc))
+                await self.update(chat_id, open_groups)
+            except (TelegramAPIError, TimeoutError) as exc:
+                if chat_id not in self._failing:
+                    log.warning("chat %s: the board of open incidents: %s", chat_id, describe(exc))
+                self._failing.add(chat_id)
+            else:
+                self._failing.discard(chat_id)
 
     async def update(self, chat_id: int, open_groups: list[IncidentGroup]) -> None:
         """Edit (or first send) this chat's board if it changed and its last edit is `EDIT_EVERY` ago."""

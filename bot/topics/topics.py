@@ -31,7 +31,7 @@ from bot.render.split import u16
 from bot.render.texts import SEVERITY_ICON
 from bot.topics.forums import Forums, refused_topics
 from ops.duties import describe
-from ops.incidents.read import IncidentGroup, groups_of_alerts, load_group
+from ops.incidents.read import GroupState, IncidentGroup, group_state, groups_of_alerts
 from ops.model import IncidentStatus, Severity
 from ops.runtime import OpsCore
 from ops.storage.topics import TopicStore
@@ -54,7 +54,7 @@ ACKED, RESOLVED = "👀", "✅"
 Send = Callable[[int | None], Awaitable[list[int]]]
 
 
-def status_icon(group: IncidentGroup) -> str:
+def status_icon(group: IncidentGroup | GroupState) -> str:
     status = group.status
     if status is IncidentStatus.resolved:
         return RESOLVED
@@ -63,7 +63,7 @@ def status_icon(group: IncidentGroup) -> str:
     return SEVERITY_ICON[group.severity]
 
 
-def topic_name(group: IncidentGroup) -> str:
+def topic_name(group: IncidentGroup | GroupState) -> str:
     """`🔴 cash_balance · wb`: the state's icon and the incident's title, within Telegram's 128 characters."""
     icon = status_icon(group)
     title = " ".join(group.title.split()) or f"incident #{group.id}"
@@ -80,7 +80,7 @@ def topic_link(chat_id: int, thread_id: int) -> str:
     return f"https://t.me/c/{internal}/{thread_id}"
 
 
-def announcement(group: IncidentGroup, chat_id: int, thread_id: int) -> str:
+def announcement(group: IncidentGroup | GroupState, chat_id: int, thread_id: int) -> str:
     """The General topic's line about a new incident."""
     return (
         f"{SEVERITY_ICON[group.severity]} Incident #{group.id}: {html.escape(group.title)} · "
@@ -107,7 +107,7 @@ class Topics:
         self.forums = forums
         self.store = TopicStore(core.db)
 
-    async def group_of(self, chat_id: int, alert_ids: list[int]) -> IncidentGroup | None:
+    async def group_of(self, chat_id: int, alert_ids: list[int]) -> GroupState | None:
         """The one incident these alerts belong to, when the chat has topics on (None: ordinary delivery —
         no topics there, no alert, alerts of several incidents, or alerts from before incidents)."""
         wanted = sorted(set(alert_ids))
@@ -118,7 +118,7 @@ class Topics:
             groups = set(found.values())
             if len(found) != len(wanted) or len(groups) != 1:
                 return None
-            return await load_group(conn, groups.pop())
+            return await group_state(conn, groups.pop())  # not its alerts: this runs for every message
 
     async def deliver(
         self, chat_id: int, alert_ids: list[int], send: Send, *, opens: bool = True, silent: bool = False
@@ -151,7 +151,7 @@ class Topics:
         await self._quietly(self.follow(chat_id, group.id), chat_id)
         return ids
 
-    async def open(self, chat_id: int, group: IncidentGroup, *, silent: bool = False) -> int | None:
+    async def open(self, chat_id: int, group: GroupState, *, silent: bool = False) -> int | None:
         """The incident's topic in this chat, created now unless another replica has (or is creating) it;
         None when Telegram refuses topics here."""
         name = topic_name(group)
@@ -183,7 +183,7 @@ class Topics:
         await self._quietly(self._announce(chat_id, group, thread, silent), chat_id)
         return thread
 
-    async def _announce(self, chat_id: int, group: IncidentGroup, thread_id: int, silent: bool = False) -> None:
+    async def _announce(self, chat_id: int, group: GroupState, thread_id: int, silent: bool = False) -> None:
         await self.bot.send_message(
             chat_id,
             announcement(group, chat_id, thread_id),
@@ -197,7 +197,7 @@ class Topics:
         if topic is None or topic.thread_id is None:
             return
         async with self.core.db.connect() as conn:
-            group = await load_group(conn, group_id)
+            group = await group_state(conn, group_id)
         if group is None:
             return
         thread, closed = topic.thread_id, not group.is_open

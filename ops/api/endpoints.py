@@ -54,7 +54,7 @@ class Endpoint:
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("get", OPENAPI_PATH, "openapi", "This document", dict[str, Any], access="open"),
     Endpoint("get", f"{PREFIX}/health", "health", "vw_ops_health counts and each detector's last result", Health),
-    Endpoint("get", f"{PREFIX}/alerts", "alerts", "Incidents, newest first", Alerts, params=AlertsParams),
+    Endpoint("get", f"{PREFIX}/alerts", "alerts", "Alerts, newest first", Alerts, params=AlertsParams),
     Endpoint(
         "get",
         f"{PREFIX}/incidents",
@@ -114,10 +114,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "post",
         f"{PREFIX}/alerts/{{id}}/ack",
         "ack",
-        "Acknowledge an incident",
+        "Acknowledge an alert",
         Ack,
         "write",
         AckParams,
-        {404: ("no such incident, or the API is off", Ack | Error)},
+        {404: ("no such alert, or the API is off", Ack | Error)},
     ),
 )

@@ -326,7 +326,7 @@ class OpsApi:
 
     async def ack(self, params: AckParams) -> Ack | web.Response:
         if params.id > INT4:
-            return _error(404, f"no incident {str(params.id)[:20]}")
+            return _error(404, f"no alert {str(params.id)[:20]}")
         result = await self.services.incidents.acknowledge(params.id, API_ACTOR, None)
         incident = result.incident
         body = Ack(

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ops.incidents.read import IncidentGroup, load_group, load_groups, open_group_ids
@@ -110,17 +110,18 @@ class IncidentLog:
             return found
         if reply_to is None:
             return None
-        # A reply to a card (or to any message the bot sent about an alert): its row names the alert.
+        # A reply to a card (or to any message the bot sent about an alert): its row names the alert. The
+        # patterns match the id as a whole element of the JSON list the outbox writes, so newer cards whose
+        # ids merely contain its digits are not candidates; the JSON check below is the exact one.
         rows = await conn.execute(
             select(outbox.c.incident_id, outbox.c.message_ids)
             .where(
                 outbox.c.chat_id == chat_id,
                 outbox.c.status == "sent",
                 outbox.c.incident_id.is_not(None),
-                outbox.c.message_ids.like(f"%{int(reply_to)}%"),
+                or_(*(outbox.c.message_ids.like(p) for p in _element_patterns(int(reply_to)))),
             )
             .order_by(outbox.c.id.desc())
-            .limit(20)
         )
         for row in rows:
             if int(reply_to) in json.loads(row.message_ids or "[]"):
@@ -129,6 +130,13 @@ class IncidentLog:
                 )
                 return int(group) if group is not None else None
         return None
+
+
+def _element_patterns(message_id: int) -> tuple[str, ...]:
+    """LIKE patterns for `message_id` as one element of a list serialized by `json.dumps` ("[1, 2]", see
+    `ops.storage.outbox`): alone, first, in the middle, last. None of `[`, `,`, digits is a LIKE wildcard."""
+    n = str(message_id)
+    return (f"[{n}]", f"[{n},%", f"%, {n},%", f"%, {n}]")
 
 
 async def _topic_incident(conn: AsyncConnection, chat_id: int, thread_id: int) -> int | None:

@@ -38,12 +38,15 @@ class Postmortems:
         self.current = current
         self.clock = clock
 
-    async def draft(self, incident_id: int) -> str | None:
-        """The Markdown draft (None: no such incident)."""
+    async def draft(self, incident_id: int, chat_id: int | None = None, sees_all: bool = True) -> str | None:
+        """The Markdown draft (None: no such incident). For `chat_id`, a chat that does not see everything,
+        the cards sent elsewhere say "another chat": it learns no other chat's id (people's notes stay,
+        they are the incident's story, and never carry a chat id)."""
         record = await self.log.get(incident_id)
         if record is None:
             return None
-        return render(record, await self.impacts(record), self.clock())
+        viewer = None if sees_all else chat_id
+        return render(record, await self.impacts(record), self.clock(), viewer)
 
     async def impacts(self, record: IncidentRecord) -> list[Impact]:
         incident = record.incident
@@ -79,15 +82,26 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
-def _line(entry: Entry) -> str:
+def _chat(entry: Entry, viewer: int | None) -> str:
+    """Where a card went: its chat's id, or for a viewing chat that does not see all, "this chat" or
+    "another chat"."""
+    if entry.kind != "notified" or entry.chat_id is None:
+        return ""
+    if viewer is None:
+        return f" chat {entry.chat_id}"
+    return " this chat" if entry.chat_id == viewer else " another chat"
+
+
+def _line(entry: Entry, viewer: int | None = None) -> str:
     who = f" — {entry.actor}" if entry.actor else ""
     about = f" `{entry.detector}`" if entry.detector else ""
-    chat = f" chat {entry.chat_id}" if entry.kind == "notified" and entry.chat_id is not None else ""
+    chat = _chat(entry, viewer)
     detail = f": {_cell(entry.detail)}" if entry.detail else ""
     return f"- {entry.at.strftime('%H:%M:%S')} **{entry.kind.replace('_', ' ')}**{about}{chat}{who}{detail}"
 
 
-def render(record: IncidentRecord, impacts: list[Impact], now: datetime) -> str:
+def render(record: IncidentRecord, impacts: list[Impact], now: datetime, viewer: int | None = None) -> str:
+    """The draft; `viewer`: the chat it is for when that chat does not see everything (None: all ids shown)."""
     incident, entries = record.incident, record.timeline
     start = incident.opened_at
     detected = min((e.at for e in entries if e.kind == "notified"), default=None)
@@ -139,17 +153,17 @@ def render(record: IncidentRecord, impacts: list[Impact], now: datetime) -> str:
         )
     runs = [e for e in entries if e.kind.startswith("remediation_")]
     out += ["", "## Remediation attempts", ""]
-    out += [_line(e) for e in runs] or ["None."]
+    out += [_line(e, viewer) for e in runs] or ["None."]
     notes = [e for e in entries if e.by_person]
     out += ["", "## Notes from people", ""]
-    out += [_line(e) for e in notes] or ["None."]
+    out += [_line(e, viewer) for e in notes] or ["None."]
     out += ["", "## Timeline (UTC)", ""]
     day = None
     for entry in entries:
         if entry.at.date() != day:
             day = entry.at.date()
             out += [f"**{day.isoformat()}**", ""]
-        out.append(_line(entry))
+        out.append(_line(entry, viewer))
     out += [
         "",
         "---",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ops.model import Incident, IncidentStatus, Severity
@@ -82,6 +82,57 @@ class IncidentGroup:
             "alerts": [a.id for a in self.alerts],
             "detectors": self.detectors,
         }
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """An incident's title, status and severity without its alerts (`group_state`): what keeping its forum
+    topic in step needs after every message, even when the incident holds hundreds of alerts."""
+
+    id: int
+    title: str
+    status: IncidentStatus
+    severity: Severity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not IncidentStatus.resolved
+
+
+_BY_RANK = {s.rank: s for s in Severity}
+
+
+async def group_state(conn: AsyncConnection, group_id: int) -> GroupState | None:
+    """The incident's state as `IncidentGroup` reads it from its alerts, in one aggregate query: open
+    while one of its alerts is, acknowledged when an open one is, its severity the highest of the open
+    alerts (of all, once resolved). None: no such incident."""
+    rank = case({s.value: s.rank for s in Severity}, value=alerts_history.c.severity)
+    is_open = alerts_history.c.status != IncidentStatus.resolved.value
+    row = (
+        await conn.execute(
+            select(
+                incidents.c.title,
+                func.sum(case((is_open, 1), else_=0)).label("open"),
+                func.sum(case((alerts_history.c.status == IncidentStatus.acknowledged.value, 1), else_=0)).label(
+                    "acked"
+                ),
+                func.max(case((is_open, rank))).label("open_rank"),
+                func.max(rank).label("any_rank"),
+            )
+            .select_from(incidents.outerjoin(alerts_history, alerts_history.c.group_id == incidents.c.id))
+            .where(incidents.c.id == group_id)
+            .group_by(incidents.c.id, incidents.c.title)
+        )
+    ).first()
+    if row is None:
+        return None
+    if not row.open:
+        status = IncidentStatus.resolved
+    else:
+        status = IncidentStatus.acknowledged if row.acked else IncidentStatus.firing
+    top = row.open_rank if row.open else row.any_rank
+    severity = _BY_RANK.get(int(top), Severity.error) if top is not None else Severity.error
+    return GroupState(group_id, row.title, status, severity)
 
 
 async def load_groups(conn: AsyncConnection, ids: list[int]) -> dict[int, IncidentGroup]:

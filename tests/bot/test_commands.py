@@ -134,7 +134,7 @@ async def test_alerts_paging_buttons(harness: Harness) -> None:
         ("/slo 91", "Usage: /slo"),
         ("/ack", "Usage: /ack"),
         ("/ack <b>", "Usage: /ack"),
-        ("/ack 99999", "Usage: /ack"),
+        ("/ack 99999", "No alert 99999 here. Usage: /ack"),  # /ack takes an alert's id, not an incident's
         # Digits are ASCII digits: "²" is no number (int() refuses it) and "٥" is not 5.
         ("/ack ²", "Usage: /ack"),
         ("/ack ٥", "Usage: /ack"),
@@ -150,6 +150,12 @@ async def test_alerts_paging_buttons(harness: Harness) -> None:
 async def test_bad_arguments_get_one_usage_line(harness: Harness, command: str, usage: str) -> None:
     answer = await harness.command(ALERT_CHATS[0], command)
     assert usage in answer.text and "Traceback" not in answer.text and TOKEN not in answer.text
+
+
+async def test_help_says_alerts_lists_alerts(harness: Harness) -> None:
+    """/alerts lists alerts (cards say `alert 17 · incident #3`); incidents are /incidents'."""
+    text = (await harness.command(ALERT_CHATS[0], "/help")).text
+    assert "Recent alerts: /alerts [severity] [N]" in text and "Recent incidents" not in text
 
 
 async def test_slo_reports_compliance_per_day(harness: Harness) -> None:

@@ -36,7 +36,15 @@ async def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def h(tmp_path: Path, emulator: BotApiEmulator, clock: FakeClock) -> AsyncIterator[Harness]:
+def route_chats() -> list[int]:
+    """The chats cash_balance's route sends to (a test parametrizes it for two)."""
+    return [CHAT]
+
+
+@pytest.fixture
+async def h(
+    tmp_path: Path, emulator: BotApiEmulator, clock: FakeClock, route_chats: list[int]
+) -> AsyncIterator[Harness]:
     db = tmp_path / "shop.db"
     shop = make_sqlite(
         db,
@@ -46,7 +54,7 @@ async def h(tmp_path: Path, emulator: BotApiEmulator, clock: FakeClock) -> Async
     config = f"""
 targets: {{shop: "{shop}"}}
 routes:
-  - {{match: {{detector: cash_balance}}, chats: [{CHAT}], group_by: [detector], group_window: 1h}}
+  - {{match: {{detector: cash_balance}}, chats: [{", ".join(map(str, route_chats))}], group_by: [detector], group_window: 1h}}
 detectors:
   - {{name: cash_balance, kind: sql, target: shop, query: "SELECT marketplace, balance FROM balances",
       alert_if: "< 0", severity: critical}}
@@ -135,6 +143,32 @@ async def test_a_reply_to_a_card_joins_the_timeline_and_the_postmortem(h: Harnes
     assert draft.startswith(f"# Postmortem: incident #{incident_id} — cash_balance")
     assert "## Notes from people" in draft
     assert "— @alice: wb payouts are late again, checking the bank" in draft
+
+
+@pytest.mark.parametrize("route_chats", [[CHAT, OTHER_CHAT]])
+async def test_a_postmortem_names_no_other_chat(h: Harness, emulator: BotApiEmulator) -> None:
+    """Cards went to two chats; the draft /postmortem sends one of them keeps the other's id to itself,
+    yet keeps what people wrote there. The API and admins see every chat."""
+    incident_id, _ = await fire(h, "wb")
+    [elsewhere] = await h.wait_cards(OTHER_CHAT, 1)
+    emulator.send_text(OTHER_CHAT, "the bank confirmed the outage", reply_to=elsewhere.message_id)
+    await until(lambda: entries(h, incident_id, "message"))
+    assert (await h.command(OTHER_CHAT, f"/note {incident_id} ticket 4711 opened")).text.startswith("📝 Noted")
+
+    document = await h.command(CHAT, f"/postmortem {incident_id}")
+    assert document.content is not None
+    draft = document.content.decode("utf-8")
+    assert str(OTHER_CHAT) not in draft and str(CHAT) not in draft
+    assert "**notified** `cash_balance` this chat" in draft
+    assert "**notified** `cash_balance` another chat" in draft
+    assert "— @alice: the bank confirmed the outage" in draft and "— @alice: ticket 4711 opened" in draft
+
+    seen_by_all = await h.command(ADMIN_CHAT, f"/postmortem {incident_id}")
+    assert seen_by_all.content is not None
+    admins = seen_by_all.content.decode("utf-8")
+    assert f"chat {CHAT}" in admins and f"chat {OTHER_CHAT}" in admins
+    api = await h.app.core.postmortems.draft(incident_id)
+    assert api is not None and f"chat {OTHER_CHAT}" in api
 
 
 async def _at_least(h: Harness, incident_id: int, n: int) -> list[Entry]:

@@ -53,7 +53,7 @@ async def start(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[Calla
     async def go(n: int = 3, group_by: list[str] | None = None, **overrides: object) -> Harness:
         path, url = make_shop(tmp_path, n)
         h = await start_harness(
-            tmp_path, emulator, config(url, group_by=group_by), path, alert_chat_ids=[FORUM], **overrides
+            tmp_path, emulator, config(url, group_by=group_by), path, **{"alert_chat_ids": [FORUM], **overrides}
         )
         started.append(h)
         return h
@@ -186,6 +186,32 @@ async def test_a_deleted_topic_is_replaced(start: Callable[..., object], emulato
     await h.delivered()
     [card] = emulator.topic_messages(FORUM, second.thread_id)
     assert "k002" in card.text
+
+
+@pytest.mark.parametrize("fault", ["forbidden", "server_error"])
+async def test_one_chat_refusing_its_board_leaves_the_others_boards_current(
+    start: Callable[..., object], emulator: BotApiEmulator, fault: str
+) -> None:
+    """Boards are edited chat by chat (-1002 before -1001): the bot kicked from one chat, or Telegram
+    failing there, does not stop the other chat's board from following its incidents."""
+    other = -1002
+    emulator.make_forum(FORUM)
+    emulator.make_forum(other)
+    h: Harness = await start(3, alert_chat_ids=[FORUM, other])  # type: ignore[misc]
+    seconds = [0.0]
+    h.app.boards.clock = lambda: seconds[0]  # type: ignore[union-attr]  # the boards' EDIT_EVERY, controlled
+    fail(h.shop, ["k000"])
+    await h.sweep()
+    await h.delivered()
+    for chat in (FORUM, other):
+        await emulator.wait_for(lambda c=chat: emulator.pinned(c))
+    emulator.fail("editMessageText", fault, times=10**6, chat_id=other)
+    fail(h.shop, ["k001"])
+    await h.sweep()
+    await h.delivered()
+    seconds[0] += EDIT_EVERY + 1
+    await emulator.wait_for(lambda: "Open incidents: 2" in emulator.pinned(FORUM)[0].text)
+    assert "Open incidents: 1" in emulator.pinned(other)[0].text
 
 
 async def test_the_board_stays_within_the_limits_in_a_storm(

@@ -102,11 +102,11 @@ async def test_ack_and_remediate_on_another_chats_incident_are_refused_and_recor
     disk = await h.app.core.history.open_incident_for("disk")
     assert disk is not None
     answer = await h.command(CACHE_CHAT, f"/ack {disk.id}", user_id=7, username="mallory")
-    assert answer.text.startswith(f"No incident {disk.id} here")
+    assert answer.text.startswith(f"No alert {disk.id} here")
     answer = await h.command(CACHE_CHAT, f"/ack #{disk.short_fingerprint}", user_id=7, username="mallory")
-    assert answer.text.startswith(f"No incident #{disk.short_fingerprint} here")
+    assert answer.text.startswith(f"No alert #{disk.short_fingerprint} here")
     answer = await h.command(CACHE_CHAT, "/ack 999", user_id=7, username="mallory")
-    assert answer.text.startswith("No incident 999 here")
+    assert answer.text.startswith("No alert 999 here")
     answer = await h.command(CACHE_CHAT, "/remediate disk", user_id=ADMIN, username="admin")
     assert answer.text == "disk has no open alert here; nothing to remediate."
     assert await refusals(h) == [

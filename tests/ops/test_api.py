@@ -98,6 +98,8 @@ async def test_endpoints_answer_as_the_bot_would(api: str) -> None:
     assert alert["source"] == "cash_balance" and alert["key"] == "wb" and alert["status"] == "firing"
     status, ack = await call("POST", f"{api}/api/v1/ops/alerts/{alert['id']}/ack")
     assert status == 200 and ack["outcome"] == "done" and ack["acknowledged_by"] == "api"
+    status, ack = await call("POST", f"{api}/api/v1/ops/alerts/99999999999/ack")
+    assert status == 404 and ack["error"] == "no alert 99999999999"
     status, health = await call("GET", f"{api}/api/v1/ops/health")
     assert status == 200 and health["alerts_last_hour"] == 1
     assert {d["name"]: d["firing"] for d in health["detectors"]} == {"cash_balance": 1, "shop_size": 0}
@@ -256,6 +258,10 @@ async def test_the_document_states_the_bounds_the_models_check(api: str) -> None
     request just past one is refused naming the same number."""
     status, doc = await call("GET", f"{api}/api/v1/openapi.json", token=None)
     assert status == 200
+    # /alerts and its ack are about alerts (an incident groups them: /incidents).
+    assert doc["paths"]["/api/v1/ops/alerts"]["get"]["summary"] == "Alerts, newest first"
+    ack = doc["paths"]["/api/v1/ops/alerts/{id}/ack"]["post"]
+    assert ack["summary"] == "Acknowledge an alert" and "no such alert" in ack["responses"]["404"]["description"]
     limit = AlertsParams.model_fields["limit"]
     le = next(m.le for m in limit.metadata if isinstance(m, annotated_types.Le))
     ge = next(m.ge for m in limit.metadata if isinstance(m, annotated_types.Ge))

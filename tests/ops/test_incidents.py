@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from helpers import FakeClock, make_settings, make_sqlite
 from ops.config import parse_config
-from ops.incidents.read import group_of_alert
+from ops.incidents.read import group_of_alert, group_state, load_group
 from ops.metrics import Metrics
 from ops.model import Actor, CheckResult, CheckStatus, Severity
 from ops.runtime import OpsCore
@@ -206,6 +206,73 @@ async def mark_cards_sent(core: OpsCore, alert_id: int) -> list[int]:
     for row_id, _ in found:
         await core.outbox.mark_sent(row_id, core.clock(), [row_id + 100])
     return sorted(chat for _, chat in found)
+
+
+async def test_a_reply_to_an_old_card_finds_its_incident_among_120_newer(core: OpsCore) -> None:
+    """Card message ids as Telegram numbers them: 1, 2, …; many newer cards' ids contain the old one's
+    digits (10, 11, 100–119, …). A reply to the first card, to a part of a split card and to card 12 each
+    joins its own incident's timeline, whatever came after."""
+    alerts = await fire(core, "solo", keys=tuple(f"k{n:03d}" for n in range(121)))
+    assert len(alerts) == 121
+    message_id = 0
+    async with core.db.connect() as conn:
+        rows = await conn.execute(
+            select(outbox.c.id, outbox.c.incident_id).where(
+                outbox.c.chat_id == -1001, outbox.c.kind == "alert", outbox.c.status == "pending"
+            )
+        )
+        cards = {int(r.incident_id): int(r.id) for r in rows}
+    first_ids: dict[int, int] = {}
+    for alert_id in alerts:
+        parts = 2 if alert_id == alerts[-1] else 1  # the newest card was split in two messages
+        ids = list(range(message_id + 1, message_id + 1 + parts))
+        message_id += parts
+        first_ids[alert_id] = ids[0]
+        await core.outbox.mark_sent(cards[alert_id], core.clock(), ids)
+    by_message = {first_ids[a]: await group(core, a) for a in alerts}
+
+    log = core.incident_log
+    assert await log.said(-1001, None, 1, ALICE, "the first card, 120 cards ago") == by_message[1]
+    assert await log.said(-1001, None, 12, ALICE, "card 12, not 112 nor 121") == by_message[12]
+    assert await log.said(-1001, None, message_id, ALICE, "the second part") == by_message[message_id - 1]
+    assert await log.said(-1002, None, 1, ALICE, "another chat's message 1") is None  # nothing sent there
+    assert await log.said(-1001, None, message_id + 1, ALICE, "no card") is None
+    record = await log.get(by_message[1])
+    assert record is not None
+    assert [e.detail for e in record.timeline if e.kind == "message"] == ["the first card, 120 cards ago"]
+
+
+async def test_the_cheap_state_agrees_with_the_whole_incident(core: OpsCore) -> None:
+    """`group_state` (one aggregate query, for the sender's topic upkeep) reads what loading every alert
+    reads: the title, the status and the severity, firing, acknowledged and resolved."""
+
+    async def agree(group_id: int) -> tuple[str, str, str]:
+        async with core.db.connect() as conn:
+            whole = await load_group(conn, group_id)
+            cheap = await group_state(conn, group_id)
+        assert whole is not None and cheap is not None
+        assert (cheap.id, cheap.title, cheap.status, cheap.severity, cheap.is_open) == (
+            whole.id,
+            whole.title,
+            whole.status,
+            whole.severity,
+            whole.is_open,
+        )
+        return cheap.title, cheap.status.value, cheap.severity.value
+
+    [a] = await fire(core, "eu_a")  # error
+    [b] = await fire(core, "eu_b")  # critical, same incident
+    eu = await group(core, a)
+    assert await agree(eu) == ("eu_a", "firing", "critical")
+    await core.incidents.acknowledge(a, ALICE)
+    assert await agree(eu) == ("eu_a", "acknowledged", "critical")
+    await fire(core, "eu_b", ok=True)  # the critical one resolves: the open one's severity is the incident's
+    assert await agree(eu) == ("eu_a", "acknowledged", "error")
+    await fire(core, "eu_a", ok=True)  # all resolved: read from all of them, so it stays critical
+    assert await agree(eu) == ("eu_a", "resolved", "critical")
+    assert b != a
+    async with core.db.connect() as conn:
+        assert await group_state(conn, 999_999) is None
 
 
 async def test_every_step_is_on_the_timeline_with_its_time_and_actor(core: OpsCore) -> None:
