@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from html import escape
 from pathlib import Path
@@ -22,12 +23,14 @@ from bot.render.texts import alerts_text, title
 from ops.alert_history import AlertHistory
 from ops.config.current import CurrentConfig
 from ops.engine.incidents import AckOutcome, IncidentService
-from ops.model import Actor, Severity
+from ops.model import Actor, CheckResult, Severity
 from ops.scoping import Scoping
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.read import SloReader
 from ops.sweeper import Sweeper
 from ops.timeutil import Clock
+
+log = logging.getLogger(__name__)
 
 ALERTS_USAGE = "Usage: /alerts [info|warning|error|critical] [N] — N from 1 to 50, default 10"
 ACK_USAGE = "Usage: /ack &lt;id|#fingerprint&gt; — e.g. /ack 17 or /ack #a1b2c3d4"
@@ -170,6 +173,8 @@ async def alert_button(
             status = await slo_reader.status(slo)
             await slo_evaluator.evaluate()
             verdict = "burn rates back within limits ✅" if status.alert == "ok" else f"still burning ({status.alert})"
+            passes = "passes" if status.alert == "ok" else f"still burning ({status.alert})"
+            await incidents.record("checked", actor, incident_id=incident_id, chat_id=access.chat_id, detail=passes)
             await query.answer(clip(f"{incident.source}: {verdict}", ANSWER_UNITS), show_alert=True)
             return
         detector = current.config.detector(incident.source)
@@ -181,26 +186,33 @@ async def alert_button(
             return
         # A callback must be answered within seconds: a slow detector finishes in the background,
         # and its result still reaches the card through the engine (resolve edits it).
-        task = asyncio.create_task(sweeper.run_one(detector))
+        checked = incident
+
+        async def check() -> list[CheckResult]:
+            """Run it and put the verdict on the incident's timeline, however long it takes."""
+            results, _ = await sweeper.run_one(detector)
+            mine = [r for r in results if r.key == checked.key] or results
+            passes = "passes" if mine and all(r.ok for r in mine) else "still failing"
+            await incidents.record(
+                "checked",
+                actor,
+                incident_id=incident_id,
+                chat_id=access.chat_id,
+                detail=f"{passes}: {mine[0].message if mine else ''}"[:1000],
+            )
+            return mine
+
+        task = asyncio.create_task(check())
         _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
+        task.add_done_callback(_checked)
         done, _ = await asyncio.wait({task}, timeout=CHECK_ANSWER_WITHIN)
         if task not in done:
             await query.answer(
                 clip(f"{incident.source} is still being checked; the card changes if it resolves.", ANSWER_UNITS)
             )
             return
-        results, _ = task.result()
-        mine = [r for r in results if r.key == incident.key] or results
+        mine = task.result()
         verdict = "passes now ✅" if mine and all(r.ok for r in mine) else "still failing"
-        passes = "passes" if mine and all(r.ok for r in mine) else "still failing"
-        await incidents.record(  # the verdict joins the incident's timeline
-            "checked",
-            actor,
-            incident_id=incident_id,
-            chat_id=access.chat_id,
-            detail=f"{passes}: {mine[0].message if mine else ''}"[:1000],
-        )
         await query.answer(
             clip(f"{incident.source}: {verdict}. {mine[0].message if mine else ''}", ANSWER_UNITS), show_alert=True
         )
@@ -213,6 +225,13 @@ async def alert_button(
         if isinstance(query.message, Message):
             text = markdown_to_html(Path(detector.runbook).read_text(encoding="utf-8"))
             await answer_long(query.message, text or f"{escape(detector.name)}'s runbook is empty.")
+
+
+def _checked(task: asyncio.Task[list[CheckResult]]) -> None:
+    """A check that outlived its button's answer ends here: an error is logged, never lost silently."""
+    _BACKGROUND.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("check now failed: %s", error)
 
 
 async def stale_button(query: CallbackQuery, actor: Actor, incidents: IncidentService, access: Access) -> None:

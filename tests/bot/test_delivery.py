@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from harness import ADMIN, ALERT_CHATS, Harness
 from sqlalchemy import select
 
+from bot.handlers import alerts as alerts_handlers
 from ops.storage.tables import alert_events
 
 
@@ -80,6 +84,31 @@ async def test_non_admin_check_now_is_refused_and_admin_runs_it(harness: Harness
     async with harness.app.core.db.connect() as conn:
         refusals = (await conn.execute(select(alert_events.c.actor_id).where(alert_events.c.event == "refused"))).all()
     assert refusals == [(7,)]
+
+
+async def test_a_check_slower_than_its_answer_still_puts_its_verdict_on_the_timeline(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.set_balance("wb", -12500)
+    await harness.sweep()
+    card = (await harness.wait_cards(ALERT_CHATS[0], 1))[0]
+    monkeypatch.setattr(alerts_handlers, "CHECK_ANSWER_WITHIN", 0.0)  # every check answers before it ends
+    answer = await harness.press(card, "Check now", user_id=ADMIN, username="admin")
+    assert "still being checked" in answer["text"]
+    log = harness.app.core.incident_log
+
+    async def verdicts() -> list[str]:
+        [incident] = await log.open()
+        record = await log.get(incident.id)
+        assert record is not None
+        return [e.detail for e in record.timeline if e.kind == "checked" and e.actor == "@admin"]
+
+    for _ in range(200):
+        if await verdicts():
+            break
+        await asyncio.sleep(0.05)
+    [verdict] = await verdicts()
+    assert verdict.startswith("still failing: cash_balance")
 
 
 async def test_runbook_button_sends_the_runbook_rendered(harness: Harness) -> None:
