@@ -179,7 +179,8 @@ def _summary(run: _Run, given_dir: str) -> None:
     print(f"  transcript  {(run.directory / TRANSCRIPT_FILE).resolve()}", file=out)
     if run.transcript is not None:
         for path in run.transcript.saved:
-            print(f"  chart       {path.resolve()}", file=out)
+            label = "chart" if path.suffix == ".png" else "file"  # the SLO chart, or a /postmortem draft
+            print(f"  {label:<11} {path.resolve()}", file=out)
     workspace = run.workspace
     if workspace is not None:
         print(f"  config      {workspace.config}", file=out)

@@ -8,7 +8,16 @@ import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainValidator, SerializeAsAny, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    PlainValidator,
+    SerializeAsAny,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ops.config.fields import Cron, Duration, Name, Strict, TimeZone
 from ops.config.kinds import DetectorBase, RemediationBase, detector_kinds, remediation_kinds
@@ -227,11 +236,23 @@ class MaintenanceWindow(Strict):
     duration: Duration
 
 
+def _escalation_form(value: object) -> str:
+    return "steps" if isinstance(value, list) else "policy"
+
+
+# A severity's policy: `{after, repeat}` or a list of steps, told apart by shape (a mistake in one form is
+# reported in that form's terms, not as "neither form").
+AnyEscalation = Annotated[
+    Annotated[EscalationPolicy, Tag("policy")] | Annotated[list[EscalationStep], Tag("steps")],
+    Discriminator(_escalation_form),
+]
+
+
 class OpsConfig(Strict):
     routes: list[RouteConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     oncall: list[OnCallSchedule] = Field(default_factory=list)  # before `escalation`, which names them
-    escalation: dict[Severity, EscalationPolicy | list[EscalationStep]] = Field(default_factory=dict)
+    escalation: dict[Severity, AnyEscalation] = Field(default_factory=dict)
     quiet_hours: list[QuietHours] = Field(default_factory=list)
     targets: dict[str, str] = Field(default_factory=dict)
     detectors: list[AnyDetector] = Field(default_factory=list)

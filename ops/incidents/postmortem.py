@@ -83,13 +83,13 @@ def _cell(text: str) -> str:
 
 
 def _chat(entry: Entry, viewer: int | None) -> str:
-    """Where a card went: its chat's id, or for a viewing chat that does not see all, "this chat" or
+    """Where a card went: its chat's id, or for a viewing chat that does not see all, "the chat it was drafted for" or
     "another chat"."""
     if entry.kind != "notified" or entry.chat_id is None:
         return ""
     if viewer is None:
         return f" chat {entry.chat_id}"
-    return " this chat" if entry.chat_id == viewer else " another chat"
+    return " the chat it was drafted for" if entry.chat_id == viewer else " another chat"
 
 
 def _line(entry: Entry, viewer: int | None = None) -> str:

@@ -159,7 +159,7 @@ async def test_a_postmortem_names_no_other_chat(h: Harness, emulator: BotApiEmul
     assert document.content is not None
     draft = document.content.decode("utf-8")
     assert str(OTHER_CHAT) not in draft and str(CHAT) not in draft
-    assert "**notified** `cash_balance` this chat" in draft
+    assert "**notified** `cash_balance` the chat it was drafted for" in draft
     assert "**notified** `cash_balance` another chat" in draft
     assert "— @alice: the bank confirmed the outage" in draft and "— @alice: ticket 4711 opened" in draft
 
