@@ -154,7 +154,16 @@ async def test_a_token_refused_once_telegram_answers_stops_the_process_with_exit
         assert proc.stderr is not None
         while b"Telegram is unreachable" not in (line := await asyncio.wait_for(proc.stderr.readline(), 30)):
             assert line, "the process ended early"
-        for method in ("getMe", "deleteWebhook", "setMyCommands", "getUpdates", "sendMessage"):
+        # A wrong token is refused by every method, the forum check's getChat/getChatMember included.
+        for method in (
+            "getMe",
+            "deleteWebhook",
+            "setMyCommands",
+            "getUpdates",
+            "sendMessage",
+            "getChat",
+            "getChatMember",
+        ):
             emulator.fail(method, "unauthorized", times=1000)
         await emulator.start()
         stderr = (await asyncio.wait_for(proc.stderr.read(), 30)).decode()
