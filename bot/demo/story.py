@@ -227,7 +227,10 @@ async def _story(emulator: BotApiEmulator, transcript: Transcript, workspace: Wo
     def posted(predicate: Callable[[str], bool]) -> Callable[[], bool]:
         return lambda: any(predicate(m.text) for m in emulator.bot_messages(ALERTS))
 
-    await emulator.wait_for(lambda: len(cards()) >= workspace.expected_cards, STEP_TIMEOUT)
+    # In a forum each incident costs its topic, a line in General and the card, at one message a second
+    # in the chat (Telegram's limit): the first cards take a few seconds each.
+    first_cards = STEP_TIMEOUT + 4.0 * workspace.expected_cards
+    await emulator.wait_for(lambda: len(cards()) >= workspace.expected_cards, first_cards)
     await asyncio.sleep(1.2)
     await _press(emulator, transcript, "Check now", ack, user=BOB)
     await _press(emulator, transcript, "Ack", ack)

@@ -146,8 +146,10 @@ class AlertEngine:
         self._writing = asyncio.Lock()
 
     async def last_runs(self) -> dict[str, datetime]:
-        """When each detector last ran (by any replica): a new leader's scheduler carries on from there."""
-        async with self.db.connect() as conn:
+        """When each detector last ran (by any replica): a new leader's scheduler carries on from there.
+        Read behind the engine's cross-replica lock, so a run an outgoing leader is still writing counts."""
+        async with self.db.begin() as conn:
+            await serialize(conn, MUTEX_ENGINE)
             rows = await conn.execute(
                 select(alert_state.c.detector, func.max(alert_state.c.last_check_at).label("at")).group_by(
                     alert_state.c.detector
