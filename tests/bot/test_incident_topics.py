@@ -64,8 +64,12 @@ async def start(tmp_path: Path, emulator: BotApiEmulator) -> AsyncIterator[Calla
 
 
 def general(emulator: BotApiEmulator) -> list[ChatMessage]:
-    """What the bot posted in the General topic, but the pinned board."""
-    return [m for m in emulator.topic_messages(FORUM, None) if m.from_bot and not m.pinned]
+    """What the bot posted in the General topic, but the board (pinned, or posted and about to be)."""
+    return [
+        m
+        for m in emulator.topic_messages(FORUM, None)
+        if m.from_bot and not m.pinned and not m.text.startswith("📋 Open incidents")
+    ]
 
 
 async def wait_topic(emulator: BotApiEmulator, prefix: str, closed: bool | None = None) -> None:
