@@ -1,7 +1,8 @@
 """`python -m bench [--quick]` (or `opsbot bench`): every benchmark scenario, a table, bench/results.json.
 
 Scenarios: 1 storm vs Alertmanager under Telegram's limits, 2 detection latency, 3 sweep and engine
-throughput, 4 console over a long history, 5 peak memory of `opsbot run`. Not part of the test suite.
+throughput, 4 console over a long history, 5 peak memory of `opsbot run`, 6 the public status page read by
+200 concurrent clients while alerts are delivered. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from bench.console import console
 from bench.latency import detection_latency
 from bench.memory import peak_rss
+from bench.status import status_page_load
 from bench.storm import ALERTMANAGER, storm_alertmanager, storm_opsbot
 from bench.sweep import sweep_and_engine
 
@@ -36,10 +38,11 @@ FULL = {
     "console_runs": 50,
     "memory_detectors": 1000,
     "memory_s": 120.0,
+    "status_s": 20.0,
 }
 QUICK = {"storm": 200, "am_timeout": 20.0, "latency": 20, "sweep": 200, "checks": 50_000,
-         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0}  # fmt: skip
-SCENARIOS = ("storm", "latency", "sweep", "console", "memory")
+         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0, "status_s": 3.0}  # fmt: skip
+SCENARIOS = ("storm", "latency", "sweep", "console", "memory", "status")
 
 
 def machine() -> dict[str, Any]:
@@ -80,6 +83,8 @@ async def run(quick: bool, only: list[str]) -> dict[str, Any]:
         out["console"] = await console(size["checks"], size["incidents"], size["console_runs"])
     if "memory" in only:
         out["memory"] = await peak_rss(size["memory_detectors"], size["memory_s"])
+    if "status" in only:
+        out["status"] = await status_page_load(size["status_s"])
     return out
 
 
@@ -110,6 +115,13 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"memory  opsbot run, {r['detectors']} detectors, {r['seconds']:.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
         )
+    for mode, r in ((m, results.get("status", {}).get(m)) for m in ("paced", "flood")):
+        if r:
+            lines.append(
+                f"status  /status, {r['clients']} clients {mode:5s}: {r['requests_per_s']:,.0f} req/s, "
+                f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}; "
+                f"alerts meanwhile: {r['alerts_delivered']} delivered, p99 {r['delivery_p99_ms']:.0f} ms"
+            )
     return "\n".join(lines)
 
 

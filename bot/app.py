@@ -49,6 +49,7 @@ from ops.reload import ReloadOutcome, apply_chat_lists
 from ops.runtime import OpsCore
 from ops.scheduler import SchedulerDuty, WatchedScheduler, build_scheduler, replan
 from ops.settings import Settings, SettingsError, load_settings
+from ops.status_page import StatusPage
 from ops.storage.config_reloads import Generation
 from ops.storage.sends import SendLog
 from ops.timeutil import Clock, utcnow
@@ -160,6 +161,7 @@ class OpsBotApp:
         self.sender = Sender(self.bot, self.core, self.limiter, self.forums) if self.forums is not None else None
         self.boards = Boards(self.bot, self.core, self.forums) if self.bot is not None and self.forums else None
         self.probe = Probe(self.core, self.duties, self.schedule, self.link.status if self.link else lambda: "headless")
+        self.status_page = StatusPage(self.core.db, self.core.current, self.core.clock)  # /status, /status.json
         self.fatal: str | None = None  # why the process stopped by itself (exit 2), e.g. a refused BOT_TOKEN
         self._stop: asyncio.Event | None = None
         self._http: web.AppRunner | None = None
@@ -212,6 +214,7 @@ class OpsBotApp:
         )
         if self.bot is not None and self.dp is not None and self.settings.webhook_mode:
             add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
+        self.status_page.routes(http_app)
         self._http = await self._listen(http_app)
         await self.core.migrate()
         await self._catch_up()

@@ -16,7 +16,17 @@ from typing import Any, TypeVar
 from ops.config.models import OpsConfig
 
 T = TypeVar("T")
-SECTIONS = ("targets", "routes", "remediations", "slos", "maintenance", "escalation", "slo_report", "slo_report_tz")
+SECTIONS = (
+    "targets",
+    "routes",
+    "remediations",
+    "slos",
+    "maintenance",
+    "escalation",
+    "slo_report",
+    "slo_report_tz",
+    "status_page",
+)
 
 
 def digest_of(raw: bytes) -> str:

@@ -291,6 +291,7 @@ class _Validator:
         detectors = self._detector_references(detectors, targets, {r.name for r in remediations})
         self._slo_references(top, {d.name for d in detectors}, targets)
         self._maintenance_references(top, {d.name for d in detectors})
+        self._status_page_references(top, {d.name for d in detectors})
         if self.errors:
             raise ConfigError(self.errors)
         return top.model_copy(update={"targets": targets, "detectors": detectors, "remediations": remediations})
@@ -472,6 +473,21 @@ class _Validator:
         for index, window in zip(self.kept_index.get("maintenance", range(len(windows))), windows, strict=True):
             where = f"{self.name}: {_locate(('maintenance', index), self.raw)}.detectors"
             for detector in window.detectors:
+                if detector not in names:
+                    reason = self._not_found("detectors", "detector", detector, names, listed=False)
+                    self.errors.append(f"{where}: {reason}")
+
+    def _status_page_references(self, top: OpsConfig, names: set[str]) -> None:
+        """Every component names detectors that exist; a status page lists at least one component."""
+        page, raw = top.status_page, self.raw.get("status_page")
+        if page is None or not isinstance(raw, dict):
+            return
+        if not raw.get("components"):
+            self.errors.append(f"{self.name}: status_page.components: list at least one component")
+            return
+        for index, component in enumerate(page.components):
+            where = f"{self.name}: {_locate(('status_page', 'components', index), self.raw)}.detectors"
+            for detector in component.detectors:
                 if detector not in names:
                     reason = self._not_found("detectors", "detector", detector, names, listed=False)
                     self.errors.append(f"{where}: {reason}")

@@ -36,6 +36,8 @@ __all__ = [
     "RouteConfig",
     "SliConfig",
     "SloConfig",
+    "StatusComponent",
+    "StatusPageConfig",
 ]
 
 # An item of `detectors:` / `remediations:`: validated by the model its `kind` names, whatever kinds are
@@ -236,6 +238,44 @@ class MaintenanceWindow(Strict):
     duration: Duration
 
 
+class StatusComponent(Strict):
+    """One line of the public status page: `name` as the public sees it, and the detectors its state,
+    uptime and incidents are read from (references checked by the loader)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    detectors: list[str] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a component's name must not be blank")
+        return value.strip()
+
+
+class StatusPageConfig(Strict):
+    """The public status page (`/status`, `/status.json`): off unless this section is present. Only the
+    listed detectors are ever read for it. `components` has a default so that a mistake inside one
+    component is reported once (the loader checks that some are listed)."""
+
+    title: str = Field("Status", min_length=1, max_length=120)
+    components: list[StatusComponent] = Field(default_factory=list)
+
+    @field_validator("components")
+    @classmethod
+    def _names_unique(cls, value: list[StatusComponent]) -> list[StatusComponent]:
+        names = [c.name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"two components share a name: {', '.join(twice)}")
+        return value
+
+    @property
+    def detectors(self) -> list[str]:
+        """Every listed detector, once, in the order the components name them."""
+        return list(dict.fromkeys(d for c in self.components for d in c.detectors))
+
+
 def _escalation_form(value: object) -> str:
     return "steps" if isinstance(value, list) else "policy"
 
@@ -260,6 +300,7 @@ class OpsConfig(Strict):
     slos: list[SloConfig] = Field(default_factory=list)
     slo_report: str | None = None  # weekly report, e.g. "mon 09:00"
     slo_report_tz: TimeZone = "UTC"
+    status_page: StatusPageConfig | None = None  # the public status page; None: off (404)
 
     @field_validator("slo_report")
     @classmethod

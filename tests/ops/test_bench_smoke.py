@@ -20,3 +20,14 @@ def test_quick_sweep_and_storm_write_results(tmp_path: Path, capsys) -> None:
     assert results["sweep"]["detectors"] == 201 and results["sweep"]["engine_results_per_s"] > 0
     assert results["latency"]["alerts"] == 20 and results["latency"]["refused_429"] == 0
     assert "sweep  201 sql detectors" in capsys.readouterr().out
+
+
+def test_quick_status_page_load_reports_latency_and_delivery(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--only", "status", "--out", str(out)]) == 0
+    status = json.loads(out.read_text())["status"]
+    for mode in ("paced", "flood"):
+        r = status[mode]
+        assert r["clients"] == 200 and r["errors"] == 0 and r["requests"] > 200 and r["p99_ms"] > 0
+        assert r["alerts_delivered"] >= 1 and r["delivery_p99_ms"] > 0
+    assert "status  /status, 200 clients paced" in capsys.readouterr().out
