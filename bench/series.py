@@ -128,7 +128,9 @@ def episodes(times: list[float], failing: list[bool]) -> list[tuple[float, float
     return out
 
 
-def score(found: list[tuple[float, float]], labels: list[tuple[float, float, str]], grace: float = 2 * HOUR) -> tuple[int, int]:
+def score(
+    found: list[tuple[float, float]], labels: list[tuple[float, float, str]], grace: float = 2 * HOUR
+) -> tuple[int, int]:
     """(labelled anomalies caught, false alarms): an episode is a catch when it starts inside a label's span
     (plus `grace`), else a false alarm."""
     caught = {i for i, (s, e, _) in enumerate(labels) for a, _ in found if s <= a <= e + grace}

@@ -36,9 +36,10 @@ SHRINK = 12.0  # an hour of day's spread counts as much as this many points of t
 EPISODES_PER_4W = 2.0  # separate excursions of the history a threshold may leave above it
 CALIBRATION_MARGIN = 1.1
 SEASON_GAIN = 0.9  # a season is kept when its held-out error is below 90 % of the simpler model's
+WIDEN_FROM = 1.25  # the last day's spread, relative to the history's, from which the band widens
 
 # (point, run) thresholds in spreads
-SENSITIVITY: dict[str, tuple[float, float]] = {"low": (7.0, 4.5), "medium": (5.5, 3.5), "high": (4.5, 2.8)}
+SENSITIVITY: dict[str, tuple[float, float]] = {"low": (7.0, 4.5), "medium": (5.5, 3.2), "high": (4.5, 2.6)}
 
 # The least history (seconds) each season needs before the detector judges at all.
 MIN_HISTORY: dict[str, float] = {"none": DAY, "1d": 3 * DAY, "auto": WEEK, "1w": 2 * WEEK}
@@ -234,9 +235,7 @@ def choose_season(ts: np.ndarray, r: np.ndarray, span: float) -> str:
     return best
 
 
-def fit(
-    ts: np.ndarray, values: np.ndarray, end: float, season: str, adapt: float, sensitivity: str = "medium"
-) -> Fit:
+def fit(ts: np.ndarray, values: np.ndarray, end: float, season: str, adapt: float, sensitivity: str = "medium") -> Fit:
     """Learn normal from the points (ts ascending, ts <= end). Trend, season and level are learned from the
     hourly medians (cheap, and what a season is made of); the spread and the calibration from the points."""
     span = float(ts[-1] - ts[0])
@@ -255,7 +254,7 @@ def fit(
     e_hour = e_hour - float(np.median(e_hour))
 
     # The recent level: the median residual of the last `adapt` hours (of those with points).
-    width = max(1, int(round(adapt / HOUR)))
+    width = max(1, round(adapt / HOUR))
     level = float(np.median(e_hour[-width:]))
     before = rolling_median_before(e_hour, width)  # each hour's level as it was known before that hour
     expected = slope * (ts - end) + prof[slots(ts, chosen)] + before[hour_of_point]
@@ -278,11 +277,12 @@ def fit(
     spread = np.maximum(spread, 0.25 * overall)
     z = adjusted / spread[hod]
 
-    recent = ts > end - DAY
-    widen = max(1.0, MAD_TO_SIGMA * float(np.median(np.abs(z[recent])))) if recent.any() else 1.0
+    recent = z[min(int(np.searchsorted(ts, end - DAY, side="right")), max(0, z.size - 48)) :]
+    noisier = MAD_TO_SIGMA * float(np.median(np.abs(recent))) if recent.size else 1.0
+    widen = noisier if noisier > WIDEN_FROM else 1.0
 
     point_k, run_k = SENSITIVITY[sensitivity]
-    allowed = max(1, int(round(EPISODES_PER_4W * span / (4 * WEEK))))
+    allowed = max(1, round(EPISODES_PER_4W * span / (4 * WEEK)))
     thresholds = []
     for signed in (z, -z):
         point = CALIBRATION_MARGIN * episode_threshold(signed, allowed, point_k / CALIBRATION_MARGIN)
