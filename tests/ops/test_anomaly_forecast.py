@@ -210,9 +210,27 @@ async def test_queries_read_series_by_key_on_both_databases(backend: str, tmp_pa
             '{name: f, kind: forecast, target: shop, query: q, alert_if: "> lots", within: 3d}',
             "detectors[0] (f).alert_if: expected an operator and a number or size like 50GB, got '> lots'",
         ),
+        (
+            '{name: f, kind: forecast, detector: shop_size, alert_if: "> 5GB", within: 3d}',
+            "detectors[0] (f).detector: unknown detector 'shop_size'",
+        ),
     ],
 )
 def test_config_mistakes_are_one_line(item: str, line: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(f"targets: {{shop: 'sqlite+aiosqlite:///x.db'}}\ndetectors:\n  - {item}\n", name="c.yaml")
     assert [str(e) for e in caught.value.errors] == [f"c.yaml: {line}"]
+
+
+def test_a_series_detector_reads_only_a_detector_that_keeps_its_history() -> None:
+    base = "targets: {shop: 'sqlite+aiosqlite:///x.db'}\ndetectors:\n"
+    size = "  - {name: shop_size, kind: db_size, target: shop, alert_if: '> 5GB'%s}\n"
+    fill = "  - {name: fill, kind: forecast, detector: shop_size, alert_if: '> 50GB', within: 3d}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(base + size % "" + fill, name="c.yaml")
+    assert [str(e) for e in caught.value.errors] == [
+        "c.yaml: detectors[1] (fill).detector: detector 'shop_size' does not keep its history "
+        "(set keep_history: true on it)"
+    ]
+    config = parse_config(base + size % ", keep_history: true" + fill, name="c.yaml")
+    assert [d.name for d in config.detectors] == ["shop_size", "fill"]
