@@ -68,6 +68,23 @@ def _size_condition(raw: object) -> object:
     return raw if isinstance(raw, Condition) else Condition.parse(raw, sizes=True)
 
 
+def _trend_condition(raw: object) -> object:
+    """`> 50GB` or `< 100`: a number or a size, compared one way (a trend crosses a bound, never `==`)."""
+    if isinstance(raw, Condition):
+        return raw
+    match = _CONDITION.match(raw) if isinstance(raw, str) else None
+    if not match:
+        raise ValueError('expected an operator and a number or size, e.g. "> 50GB" or "< 100"')
+    op, number = match.groups()
+    if op in ("==", "!="):
+        raise ValueError(f"a trend crosses a bound: use <, <=, > or >=, not {op}")
+    try:
+        threshold = parse_size(number)
+    except ValueError:
+        raise ValueError(f"expected an operator and a number or size like 50GB, got {raw!r}") from None
+    return Condition(op, threshold, f"{op} {number}")
+
+
 def resolve_function(spec: str) -> Callable[..., Any]:
     """The callable `package.module:callable` names (imported now); ValueError says what is wrong."""
     module_name, sep, attr = spec.partition(":")
@@ -121,6 +138,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]  # seconds, from `9
 AlertIf = Annotated[Condition, BeforeValidator(_condition)]  # `alert_if: "< -10000"`
 OptionalAlertIf = Annotated[Condition | None, BeforeValidator(_condition)]
 SizeAlertIf = Annotated[Condition, BeforeValidator(_size_condition)]  # `alert_if: "> 5GB"`
+TrendAlertIf = Annotated[Condition, BeforeValidator(_trend_condition)]  # `alert_if: "> 50GB"` or `"< 100"`
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]  # an IANA name, e.g. Europe/Berlin
 Cron = Annotated[str, AfterValidator(_cron)]  # 5 fields, e.g. "0 3 * * *"

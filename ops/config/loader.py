@@ -440,6 +440,16 @@ class _Validator:
                 elif parent not in names:
                     reason = self._not_found("detectors", "detector", parent, names, listed=False)
                     self.errors.append(f"{where}.depends_on: {reason}")
+            source = getattr(detector, "detector", None)  # a series kind reading another's stored values
+            if isinstance(source, str):
+                keeping = {d.name for _, d in found if getattr(d, "keep_history", False)}
+                if source not in keeping:
+                    reason = (
+                        self._not_found("detectors", "detector", source, names, listed=False)
+                        if source not in names
+                        else f"detector {source!r} does not keep its history (set keep_history: true on it)"
+                    )
+                    self.errors.append(f"{where}.detector: {reason}")
             if detector.remediation and detector.remediation not in actions:
                 reason = self._not_found("remediations", "remediation", detector.remediation, actions)
                 self.errors.append(f"{where}.remediation: {reason}")

@@ -3,6 +3,7 @@
 
 # isort: off
 from ops.detectors import sql, freshness, db_size, http_check, heartbeat, metrics_scrape, prometheus, python_fn
+from ops.detectors import anomaly, forecast
 
 # isort: on
 from ops.detectors.base import Check, Detector, DetectorContext, build_detector, run_detector
@@ -13,8 +14,10 @@ __all__ = [
     "Detector",
     "DetectorContext",
     "TargetPool",
+    "anomaly",
     "build_detector",
     "db_size",
+    "forecast",
     "freshness",
     "heartbeat",
     "http_check",

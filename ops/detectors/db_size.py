@@ -21,6 +21,9 @@ class DbSizeDetector(DetectorBase):
 
     kind: Literal["db_size"] = "db_size"
     target: str
+    # Its measured values are kept (its check results, kept at least as long as its readers' `history`)
+    # for an `anomaly` or `forecast` detector that names it: `detector: <this one>`.
+    keep_history: bool = False
     alert_if: SizeAlertIf
 
 

@@ -35,6 +35,9 @@ class MetricsDetector(DetectorBase):
     quantile: float | None = Field(None, gt=0, lt=1)
     rate: bool = False
     scale: float = 1.0  # multiplies the value: 1000 turns a histogram in seconds into milliseconds
+    # Its measured values are kept (its check results, kept at least as long as its readers' `history`)
+    # for an `anomaly` or `forecast` detector that names it: `detector: <this one>`.
+    keep_history: bool = False
     alert_if: AlertIf
 
     @model_validator(mode="after")

@@ -82,7 +82,7 @@ detectors:
     )
     assert "opsbot.yaml: detectors[1] (b).every: Value error, must be at least 1s".replace("Value error, ", "") in found
     assert (
-        "opsbot.yaml: detectors[2] (c).kind: unknown kind 'carrier_pigeon' (expected one of sql, freshness, db_size, http, heartbeat, metrics, prometheus, python)"
+        "opsbot.yaml: detectors[2] (c).kind: unknown kind 'carrier_pigeon' (expected one of sql, freshness, db_size, http, heartbeat, metrics, prometheus, python, anomaly, forecast)"
         in found
     )
     assert any(e.startswith("opsbot.yaml: detectors[3] (d).max_age: expected a duration") for e in found)
@@ -250,7 +250,7 @@ def test_a_missing_kind_says_so() -> None:
         "opsbot.yaml: remediations[0] (r).kind: required field is missing "
         "(one of sql, shell, http, notify_admin, python)",
         "opsbot.yaml: detectors[0] (a).kind: required field is missing "
-        "(one of sql, freshness, db_size, http, heartbeat, metrics, prometheus, python)",
+        "(one of sql, freshness, db_size, http, heartbeat, metrics, prometheus, python, anomaly, forecast)",
     ]
 
 

@@ -95,7 +95,7 @@ def test_the_kinds_of_a_test_are_listed_and_checked_like_the_built_in_ones(tmp_p
     assert info.value.errors == [
         'opsbot.yaml: detectors[0] (jobs).alert_if: expected an operator and a number, e.g. "< -10000"',
         "opsbot.yaml: detectors[1] (other).kind: unknown kind 'queue_size' (expected one of sql, freshness, "
-        "db_size, http, heartbeat, metrics, prometheus, python, queue_depth)",
+        "db_size, http, heartbeat, metrics, prometheus, python, anomaly, forecast, queue_depth)",
     ]
 
 
@@ -107,7 +107,7 @@ def test_a_kind_is_gone_once_unregistered(tmp_path: Path, queue_kinds: None) -> 
         parse_config(config_text(tmp_path / "queue"), env={})
     assert info.value.errors == [
         "opsbot.yaml: detectors[0] (jobs).kind: unknown kind 'queue_depth' (expected one of sql, freshness, "
-        "db_size, http, heartbeat, metrics, prometheus, python)"
+        "db_size, http, heartbeat, metrics, prometheus, python, anomaly, forecast)"
     ]
 
 
