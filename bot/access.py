@@ -35,6 +35,7 @@ class Access:
 
 ONCALL_PRIVATE = ("/start", "/help", "/oncall")  # what a member may use in a private chat not configured
 ONCALL_BUTTONS = "o1:"  # the on-call buttons' callback prefix (`bot.callbacks.OnCallCb`)
+CONSOLE = "/console"  # in any private chat: the console decides (members of the alert chats get a link)
 
 
 def actor_of(user: User | None) -> Actor:
@@ -83,6 +84,7 @@ class AccessMiddleware(BaseMiddleware):
             command = (event.text or "").split(" ")[0].split("@")[0] if isinstance(event, Message) else ""
             pressed = (event.data or "") if isinstance(event, CallbackQuery) else ""
             member_may = access.member and (command in ONCALL_PRIVATE or pressed.startswith(ONCALL_BUTTONS))
+            member_may = member_may or (private and command == CONSOLE)  # its handler asks who they are
             if isinstance(event, CallbackQuery) and not member_may:
                 await event.answer()  # stop the spinner, say nothing
                 return None

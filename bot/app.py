@@ -26,6 +26,9 @@ from aiogram.utils.backoff import BackoffConfig
 from aiohttp import web
 
 from bot.access import AccessMiddleware
+from bot.console.links import is_member
+from bot.console.server import Console
+from bot.console.viewers import Viewers
 from bot.handlers import build_router
 from bot.limits import RateLimiter, RateLimitMiddleware
 from bot.link import UNREACHABLE, TelegramLink
@@ -156,6 +159,7 @@ class OpsBotApp:
         self.link = TelegramLink(on_back=[self._telegram_back]) if settings.bot_token else None
         self.bot = self._build_bot() if settings.bot_token else None
         self.dp = build_dispatcher(self.core, self.reload) if self.bot is not None else None
+        self.console = self._build_console() if self.bot is not None and self.dp is not None else None
         # Which alert chats are forums with incident topics: each replica asks Telegram for itself.
         self.forums = Forums(self.bot, self._alert_chats) if self.bot is not None else None
         self.sender = Sender(self.bot, self.core, self.limiter, self.forums) if self.forums is not None else None
@@ -168,6 +172,15 @@ class OpsBotApp:
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = asyncio.Event()  # set once started: a reload waits for it
         self._reloading = asyncio.Lock()
+
+    def _build_console(self) -> Console:
+        """The console (a Mini App at /app): members are asked of Telegram with this bot."""
+        bot, dp = self.bot, self.dp
+        assert bot is not None and dp is not None
+        viewers = Viewers(self.core.scoping, lambda chat_id, user_id: is_member(bot, chat_id, user_id))
+        console = Console(self.core, viewers, self.settings.bot_token, self.settings.public_url)
+        dp["console"] = console  # /console makes its login links
+        return console
 
     def _alert_chats(self) -> set[int]:
         """The chats alerts go to (ALERT_CHAT_IDS and the routes'), as the running settings and config say."""
@@ -212,6 +225,8 @@ class OpsBotApp:
             alertmanager_token=self.settings.alertmanager_webhook_token,
             api=OpsApi(ApiServices.of(self.core), self.settings.api_token, self.settings.api_public_read),
         )
+        if self.console is not None:  # the console: /app and /app/api/*
+            self.console.routes(http_app)
         if self.bot is not None and self.dp is not None and self.settings.webhook_mode:
             add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
         self.status_page.routes(http_app)

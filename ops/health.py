@@ -14,7 +14,7 @@ from ops.config.current import CurrentConfig
 from ops.config.models import DetectorBase, OpsConfig
 from ops.model import Incident, Severity
 from ops.storage.incident_rows import incident_from_row
-from ops.storage.tables import alert_state, alerts_history, check_results, outbox
+from ops.storage.tables import alert_state, alerts_history, check_hourly, check_results, outbox
 from ops.timeutil import Clock, utcnow
 
 
@@ -132,6 +132,17 @@ class HealthReadModel:
         ]
         counts = {k: int(v or 0) for k, v in (counts_row or {}).items()}
         return HealthReport(self.clock(), detectors, counts)
+
+    async def hourly(self, since: datetime) -> dict[str, list[tuple[datetime, int, int]]]:
+        """Each detector's checks per hour since `since` from the hourly rollup: (hour, good, total),
+        oldest first (a history sparkline)."""
+        h = check_hourly.c
+        query = select(h.detector, h.hour, h.good, h.total).where(h.hour >= since).order_by(h.detector, h.hour)
+        found: dict[str, list[tuple[datetime, int, int]]] = {}
+        async with self.db.connect() as conn:
+            for r in await conn.execute(query):
+                found.setdefault(r.detector, []).append((r.hour, int(r.good), int(r.total)))
+        return found
 
     async def health_summary(self, *, chat_id: int | None, limit: int = 20) -> HealthSummary:
         """/health for a chat: `chat_id` limits incidents to those sent to it (None: all, and failing checks

@@ -82,6 +82,10 @@ class Scoping:
         """Ids of the incidents whose alert card went to this chat: all that chat may see."""
         return select(outbox.c.incident_id).where(outbox.c.chat_id == chat_id, outbox.c.kind == "alert")
 
+    def sent_to_any(self, chat_ids: list[int]) -> Select[Any]:
+        """Ids of the incidents whose alert card went to any of these chats."""
+        return select(outbox.c.incident_id).where(outbox.c.chat_id.in_(chat_ids), outbox.c.kind == "alert")
+
     async def may_act_on(
         self, incident: Incident | None, *, chat_id: int, sees_all: bool, actor: Actor, what: str
     ) -> bool:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # The JSON API under /api/v1/ops: off without API_TOKEN; reads open without a token only if public.
     api_token: str = Field("", repr=False)
     api_public_read: bool = False
+    # The console (a Telegram Mini App at /app): the https address this server is reached at from outside;
+    # empty: no 🖥 Console buttons and no login links. CONSOLE_APP: its short name at @BotFather (/newapp),
+    # for the t.me links in groups (empty: the bot's main Mini App, t.me/<bot>?startapp).
+    public_url: str = ""
+    console_app: str = ""
 
     alert_dedup_window_sec: int = Field(300, ge=0)
     alert_min_severity: Severity = Severity.warning
@@ -112,6 +117,22 @@ class Settings(BaseSettings):
     def _webhook_url(cls, value: str) -> str:
         if value and not re.match(r"https?://[^/\s]+", value):
             raise ValueError("expected an http(s) URL, e.g. https://ops.example.com/telegram/webhook")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                "expected an https URL (Telegram opens Mini Apps only over https), e.g. https://ops.example.com"
+            )
+        return value.rstrip("/")
+
+    @field_validator("console_app")
+    @classmethod
+    def _console_app(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_]{3,30}", value):
+            raise ValueError("expected the Mini App's short name at @BotFather: 3-30 of A-Z a-z 0-9 _")
         return value
 
     @property

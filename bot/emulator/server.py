@@ -97,6 +97,7 @@ class Chat:
     is_forum: bool = False
     topic_right: bool = False  # the bot's can_manage_topics
     topics: dict[int, Topic] = field(default_factory=dict)
+    members: set[int] = field(default_factory=set)  # users in it (whoever wrote in it joins; `add_member`)
 
 
 class BotApiEmulator(ForumMethods):
@@ -178,6 +179,12 @@ class BotApiEmulator(ForumMethods):
         self.chats[chat_id] = chat
         return chat
 
+    def add_member(self, chat_id: int, user_id: int) -> None:
+        (self.chats.get(chat_id) or self.add_chat(chat_id)).members.add(user_id)
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        self.chats[chat_id].members.discard(user_id)
+
     def block(self, chat_id: int) -> None:
         self.chats[chat_id].blocked = True
 
@@ -202,6 +209,7 @@ class BotApiEmulator(ForumMethods):
         """A person writes in a chat: in a forum topic with `message_thread_id`, as a reply with `reply_to`
         (a reply lands in the replied message's topic, as Telegram's apps put it)."""
         chat = self.chats.get(chat_id) or self.add_chat(chat_id)
+        chat.members.add(user_id)
         replied = self.messages[(chat_id, reply_to)] if reply_to is not None else None
         thread_id = message_thread_id or (replied.thread_id if replied is not None else None)
         if thread_id is not None and thread_id not in chat.topics:
@@ -441,7 +449,7 @@ class BotApiEmulator(ForumMethods):
         chat = self._chat(params)
         text = str(params.get("text") or "")
         shown, html_text = self._parse_text(text, params.get("parse_mode"), self.text_limit, "message")
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), chat)
         reply_to = self._reply_to(chat.id, params)
         thread_id = self._thread(chat, params, reply_to)
         msg = ChatMessage(chat.id, self._next_message_id(chat.id), shown, html_text, True, None, markup, reply_to)
@@ -466,7 +474,7 @@ class BotApiEmulator(ForumMethods):
         caption, caption_html = self._parse_text(
             str(params.get("caption") or ""), params.get("parse_mode"), _CAPTION, "caption", allow_empty=True
         )
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), chat)
         reply_to = self._reply_to(chat.id, params)
         thread_id = self._thread(chat, params, reply_to)
         msg = ChatMessage(
@@ -511,7 +519,7 @@ class BotApiEmulator(ForumMethods):
         shown, html_text = self._parse_text(
             str(params.get("text") or ""), params.get("parse_mode"), self.text_limit, "message"
         )
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), chat)
         if shown == msg.text and markup == msg.reply_markup:
             raise _ApiError(
                 400,
@@ -525,12 +533,20 @@ class BotApiEmulator(ForumMethods):
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         msg = self._own_message(chat.id, params)
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), chat)
         if markup == msg.reply_markup:
             raise _ApiError(400, "Bad Request: message is not modified")
         msg.reply_markup = markup
         msg.edits += 1
         return {**self._message_json(msg, chat, self.bot_user), "__message__": msg}
+
+    async def _m_getChatMember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        user_id = _int(params.get("user_id"))
+        if user_id is None:
+            raise _ApiError(400, "Bad Request: PARTICIPANT_ID_INVALID")
+        member = user_id in chat.members or (chat.type == "private" and chat.id == user_id)
+        return {"status": "member" if member else "left", "user": self._user(user_id, None)}
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id") or "")
@@ -602,7 +618,7 @@ class BotApiEmulator(ForumMethods):
             raise _ApiError(400, f"Bad Request: {what} is too long")
         return shown, html_text
 
-    def _check_markup(self, markup: Any) -> dict[str, Any] | None:
+    def _check_markup(self, markup: Any, chat: Chat | None = None) -> dict[str, Any] | None:
         if not markup:
             return None
         rows = markup.get("inline_keyboard")
@@ -615,6 +631,12 @@ class BotApiEmulator(ForumMethods):
                     raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
                 if not button.get("text"):
                     raise _ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+                web_app = button.get("web_app")
+                if web_app is not None:  # Telegram: private chats only, and an https page
+                    if chat is not None and chat.type != "private":
+                        raise _ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+                    if not str(web_app.get("url", "")).startswith("https://"):
+                        raise _ApiError(400, "Bad Request: BUTTON_URL_INVALID")
         return markup if any(rows) else None
 
     def _next_message_id(self, chat_id: int) -> int:

@@ -4,6 +4,7 @@ from aiogram import Router
 
 from bot.handlers import (
     alerts,
+    console,
     digests,
     fallback,
     health,
@@ -24,6 +25,7 @@ def build_router() -> Router:
     # incidents before alerts: the alerts router ends with the catch-all for stale buttons.
     for module in (
         start,
+        console,
         health,
         slo,
         oncall,

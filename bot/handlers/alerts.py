@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.access import Access
 from bot.callbacks import AlertAction, AlertCb, AlertsPageCb
+from bot.console.links import console_button, with_button
 from bot.handlers.replies import answer_long, args_of
 from bot.keyboards import pager
 from bot.render.fit import clip
@@ -25,6 +26,7 @@ from ops.config.current import CurrentConfig
 from ops.engine.incidents import AckOutcome, IncidentService
 from ops.model import Actor, CheckResult, Severity
 from ops.scoping import Scoping
+from ops.settings import Settings
 from ops.slo.evaluate import SloEvaluator
 from ops.slo.read import SloReader
 from ops.sweeper import Sweeper
@@ -65,14 +67,14 @@ async def _alerts_page(history: AlertHistory, clock: Clock, access: Access, seve
     return alerts_text(page, severity, clock()), pager(severity, offset, size, page.total)
 
 
-async def alerts(message: Message, history: AlertHistory, clock: Clock, access: Access) -> None:
+async def alerts(message: Message, history: AlertHistory, clock: Clock, access: Access, settings: Settings) -> None:
     parsed = parse_alerts_args(args_of(message))
     if parsed is None:
         await message.answer(ALERTS_USAGE)
         return
     severity, size = parsed
     text, markup = await _alerts_page(history, clock, access, severity, 0, size)
-    await answer_long(message, text, markup)
+    await answer_long(message, text, with_button(markup, await console_button(message.bot, settings, access)))
 
 
 async def alerts_page(

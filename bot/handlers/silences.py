@@ -17,6 +17,7 @@ from ops.alertmanager_api import AlertmanagerError
 from ops.chat_silences import ChatSilences
 from ops.config.current import CurrentConfig
 from ops.engine.incidents import IncidentService
+from ops.engine.silences import parse_matcher
 from ops.engine.stages import Silence
 from ops.model import Actor
 from ops.scoping import Scoping
@@ -29,8 +30,6 @@ SILENCE_USAGE = (
 UNSILENCE_USAGE = "Usage: /unsilence &lt;id&gt; — ids are in /silences (an Alertmanager silence by its UUID)"
 AM_UNTIL_RESOLVED = 24 * 3600.0  # Alertmanager silences need an end; opsbot's own one ends at the resolve
 ADMIN_ONLY = "Only admins can silence alerts."
-_LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]{0,63})=(.{1,200})$")
-_FP = re.compile(r"^#([0-9a-f]{4,16})$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -107,23 +106,15 @@ async def silence_command(
     if not 60 <= seconds <= 90 * 86400:
         await message.answer(f"The duration must be 1m to 90d. {SILENCE_USAGE}")
         return
-    label = None
-    if fp := _FP.match(target.lower()):
-        kind, value = "fingerprint", fp.group(1)
-    elif lab := _LABEL.match(target):
-        kind, label, value = "label", lab.group(1), lab.group(2)
-    elif current.config.detector(target) is not None or (
-        target.startswith("slo:") and current.config.slo(target[4:]) is not None
-    ):
-        kind, value = "detector", target
-    else:
+    matcher = parse_matcher(target, current.config)
+    if matcher is None:
         await message.answer(f"No detector {escape(target[:48])}. {SILENCE_USAGE}")
         return
     silence, muted = await silences.create(
         chat_id=access.chat_id,
-        kind=kind,
-        value=value,
-        label=label,
+        kind=matcher.kind,
+        value=matcher.value,
+        label=matcher.label,
         seconds=seconds,
         incident_id=None,
         reason=reason,

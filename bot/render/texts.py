@@ -46,6 +46,7 @@ COMMANDS = [
     ("unsilence", "End a silence: /unsilence <id>"),
     ("sweep", "Run every detector now (admins)"),
     ("reload", "Re-read the settings and the config file (admins)"),
+    ("console", "The console in a browser: a one-time login link (private chat)"),
 ]
 
 

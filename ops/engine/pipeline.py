@@ -90,6 +90,19 @@ class _Open:
 
 
 @dataclass(frozen=True)
+class OpenAlert:
+    """An open alert as the mute stages see it, and their answer for it now."""
+
+    id: int
+    source: str
+    key: str
+    severity: Severity
+    status: str
+    view: AlertView
+    mute: Mute | None
+
+
+@dataclass(frozen=True)
 class _Took:
     """A step taken: rows queued, whether it was recorded as an event, whom it reached."""
 
@@ -152,6 +165,16 @@ class Pipeline:
         if changes.queued:
             self.on_enqueue()
         return changes
+
+    async def open_alerts_muted(self) -> list[OpenAlert]:
+        """Every open alert with what mutes it now, asked of the stages afresh (as the next tick would)."""
+        async with self.db.connect() as conn:
+            alerts = await self._open(conn)
+            muting = await self.stages.prepare(conn, self.clock())
+        return [
+            OpenAlert(a.id, a.row.source, a.row.key or "", a.severity, a.row.status, a.view, muting.of(a.view))
+            for a in alerts
+        ]
 
     # -- what the stages see -------------------------------------------------------------------
     async def _open(self, conn: AsyncConnection) -> list[_Open]:

@@ -4,17 +4,53 @@ it without waiting for the next housekeeping tick."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ops.engine.pipeline import Pipeline
+from ops.config.models import OpsConfig
+from ops.engine.pipeline import OpenAlert, Pipeline
 from ops.engine.stages import Silence, active_silences, silence_from_row
 from ops.model import Actor, MuteKind
 from ops.storage.clean import actor_name
 from ops.storage.tables import alerts_history, silences
 from ops.timeutil import Clock
+
+_LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]{0,63})=(.{1,200})$")
+_FP = re.compile(r"^#([0-9a-f]{4,16})$")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """What a silence matches: a detector (or `slo:<name>`), a fingerprint prefix, or a label's value."""
+
+    kind: str  # detector | fingerprint | label
+    value: str
+    label: str | None = None
+
+
+def parse_matcher(target: str, config: OpsConfig) -> Matcher | None:
+    """`cash_balance`, `slo:api`, `#a1b2c3d4` or `team=finance` as people type them; None: none of these
+    (an unknown detector included)."""
+    if fp := _FP.match(target.lower()):
+        return Matcher("fingerprint", fp.group(1))
+    if lab := _LABEL.match(target):
+        return Matcher("label", lab.group(2), lab.group(1))
+    if config.detector(target) is not None or (target.startswith("slo:") and config.slo(target[4:]) is not None):
+        return Matcher("detector", target)
+    return None
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """An open alert a new silence would match: `mutes` when the silence would be what mutes it (it is
+    not muted now, or only as flapping, which silences come before); else `mute` says what keeps it."""
+
+    alert: OpenAlert
+    mutes: bool
 
 
 class SilenceService:
@@ -26,6 +62,18 @@ class SilenceService:
     async def active(self) -> list[Silence]:
         async with self.db.connect() as conn:
             return await active_silences(conn, self.clock())
+
+    async def preview(self, matcher: Matcher) -> list[Previewed]:
+        """The open alerts a silence with this matcher would match if made now, decided by the same
+        `Silence.matches` and mute stages that will mute them: what it shows is what it does."""
+        now = self.clock()
+        candidate = Silence(0, matcher.kind, matcher.label, matcher.value, None, None, None, None, now)
+        found = []
+        for alert in await self.pipeline.open_alerts_muted():
+            view = alert.view
+            if candidate.matches(view.detector, view.fingerprint, dict(view.labels)):
+                found.append(Previewed(alert, alert.mute is None or alert.mute.kind is MuteKind.flapping))
+        return found
 
     async def create(
         self,

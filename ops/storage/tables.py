@@ -401,3 +401,18 @@ escalation_steps = Table(
     Column("target", String(80), nullable=False),  # chats | admins | oncall:NAME (→ user id in detail)
     Column("detail", Text, nullable=True),
 )
+
+# The browser console's one-time login links (`login`) and sessions (`session`): only the SHA-256 of each
+# secret is kept, so the table's contents let nobody in.
+console_tokens = Table(
+    "ops_console_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # login | session
+    Column("user_id", BigInteger, nullable=False),
+    Column("user_name", String(128), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),  # a login link once used; a session ended by logging out
+    Index("ix_ops_console_tokens_expires", "expires_at"),
+)

@@ -51,6 +51,7 @@ async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
         "unsilence",
         "sweep",
         "reload",
+        "console",
     ]
 
 

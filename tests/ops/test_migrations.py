@@ -24,6 +24,7 @@ TABLES = {
     "ops_digests",
     "ops_remediation_confirmations",
     "ops_config_reloads",
+    "ops_console_tokens",
 }
 
 
@@ -34,7 +35,7 @@ async def _names(engine: AsyncEngine) -> tuple[set[str], set[str]]:
 
 async def _roundtrip(engine: AsyncEngine) -> None:
     await migrate(engine)
-    assert await current_revision(engine) == "0014_quiet_hours"
+    assert await current_revision(engine) == "0015_console"
     tables, views = await _names(engine)
     assert TABLES <= tables and {"vw_slo_daily", "vw_ops_health"} <= views
     async with engine.begin() as conn:
@@ -60,7 +61,7 @@ async def _roundtrip(engine: AsyncEngine) -> None:
     tables, views = await _names(engine)
     assert not (TABLES & tables) and not views & {"vw_slo_daily", "vw_ops_health"}
     await migrate(engine)
-    assert await current_revision(engine) == "0014_quiet_hours"
+    assert await current_revision(engine) == "0015_console"
 
 
 async def test_sqlite_up_down_up(tmp_path: Path) -> None:
