@@ -191,7 +191,7 @@ def replay_kind(check: object) -> str:
             "(read the table as of :until, e.g. WHERE ts <= :until, to replay it)"
         )
     raise BacktestError(
-        f"{config.name}: a {config.kind} detector measures the present and cannot be replayed "
+        f"{config.name}: {config.kind} detectors measure the present and cannot be replayed "
         "(replayable: anomaly and forecast detectors, and sql detectors whose query uses :until)"
     )
 
@@ -378,8 +378,8 @@ class _Replayer:
         self.direction = _worse_direction(detector)
 
     async def run(self, source: _Source, steps: list[datetime]) -> None:
-        for first in range(0, len(steps), EVALUATE_CHUNK):
-            chunk = steps[first : first + EVALUATE_CHUNK]
+        # The first step alone: a detector that cannot measure is told before the rest is evaluated.
+        for chunk in [steps[:1], *(steps[i : i + EVALUATE_CHUNK] for i in range(1, len(steps), EVALUATE_CHUNK))]:
             for at, raw in zip(chunk, await source.results(chunk), strict=True):
                 results = accept(self.detector, raw)
                 if self.report.runs == 0:
