@@ -10,6 +10,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from bot.render.backtest import summary
 from ops.backtest import Backtest, BacktestError, run_backtest
 from ops.config.models import OpsConfig
 from ops.detectors.sql import format_number
@@ -64,22 +65,8 @@ def episodes_table(report: Backtest) -> str:
             )
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5] for row in rows]
-    lines.append(summary_line(report))
+    lines.append(summary(report))
     return "\n".join(lines)
-
-
-def summary_line(report: Backtest) -> str:
-    """`3 episodes, firing 4h 30m (0.6% of the time), 2 pages, 0.5 pages/week`."""
-    if not report.episodes:
-        return "nothing fired"
-    span = (report.end - report.start).total_seconds()
-    share = 100 * report.firing_seconds / span if span else 0.0
-    count = len(report.episodes)
-    return (
-        f"{count} episode{'s' if count != 1 else ''}, firing {format_duration(report.firing_seconds)} "
-        f"({share:.1f}% of the time), {report.pages} page{'s' if report.pages != 1 else ''}, "
-        f"{report.pages_per_week:.1f} pages/week"
-    )
 
 
 def _at(at: datetime) -> str:

@@ -4,6 +4,7 @@ from aiogram import Router
 
 from bot.handlers import (
     alerts,
+    backtest,
     digests,
     fallback,
     health,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         paging,
         alerts,
         sweep,
+        backtest,
         reload,
         fallback,
     ):

@@ -6,8 +6,18 @@ from ops.backtest.replay import (
     Episode,
     KeyTrace,
     SeriesDetector,
+    check_replayable,
     find_detector,
     run_backtest,
 )
 
-__all__ = ["Backtest", "BacktestError", "Episode", "KeyTrace", "SeriesDetector", "find_detector", "run_backtest"]
+__all__ = [
+    "Backtest",
+    "BacktestError",
+    "Episode",
+    "KeyTrace",
+    "SeriesDetector",
+    "check_replayable",
+    "find_detector",
+    "run_backtest",
+]

@@ -196,6 +196,17 @@ def replay_kind(check: object) -> str:
     )
 
 
+def check_replayable(
+    settings: Settings, config: OpsConfig, name: str, start: datetime, end: datetime
+) -> tuple[DetectorBase, float]:
+    """The detector and its interval when a replay of it over the range can run; BacktestError otherwise
+    (asked before a replay starts, so a chat is told at once)."""
+    detector = find_detector(config, name)
+    every = check_range(detector, settings, start, end)
+    replay_kind(build_detector(detector, DetectorContext(TargetPool(dict(config.targets)), None, StepClock(start))))
+    return detector, every
+
+
 class StepClock:
     """The replay's time: set to each step before the detector and the engine run."""
 
@@ -219,8 +230,7 @@ async def run_backtest(
     """Replay detector `name` from `start` to `end` (naive UTC). `targets`: the pool to read the data
     with (default: one of its own over `config.targets`, closed at the end). `workdir`: where the
     throwaway database goes (default a temporary folder, removed at the end; a test keeps it to look)."""
-    detector = find_detector(config, name)
-    every = check_range(detector, settings, start, end)
+    detector, every = check_replayable(settings, config, name, start, end)
     own_pool = targets is None
     pool = targets if targets is not None else TargetPool(dict(config.targets))
     clock = StepClock(start)
