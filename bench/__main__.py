@@ -1,7 +1,8 @@
 """`python -m bench [--quick]` (or `opsbot bench`): every benchmark scenario, a table, bench/results.json.
 
 Scenarios: 1 storm vs Alertmanager under Telegram's limits, 2 detection latency, 3 sweep and engine
-throughput, 4 console over a long history, 5 peak memory of `opsbot run`. Not part of the test suite.
+throughput, 4 console over a long history, 5 peak memory of `opsbot run`, 6 `opsbot backtest` over five
+months of a 5-minute series. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench.backtest import backtest_speed
 from bench.console import console
 from bench.latency import detection_latency
 from bench.memory import peak_rss
@@ -36,10 +38,12 @@ FULL = {
     "console_runs": 50,
     "memory_detectors": 1000,
     "memory_s": 120.0,
+    "backtest_days": 155,
 }
 QUICK = {"storm": 200, "am_timeout": 20.0, "latency": 20, "sweep": 200, "checks": 50_000,
-         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0}  # fmt: skip
-SCENARIOS = ("storm", "latency", "sweep", "console", "memory")
+         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0,
+         "backtest_days": 10}  # fmt: skip
+SCENARIOS = ("storm", "latency", "sweep", "console", "memory", "backtest")
 
 
 def machine() -> dict[str, Any]:
@@ -80,6 +84,8 @@ async def run(quick: bool, only: list[str]) -> dict[str, Any]:
         out["console"] = await console(size["checks"], size["incidents"], size["console_runs"])
     if "memory" in only:
         out["memory"] = await peak_rss(size["memory_detectors"], size["memory_s"])
+    if "backtest" in only:
+        out["backtest"] = await backtest_speed(size["backtest_days"])
     return out
 
 
@@ -109,6 +115,13 @@ def table(results: dict[str, Any]) -> str:
         r = results["memory"]
         lines.append(
             f"memory  opsbot run, {r['detectors']} detectors, {r['seconds']:.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
+    if "backtest" in results:
+        r = results["backtest"]
+        lines.append(
+            f"backtest  {r['kind']}, {r['days']} days every 5m ({r['points']:,} points, {r['runs']:,} runs): "
+            f"{r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU; engine given {r['engine_runs']:,} runs, "
+            f"{r['episodes']} episodes"
         )
     return "\n".join(lines)
 

@@ -51,9 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         help="which shipped example to play (the last two need PostgreSQL)",
     )
     demo.add_argument("--postgres", help="PostgreSQL server URL for those (default OPSBOT_DEMO_POSTGRES_URL or local)")
-    bench = sub.add_parser("bench", help="benchmarks: storm vs Alertmanager, latency, sweep, console, memory")
+    bench = sub.add_parser("bench", help="benchmarks: storm vs Alertmanager, latency, sweep, console, memory, backtest")
     bench.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
-    bench.add_argument("--only", nargs="+", choices=["storm", "latency", "sweep", "console", "memory"])
+    bench.add_argument("--only", nargs="+", choices=["storm", "latency", "sweep", "console", "memory", "backtest"])
     bench.add_argument("--out", help="where to write the JSON (default bench/results.json)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")

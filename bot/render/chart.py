@@ -75,7 +75,14 @@ def backtest_chart_png(report: Backtest, keys: int = 4) -> bytes:
         elif report.threshold is not None:
             ax.axhline(report.threshold, color="#d62728", linestyle="--", linewidth=1, label="threshold")
         for episode in (e for e in report.episodes if e.key == key):
-            ax.axvspan(episode.fired_at, episode.resolved_at or report.end, color="#d62728", alpha=0.25, linewidth=0)
+            ax.axvspan(  # edged, so a five-minute episode in a five-month chart still shows
+                episode.fired_at,
+                episode.resolved_at or report.end,
+                facecolor="#d62728",
+                alpha=0.25,
+                edgecolor="#d62728",
+                linewidth=0.8,
+            )
         ax.set_title(f"{report.detector.name}[{key}]" if key else report.detector.name, fontsize=11, loc="left")
         ax.grid(alpha=0.3)
         ax.set_xlim(report.start, report.end)

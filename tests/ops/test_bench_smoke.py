@@ -20,3 +20,12 @@ def test_quick_sweep_and_storm_write_results(tmp_path: Path, capsys) -> None:
     assert results["sweep"]["detectors"] == 201 and results["sweep"]["engine_results_per_s"] > 0
     assert results["latency"]["alerts"] == 20 and results["latency"]["refused_429"] == 0
     assert "sweep  201 sql detectors" in capsys.readouterr().out
+
+
+def test_quick_backtest_replays_a_series_through_the_engine(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--only", "backtest", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["backtest"]
+    assert r["days"] == 10 and r["points"] == 2881 and r["runs"] == 2881
+    assert 0 < r["engine_runs"] < r["runs"] and r["episodes"] >= 1 and r["seconds"] > 0
+    assert "backtest  series_level, 10 days every 5m (2,881 points, 2,881 runs)" in capsys.readouterr().out
