@@ -46,12 +46,13 @@ class LevelSeries:
     values: np.ndarray
 
 
-def define_series_kind() -> None:
+def define_series_kind() -> bool:
     """Register `kind: series_level` (once): the newest point of a (ts, value) or (key, ts, value) series
     checked with `alert_if`, with the window's median ± 3 MAD as its expected band. It provides the
-    `SeriesDetector` interface a replay slides over; a test's or this benchmark's own, not a shipped kind."""
+    `SeriesDetector` interface a replay slides over; a test's or this benchmark's own, not a shipped kind.
+    True when this call registered it (the caller unregisters it when done)."""
     if detector_kinds.get(SERIES_KIND) is not None:
-        return
+        return False
 
     class SeriesLevelDetector(DetectorBase):
         kind: Literal["series_level"] = "series_level"
@@ -99,6 +100,8 @@ def define_series_kind() -> None:
             now = self.ctx.clock()
             return self.evaluate(await self.fetch_range(now - self.history(), now), now)
 
+    return True
+
 
 def _unix(ts: Any) -> float:
     if isinstance(ts, datetime):
@@ -143,7 +146,15 @@ def make_target(path: Path, rows: list[tuple[datetime, float]]) -> str:
 
 async def backtest_speed(days: int) -> dict[str, Any]:
     """Replay `days` of the series; wall and CPU seconds, and what the replay found."""
-    define_series_kind()
+    defined = define_series_kind()
+    try:
+        return await _replay_demand(days)
+    finally:
+        if defined:
+            detector_kinds.unregister(SERIES_KIND)
+
+
+async def _replay_demand(days: int) -> dict[str, Any]:
     work = workdir("backtest")
     rows = demand(days)
     target = make_target(work / "t.db", rows)
