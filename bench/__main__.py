@@ -2,7 +2,8 @@
 
 Scenarios: 1 storm vs Alertmanager under Telegram's limits, 2 detection latency, 3 sweep and engine
 throughput, 4 console over a long history, 5 peak memory of `opsbot run`, 6 the public status page read by
-200 concurrent clients while alerts are delivered. Not part of the test suite.
+200 concurrent clients while alerts are delivered, 7 `opsbot backtest` over five months of a 5-minute
+series. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench.backtest import backtest_speed
 from bench.console import console
 from bench.latency import detection_latency
 from bench.memory import peak_rss
@@ -39,10 +41,12 @@ FULL = {
     "memory_detectors": 1000,
     "memory_s": 120.0,
     "status_s": 20.0,
+    "backtest_days": 155,
 }
 QUICK = {"storm": 200, "am_timeout": 20.0, "latency": 20, "sweep": 200, "checks": 50_000,
-         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0, "status_s": 3.0}  # fmt: skip
-SCENARIOS = ("storm", "latency", "sweep", "console", "memory", "status")
+         "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0, "status_s": 3.0,
+         "backtest_days": 10}  # fmt: skip
+SCENARIOS = ("storm", "latency", "sweep", "console", "memory", "status", "backtest")
 
 
 def machine() -> dict[str, Any]:
@@ -85,6 +89,8 @@ async def run(quick: bool, only: list[str]) -> dict[str, Any]:
         out["memory"] = await peak_rss(size["memory_detectors"], size["memory_s"])
     if "status" in only:
         out["status"] = await status_page_load(size["status_s"])
+    if "backtest" in only:
+        out["backtest"] = await backtest_speed(size["backtest_days"])
     return out
 
 
@@ -122,6 +128,13 @@ def table(results: dict[str, Any]) -> str:
                 f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}; "
                 f"alerts meanwhile: {r['alerts_delivered']} delivered, p99 {r['delivery_p99_ms']:.0f} ms"
             )
+    if "backtest" in results:
+        r = results["backtest"]
+        lines.append(
+            f"backtest  {r['kind']}, {r['days']} days every 5m ({r['points']:,} points, {r['runs']:,} runs): "
+            f"{r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU; engine given {r['engine_runs']:,} runs, "
+            f"{r['episodes']} episodes"
+        )
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`opsbot`: run, migrate, sweep --once, demo, check-config, init, emulator, bench."""
+"""`opsbot`: run, migrate, sweep --once, backtest, demo, check-config, init, emulator, bench."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", metavar="PATH", help="config file (default: OPSBOT_CONFIG)")
     sweep.add_argument("--once", action="store_true", help="run once and exit (the only mode; for cron and CI)")
     sweep.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    backtest = sub.add_parser(
+        "backtest", help="replay one detector over a past range through the alert logic; nothing is sent"
+    )
+    backtest.add_argument("--detector", metavar="NAME", help="the detector to replay")
+    backtest.add_argument("--from", dest="start", metavar="TIME", help="start, UTC, e.g. 2026-10-01T00:00")
+    backtest.add_argument("--to", dest="end", metavar="TIME", help="end, UTC, e.g. 2026-11-01T00:00")
+    backtest.add_argument("--json", action="store_true", help="print the alert episodes as JSON")
+    backtest.add_argument("--config", metavar="PATH", help="config file (default: OPSBOT_CONFIG)")
     demo = sub.add_parser("demo", help="play opsbot end to end against a local Telegram emulator (no token needed)")
     demo.add_argument("--interactive", action="store_true", help="keep running; type commands, press buttons")
     demo.add_argument("--dir", default="./opsbot-demo", help="where the demo writes its files (default ./opsbot-demo)")
@@ -43,10 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--postgres", help="PostgreSQL server URL for those (default OPSBOT_DEMO_POSTGRES_URL or local)")
     bench = sub.add_parser(
-        "bench", help="benchmarks: storm vs Alertmanager, latency, sweep, console, memory, status page"
+        "bench", help="benchmarks: storm vs Alertmanager, latency, sweep, console, memory, status page, backtest"
     )
     bench.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
-    bench.add_argument("--only", nargs="+", choices=["storm", "latency", "sweep", "console", "memory", "status"])
+    bench.add_argument(
+        "--only", nargs="+", choices=["storm", "latency", "sweep", "console", "memory", "status", "backtest"]
+    )
     bench.add_argument("--out", help="where to write the JSON (default bench/results.json)")
     check = sub.add_parser("check-config", help="validate the config file and exit non-zero with every error")
     check.add_argument("path", nargs="?", help="config file (default: OPSBOT_CONFIG)")
@@ -87,6 +98,11 @@ def _main(argv: Sequence[str] | None) -> int:
         from bot.demo import run_demo
 
         return run_demo(directory=args.dir, interactive=args.interactive, example=args.example, postgres=args.postgres)
+    moments = _backtest_range(args) if args.command == "backtest" else None
+    if isinstance(moments, int):
+        return moments
+    if moments is not None:  # a detector failing at some step is an episode of the replay, not a log line
+        logging.getLogger().setLevel(logging.ERROR)
     from ops.settings import SettingsError, load_settings
 
     try:
@@ -119,7 +135,34 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_OK
     if args.command == "sweep":
         return _reachable(settings) or asyncio.run(_sweep(settings, config, as_json=args.json))
+    if moments is not None:  # opsbot's own database is not needed, nor opened: the replay has one of its own
+        from bot.commands.backtest import backtest_command
+
+        start, end = moments
+        return asyncio.run(backtest_command(settings, config, args.detector, start, end, as_json=args.json))
     return _reachable(settings) or _run(settings, file)
+
+
+def _backtest_range(args: argparse.Namespace) -> tuple[datetime, datetime] | int:
+    """`--from` and `--to` as naive UTC, or EXIT_CONFIG after one line saying what is wrong."""
+    from bot.commands.backtest import parse_moment
+    from ops.backtest import BacktestError
+
+    given = (("--detector", args.detector), ("--from", args.start), ("--to", args.end))
+    missing = [flag for flag, value in given if not value]
+    if missing:
+        example = "e.g. --detector NAME --from 2026-10-01 --to 2026-11-01"
+        print(f"backtest: {', '.join(missing)} missing ({example})", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        start, end = parse_moment(args.start, "--from"), parse_moment(args.end, "--to")
+    except BacktestError as exc:
+        print(f"backtest: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if start >= end:
+        print(f"backtest: --from ({args.start}) must be before --to ({args.end})", file=sys.stderr)
+        return EXIT_CONFIG
+    return start, end
 
 
 def _reachable(settings: Settings) -> int:

@@ -102,6 +102,9 @@ class CheckResult:
     error: str | None = None
     alert_on_no_data: bool = False
     unit: str | None = None  # "s" (an age) or "bytes"; None: a plain number
+    # The range the value was expected in, (low, high), for kinds that learn one (anomaly): what
+    # `/backtest`'s chart draws as the band. None: the kind has a fixed threshold instead.
+    expected: tuple[float, float] | None = None
 
     @classmethod
     def detector_error(cls, detector: str, message: str, *, error: str, duration_ms: float = 0.0) -> CheckResult:

@@ -4,6 +4,7 @@ from aiogram import Router
 
 from bot.handlers import (
     alerts,
+    backtest,
     console,
     digests,
     fallback,
@@ -36,6 +37,7 @@ def build_router() -> Router:
         paging,
         alerts,
         sweep,
+        backtest,
         reload,
         fallback,
     ):

@@ -45,6 +45,7 @@ COMMANDS = [
     ("silences", "Active silences"),
     ("unsilence", "End a silence: /unsilence <id>"),
     ("sweep", "Run every detector now (admins)"),
+    ("backtest", "Replay a detector over a past window: /backtest <detector> [30d] (admins)"),
     ("reload", "Re-read the settings and the config file (admins)"),
     ("console", "The console in a browser: a one-time login link (private chat)"),
 ]

@@ -1,7 +1,12 @@
-"""`sql`: the query returns one number, or rows of (key, number) each checked on its own."""
+"""`sql`: the query returns one number, or rows of (key, number) each checked on its own.
+
+A query may name `:until`, the moment it is run for (now, or a past moment in `opsbot backtest`): a query
+that reads its table as of `:until` can be asked about the past, and so replayed."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,7 +28,10 @@ class SqlDetector(DetectorBase):
 class SqlCheck(Check[SqlDetector]):
     async def check(self) -> list[CheckResult]:
         cfg = self.config
-        columns, rows = await self.ctx.targets.fetch(cfg.target, cfg.query, cfg.timeout)
+        params = {}
+        if uses_until(cfg.query):  # the moment it is asked about: now, or a step of a backtest
+            params = time_params(self.ctx.targets.dialect(cfg.target), until=self.ctx.clock())
+        columns, rows = await self.ctx.targets.fetch(cfg.target, cfg.query, cfg.timeout, params)
         if len(columns) == 1:
             if len(rows) > 1:
                 return [
@@ -68,6 +76,27 @@ class SqlCheck(Check[SqlDetector]):
         message = f"{where} = {format_number(value)} ({verdict})"
         status = CheckStatus.fail if failed else CheckStatus.ok
         return result(cfg, key, status, message, value=value, threshold=cond.text)
+
+
+# A bind parameter as SQLAlchemy's `text()` reads one: `:name`, not a PostgreSQL cast (`::date`), not `\\:`.
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def bind_names(query: str) -> set[str]:
+    """The `:name` parameters a query uses."""
+    return set(_BIND.findall(query))
+
+
+def uses_until(query: str) -> bool:
+    return "until" in bind_names(query)
+
+
+def time_params(dialect: str, **moments: datetime) -> dict[str, Any]:
+    """`:since`/`:until` in the form a target compares its timestamps with, as the SLO queries get them:
+    text `YYYY-MM-DD HH:MM:SS` on SQLite (which keeps timestamps as text), an aware UTC datetime elsewhere."""
+    if dialect == "sqlite":
+        return {name: at.strftime("%Y-%m-%d %H:%M:%S") for name, at in moments.items()}
+    return {name: at.replace(tzinfo=UTC) if at.tzinfo is None else at for name, at in moments.items()}
 
 
 def to_number(raw: Any) -> float | None:

@@ -50,6 +50,7 @@ async def test_commands_are_registered_with_telegram(harness: Harness) -> None:
         "silences",
         "unsilence",
         "sweep",
+        "backtest",
         "reload",
         "console",
     ]

@@ -31,3 +31,12 @@ def test_quick_status_page_load_reports_latency_and_delivery(tmp_path: Path, cap
         assert r["clients"] == 200 and r["errors"] == 0 and r["requests"] > 200 and r["p99_ms"] > 0
         assert r["alerts_delivered"] >= 1 and r["delivery_p99_ms"] > 0
     assert "status  /status, 200 clients paced" in capsys.readouterr().out
+
+
+def test_quick_backtest_replays_a_series_through_the_engine(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--only", "backtest", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["backtest"]
+    assert r["days"] == 10 and r["points"] == 2881 and r["runs"] == 2881
+    assert 0 < r["engine_runs"] < r["runs"] and r["episodes"] >= 1 and r["seconds"] > 0
+    assert "backtest  series_level, 10 days every 5m (2,881 points, 2,881 runs)" in capsys.readouterr().out
