@@ -45,7 +45,7 @@ FULL = {
 }
 QUICK = {"storm": 200, "am_timeout": 20.0, "latency": 20, "sweep": 200, "checks": 50_000,
          "incidents": 5_000, "console_runs": 5, "memory_detectors": 100, "memory_s": 10.0, "status_s": 3.0,
-         "backtest_days": 10}  # fmt: skip
+         "backtest_days": 40}  # fmt: skip
 SCENARIOS = ("storm", "latency", "sweep", "console", "memory", "status", "backtest")
 
 

@@ -2,9 +2,9 @@
 detector replayed at `every: 5m` through the real alert engine: `python -m bench.backtest [--days N]`.
 
 The series is seasonal (day and week) with noise, a trend, and a few injected incidents (a dip, a spike,
-a level shift). The detector is `DETECTOR` below: `series_level` (defined here, a threshold on the newest
-point with a median ± MAD band — a stand-in with the same `SeriesDetector` interface) until `kind:
-anomaly` exists; switching the benchmark to it is that one line.
+a level shift). The detector is `DETECTOR` below, `kind: anomaly` with its defaults. `series_level`
+(defined here: a threshold on the newest point with a median ± MAD band, the same `SeriesDetector`
+interface) is the tests' small stand-in.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from ops.model import CheckResult, CheckStatus
 
 STEP = 300  # seconds between points, and the detector's `every`
 END = datetime(2026, 11, 1)
-DETECTOR = '{name: demand, kind: series_level, target: t, query: "$Q", every: 5m, history: 1w, alert_if: "< 300"}'
-# DETECTOR = '{name: demand, kind: anomaly, target: t, query: "$Q", every: 5m}'  # once `kind: anomaly` exists
+DETECTOR = '{name: demand, kind: anomaly, target: t, query: "$Q", every: 5m}'  # its defaults: history 4w
 QUERY = "SELECT ts, value FROM demand WHERE ts > :since AND ts <= :until ORDER BY ts"
 SERIES_KIND = "series_level"
 

@@ -11,6 +11,7 @@ in its window, so a cached fit and a fresh one are the same, live and in a repla
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -25,6 +26,9 @@ from ops.model import CheckResult, CheckStatus
 from ops.timeutil import format_duration
 
 FIT_CACHE = 256  # fits kept per check: a few per key (the current hour's, the one before)
+
+
+Where = tuple[np.ndarray, int, int]  # an array's owner, where the view starts in it (bytes), its length
 
 
 class AnomalyDetector(SeriesSource):
@@ -54,7 +58,7 @@ class AnomalyDetector(SeriesSource):
 class AnomalyCheck(Check[AnomalyDetector]):
     def __init__(self, config: AnomalyDetector, ctx: DetectorContext) -> None:
         super().__init__(config, ctx)
-        self._fits: OrderedDict[tuple[str, float], tuple[np.ndarray, np.ndarray, Fit]] = OrderedDict()
+        self._fits: OrderedDict[tuple[str, float], tuple[tuple[Where, Where], Fit]] = OrderedDict()
 
     def history(self) -> timedelta:
         return timedelta(seconds=self.config.history)
@@ -109,21 +113,39 @@ class AnomalyCheck(Check[AnomalyDetector]):
         slot = slot_label(verdict.ts, model.season)
         message = f"{where}: {_n(verdict.value)}{unit}, expected {band}" + (f" for {slot}" if slot else "")
         status = CheckStatus.fail if verdict.side is not None else CheckStatus.ok
-        return result(cfg, series.key, status, message, value=verdict.value, threshold=band, unit=cfg.unit or None)
+        checked = result(cfg, series.key, status, message, value=verdict.value, threshold=band, unit=cfg.unit or None)
+        return replace(checked, expected=(float(verdict.low), float(verdict.high)))  # the band /backtest draws
 
     def _fit(self, series: Series, end: float, lo: int, hi: int) -> Fit:
-        """The fit of the points [lo, hi) of `series` (the window ending at `end`), cached for these arrays."""
+        """The fit of the points [lo, hi) of `series` (the window ending at `end`), cached for these very
+        points: the same memory of the same arrays (a replay passes views of one fetched series at every
+        step; a live check fetches new arrays, so it fits afresh)."""
         key = (series.key, end)
+        points = (_where(series.ts[lo:hi]), _where(series.values[lo:hi]))
         cached = self._fits.get(key)
-        if cached is not None and cached[0] is series.ts and cached[1] is series.values:
+        if cached is not None and _same(cached[0], points):
             self._fits.move_to_end(key)
-            return cached[2]
+            return cached[1]
         cfg = self.config
         model = fit(series.ts[lo:hi], series.values[lo:hi], end, cfg.season, cfg.adapt, cfg.sensitivity)
-        self._fits[key] = (series.ts, series.values, model)
+        self._fits[key] = (points, model)
         if len(self._fits) > FIT_CACHE:
             self._fits.popitem(last=False)
         return model
+
+
+def _same(a: tuple[Where, Where], b: tuple[Where, Where]) -> bool:
+    return all(x[0] is y[0] and x[1:] == y[1:] for x, y in zip(a, b, strict=True))
+
+
+def _where(array: np.ndarray) -> Where:
+    """Which memory `array` is: the array that owns it (held, so its identity is not reused), where in it
+    the view starts, and how many items it has."""
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    start = array.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return owner, start, len(array)
 
 
 def _d(seconds: float) -> str:

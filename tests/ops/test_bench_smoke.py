@@ -37,6 +37,6 @@ def test_quick_backtest_replays_a_series_through_the_engine(tmp_path: Path, caps
     out = tmp_path / "results.json"
     assert main(["--quick", "--only", "backtest", "--out", str(out)]) == 0
     r = json.loads(out.read_text())["backtest"]
-    assert r["days"] == 10 and r["points"] == 2881 and r["runs"] == 2881
+    assert r["days"] == 40 and r["points"] == 11521 and r["runs"] == 11521
     assert 0 < r["engine_runs"] < r["runs"] and r["episodes"] >= 1 and r["seconds"] > 0
-    assert "backtest  series_level, 10 days every 5m (2,881 points, 2,881 runs)" in capsys.readouterr().out
+    assert "backtest  anomaly, 40 days every 5m (11,521 points, 11,521 runs)" in capsys.readouterr().out
