@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -69,17 +70,17 @@ def points() -> list[tuple[datetime, float]]:
     return out
 
 
-async def make_target(path: Path) -> str:
+async def make_target(path: Path, series: list[tuple[datetime, float]] | None = None) -> str:
     """The data on SQLite (text timestamps) or, with the postgres backend, PostgreSQL (timestamptz)."""
     url = database_url(path)
     engine = create_engine(url)
     async with engine.begin() as conn:
         if url.startswith("sqlite"):
             await conn.execute(text("CREATE TABLE demand (ts TEXT, value REAL)"))
-            rows = [{"ts": t.strftime("%Y-%m-%d %H:%M:%S"), "v": v} for t, v in points()]
+            rows = [{"ts": t.strftime("%Y-%m-%d %H:%M:%S"), "v": v} for t, v in series or points()]
         else:
             await conn.execute(text("CREATE TABLE demand (ts timestamptz, value double precision)"))
-            rows = [{"ts": t.replace(tzinfo=UTC), "v": v} for t, v in points()]
+            rows = [{"ts": t.replace(tzinfo=UTC), "v": v} for t, v in series or points()]
         await conn.execute(text("INSERT INTO demand (ts, value) VALUES (:ts, :v)"), rows)
     await engine.dispose()
     return url
@@ -99,14 +100,16 @@ def config_text(target: str, detector: str) -> str:
     return f'targets: {{shop: "{target}"}}\ndetectors:\n  - {detector}\n'
 
 
-async def live_episodes(core: OpsCore, clock: FakeClock) -> list[dict[str, Any]]:
+async def live_episodes(
+    core: OpsCore, clock: FakeClock, start: datetime = START, end: datetime = END, every: int = EVERY
+) -> list[dict[str, Any]]:
     """The live engine over the range: at each run's time a housekeeping tick then the run, as the scheduler
     and the housekeeping job do, and another tick halfway to the next run. Episodes from what it reported."""
     detector = core.config.detectors[0]
     episodes: list[dict[str, Any]] = []
     open_: dict[int, dict[str, Any]] = {}
-    at = START
-    while at <= END:
+    at = start
+    while at <= end:
         clock.now = at
         await core.pipeline.tick()
         results, report = await core.runner.run_one(detector)
@@ -122,9 +125,9 @@ async def live_episodes(core: OpsCore, clock: FakeClock) -> list[dict[str, Any]]
                     message = next(r.message for r in results if r.key == row.key)
                     open_[row.id] = {"key": row.key, "fired_at": _iso(at), "resolved_at": None, "message": message}
                     episodes.append(open_[row.id])
-        clock.now = at + timedelta(seconds=EVERY / 2)
+        clock.now = at + timedelta(seconds=every / 2)
         await core.pipeline.tick()
-        at += timedelta(seconds=EVERY)
+        at += timedelta(seconds=every)
     return sorted(episodes, key=lambda e: (e["fired_at"], e["key"]))
 
 
@@ -282,3 +285,53 @@ def test_the_live_database_is_untouched_and_nothing_is_sent(tmp_path: Path) -> N
     assert "still firing" in lines[-2] and lines[-1].startswith(f"{len(lines) - 3} episodes, firing ")
     assert hashlib.sha256(live.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == siblings
+
+
+ANOMALY_DETECTOR = (
+    "{name: demand, kind: anomaly, target: shop, every: 1h, history: 10d, season: 1d, unit: orders/h, "
+    "query: 'SELECT ts, value FROM demand WHERE ts > :since AND ts <= :until ORDER BY ts'}"
+)
+
+
+def hourly_orders() -> list[tuple[datetime, float]]:
+    """Ten days of hourly orders with a daily season and a little noise, then two days with an evening
+    that falls to a fifth (Oct 2, 18:00–21:00)."""
+    out, at = [], START - timedelta(days=10)
+    while at <= START + timedelta(days=2):
+        normal = 1000 + 600 * math.sin((at.hour - 6) / 24 * 2 * math.pi) + 17 * ((at.hour * 7 + at.day) % 5)
+        dip = START + timedelta(days=1, hours=18) <= at < START + timedelta(days=1, hours=22)
+        out.append((at, normal / 5 if dip else normal))
+        at += timedelta(hours=1)
+    return out
+
+
+async def test_an_anomaly_detector_replays_as_it_runs_live(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The anomaly kind's fits are cached in a replay (one series, sliced) and made afresh live: the same
+    episodes either way, and the evening dip is one of them."""
+    target = await make_target(tmp_path / "shop.db", hourly_orders())
+    (tmp_path / "opsbot.yaml").write_text(config_text(target, ANOMALY_DETECTOR), encoding="utf-8")
+    clock = FakeClock(START)
+    core = OpsCore.build(
+        make_settings(tmp_path / "ops.db"), parse_config(config_text(target, ANOMALY_DETECTOR)), clock=clock
+    )
+    await core.migrate()
+    try:
+        live = await live_episodes(core, clock, START, START + timedelta(days=2), 3600)
+    finally:
+        await core.close()
+    config = parse_config(config_text(target, ANOMALY_DETECTOR))
+    replay = await run_backtest(
+        make_settings(tmp_path / "unused.db"), config, "demand", START, START + timedelta(days=2)
+    )
+    replayed = [
+        {
+            "key": e.key,
+            "fired_at": _iso(e.fired_at),
+            "resolved_at": _iso(e.resolved_at) if e.resolved_at else None,
+            "message": e.message,
+        }
+        for e in replay.episodes
+    ]
+    assert replayed == live
+    assert any(e["fired_at"].startswith("2026-10-02T1") for e in live), live  # the evening dip
+    assert "expected" in live[0]["message"] and "orders/h" in live[0]["message"]
