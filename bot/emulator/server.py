@@ -545,6 +545,8 @@ class BotApiEmulator(ForumMethods):
         user_id = _int(params.get("user_id"))
         if user_id is None:
             raise _ApiError(400, "Bad Request: PARTICIPANT_ID_INVALID")
+        if user_id == self.bot_user["id"]:  # the bot itself: an administrator, with the forum's rights
+            return await super()._m_getChatMember(params)
         member = user_id in chat.members or (chat.type == "private" and chat.id == user_id)
         return {"status": "member" if member else "left", "user": self._user(user_id, None)}
 
