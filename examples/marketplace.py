@@ -63,13 +63,13 @@ def _ts(value: datetime) -> str:
 
 def orders_hourly(now: datetime, rng: random.Random, dip: bool) -> list[dict[str, Any]]:
     """Orders per whole hour for the last ORDER_WEEKS weeks, up to the last hour that ended: ~1,000 an hour
-    shaped by the hour of day and the day of week, 6 % noise; with `dip`, the newest DIP_HOURS at a quarter."""
+    shaped by the hour of day and the day of week, 4 % noise; with `dip`, the newest DIP_HOURS at a quarter."""
     last = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     rows = []
     for back in range(ORDER_WEEKS * 7 * 24 - 1, -1, -1):
         hour = last - timedelta(hours=back)
         mean = 1000 * DAY_SHAPE[hour.hour] * WEEK_SHAPE[hour.weekday()]
-        orders = mean * (1 + rng.gauss(0, 0.06)) * (0.25 if dip and back < DIP_HOURS else 1)
+        orders = mean * (1 + rng.gauss(0, 0.04)) * (0.25 if dip and back < DIP_HOURS else 1)
         rows.append({"h": _ts(hour), "n": max(0, round(orders))})
     return rows
 
