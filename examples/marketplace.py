@@ -1,12 +1,16 @@
 """Marketplace back office (SQLite): sample data for examples/marketplace.yaml.
 
-Tables: job_runs, cashflow_daily (+ view vw_cashflow_daily), commission_recon, sales, bloat.
+Tables: job_runs, cashflow_daily (+ view vw_cashflow_daily), commission_recon, sales, bloat,
+orders_hourly (five weeks of orders per hour, with a day and a week season) and db_size_history (the shop
+database's size each hour for the last 8 days), all relative to now.
 States: `healthy`; `broken` (everything the detectors watch is wrong); `demo` (cash balance,
-commission outliers and the sales feed are wrong — the demo's story).
+commission outliers, the sales feed, the last hours' orders and the database's growth are wrong — the
+demo's story).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +34,8 @@ SCHEMA = [
     "DROP TABLE IF EXISTS commission_recon",
     "DROP TABLE IF EXISTS sales",
     "DROP TABLE IF EXISTS bloat",
+    "DROP TABLE IF EXISTS orders_hourly",
+    "DROP TABLE IF EXISTS db_size_history",
     "CREATE TABLE job_runs (job TEXT, scheduled_at TEXT, started_at TEXT, finished_at TEXT, status TEXT, error TEXT)",
     "CREATE TABLE cashflow_daily (d TEXT, marketplace TEXT, inflow REAL, outflow REAL)",
     """CREATE VIEW vw_cashflow_daily AS
@@ -38,11 +44,46 @@ SCHEMA = [
     "CREATE TABLE commission_recon (d TEXT, marketplace TEXT, sku TEXT, expected REAL, actual REAL)",
     "CREATE TABLE sales (ts TEXT, marketplace TEXT, sku TEXT, qty INTEGER, amount REAL)",
     "CREATE TABLE bloat (blob TEXT)",
+    "CREATE TABLE orders_hourly (hour TEXT PRIMARY KEY, orders INTEGER)",  # hour: its start, UTC
+    "CREATE TABLE db_size_history (ts TEXT PRIMARY KEY, bytes INTEGER)",
 ]
+ORDER_WEEKS = 5
+DIP_HOURS = 3  # the newest hours whose orders fell (broken, demo): to a quarter of normal
+DAY_SHAPE = (  # orders per hour relative to the day's mean, 00:00 … 23:00 UTC
+    0.6, 0.5, 0.45, 0.45, 0.5, 0.6, 0.75, 0.9, 1.05, 1.15, 1.2, 1.25,
+    1.3, 1.25, 1.2, 1.15, 1.15, 1.2, 1.3, 1.4, 1.45, 1.35, 1.05, 0.8,
+)  # fmt: skip
+WEEK_SHAPE = (0.95, 0.95, 1.0, 1.0, 1.1, 1.25, 1.2)  # Monday … Sunday
+GIB = 1_000_000_000
 
 
 def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def orders_hourly(now: datetime, rng: random.Random, dip: bool) -> list[dict[str, Any]]:
+    """Orders per whole hour for the last ORDER_WEEKS weeks, up to the last hour that ended: ~1,000 an hour
+    shaped by the hour of day and the day of week, 4 % noise; with `dip`, the newest DIP_HOURS at a quarter."""
+    last = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    rows = []
+    for back in range(ORDER_WEEKS * 7 * 24 - 1, -1, -1):
+        hour = last - timedelta(hours=back)
+        mean = 1000 * DAY_SHAPE[hour.hour] * WEEK_SHAPE[hour.weekday()]
+        orders = mean * (1 + rng.gauss(0, 0.04)) * (0.25 if dip and back < DIP_HOURS else 1)
+        rows.append({"h": _ts(hour), "n": max(0, round(orders))})
+    return rows
+
+
+def db_size_history(now: datetime, rng: random.Random, growing: bool) -> list[dict[str, Any]]:
+    """The shop database's size each hour for the last 8 days: growing 0.25 GB a day towards 5 GB (4.6 GB
+    now: it gets there in about a day and a half), or steady near 2.1 GB."""
+    rows = []
+    for back in range(8 * 24, -1, -1):
+        days = back / 24
+        size = (4.6 - 0.25 * days) * GIB if growing else (2.1 - 0.002 * days) * GIB
+        size += rng.gauss(0, 0.004 * GIB) + 0.01 * GIB * math.sin(2 * math.pi * days)  # nightly clean-ups
+        rows.append({"ts": _ts(now - timedelta(hours=back, minutes=5)), "b": round(size)})
+    return rows
 
 
 def env(url: str, metrics_url: str = "http://127.0.0.1:8000/metrics") -> dict[str, str]:
@@ -112,6 +153,8 @@ async def seed(url: str, state: str) -> None:
         for i in range(400)
     ]
     bloat = [{"b": "x" * 4000} for _ in range(250 if broken else 0)]  # about 1 MB of growth
+    orders = orders_hourly(now, rng, dip=state != "healthy")
+    sizes = db_size_history(now, rng, growing=state != "healthy")
     await run(
         url,
         SCHEMA,
@@ -121,6 +164,8 @@ async def seed(url: str, state: str) -> None:
             ("INSERT INTO commission_recon VALUES (:d, :mp, :sku, :e, :a)", recon),
             ("INSERT INTO sales VALUES (:ts, :mp, :sku, :q, :a)", sales),
             ("INSERT INTO bloat VALUES (:b)", bloat),
+            ("INSERT INTO orders_hourly VALUES (:h, :n)", orders),
+            ("INSERT INTO db_size_history VALUES (:ts, :b)", sizes),
         ],
     )
 

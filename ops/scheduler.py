@@ -7,13 +7,14 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
 from sqlalchemy import delete
 
+from ops.detectors.series import readers_of
 from ops.duties import describe
 from ops.engine import AlertEngine
 from ops.metrics import Metrics
@@ -77,10 +78,10 @@ def build_scheduler(
     if sweeper.config.slos or sweeper.config.slo_report:
         _add_slo_job(scheduler, slo, report, now + timedelta(seconds=5))
     scheduler.add_job(
-        _cut_off_quietly(scheduler, prune_checks),
+        _cut_off_quietly(scheduler, prune_as_configured),
         "interval",
         hours=6,
-        args=[engine, settings.check_retention_days],
+        args=[engine, settings.check_retention_days, sweeper],
         id="prune",
         max_instances=1,
         coalesce=True,
@@ -268,15 +269,33 @@ async def evaluate_slos(slo: SloEvaluator | None, report: WeeklyReport | None) -
         log.exception("SLO evaluation failed")
 
 
-async def prune_checks(engine: AlertEngine, retention_days: int) -> int:
-    """Delete check results older than CHECK_RETENTION_DAYS. Incidents and events are kept."""
-    cutoff = engine.clock() - timedelta(days=retention_days)
+async def prune_checks(engine: AlertEngine, retention_days: int, keep: Mapping[str, float] | None = None) -> int:
+    """Delete check results older than CHECK_RETENTION_DAYS. Incidents and events are kept. `keep` (detector
+    → seconds, `readers_of(config.detectors)`): a `keep_history` detector's results are kept for the longest
+    `history` of the series detectors reading it when that is longer than the retention."""
+    now = engine.clock()
+    cutoff = now - timedelta(days=retention_days)
+    longer = {name: seconds for name, seconds in (keep or {}).items() if seconds > retention_days * 86400}
     async with engine.db.begin() as conn:
-        res = await conn.execute(delete(check_results).where(check_results.c.ts < cutoff))
+        old = check_results.c.ts < cutoff
+        res = await conn.execute(delete(check_results).where(old, check_results.c.detector.not_in(list(longer))))
+        deleted = res.rowcount
+        for name, seconds in sorted(longer.items()):
+            res = await conn.execute(
+                delete(check_results).where(
+                    check_results.c.detector == name, check_results.c.ts < now - timedelta(seconds=seconds)
+                )
+            )
+            deleted += res.rowcount
         await rollup.prune(conn, cutoff)
-    if res.rowcount:
-        log.info("pruned %d check results older than %d days", res.rowcount, retention_days)
-    return res.rowcount
+    if deleted:
+        log.info("pruned %d check results older than %d days", deleted, retention_days)
+    return deleted
+
+
+async def prune_as_configured(engine: AlertEngine, retention_days: int, sweeper: Sweeper) -> int:
+    """The prune job: the detectors' history kept as the config loaded now has its readers."""
+    return await prune_checks(engine, retention_days, readers_of(sweeper.config.detectors))
 
 
 class SchedulerStopped(Exception):

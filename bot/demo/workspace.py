@@ -21,7 +21,7 @@ POSTGRES_ENV = "OPSBOT_DEMO_POSTGRES_URL"
 # The demo is a time-lapse: every detector runs every few seconds instead of every minute.
 DEMO_EVERY = 3.0
 SALES_FEED_RESTART = "/admin/sales-feed/restart"
-EXPECTED_CARDS = {"marketplace": 3, "trading-pipeline": 7, "devdiag": 6}
+EXPECTED_CARDS = {"marketplace": 5, "trading-pipeline": 7, "devdiag": 6}
 
 
 @dataclass

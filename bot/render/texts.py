@@ -374,6 +374,17 @@ def _bar(percent: float, width: int = 10) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
+def about(seconds: float) -> str:
+    """`~4 days` from two days up, `~30 hours` from an hour, `~12 minutes` below: a rough time ahead."""
+    if seconds >= 2 * 86400:
+        n, unit = round(seconds / 86400), "day"
+    elif seconds >= 3600:
+        n, unit = round(seconds / 3600), "hour"
+    else:
+        n, unit = max(1, round(seconds / 60)), "minute"
+    return f"~{n} {unit}{'s' if n != 1 else ''}"
+
+
 def _slo_statuses(statuses: list[SloStatus], window: float | None) -> str:
     scope = f"window {format_duration(window)}" if window else "each over its own window"
     lines = [f"🎯 <b>SLOs</b> · {scope}", ""]
@@ -384,12 +395,16 @@ def _slo_statuses(statuses: list[SloStatus], window: float | None) -> str:
             continue
         budget = s.budget_remaining or 0.0
         rates = " · ".join(f"{k} {v:.1f}" if v is not None else f"{k} —" for k, v in s.burn.items())
+        left = f"{budget:.0f}% left" if budget > 0 else f"exhausted ({100 - budget:.0f}% spent)"
         lines += [
             f"{head} · actual {s.sli:.2f}% of {int(s.total):,} over {format_duration(s.window)}",
-            f"   budget {_bar(budget)} {budget:.0f}% left",
+            f"   budget {_bar(budget)} {left}",
             f"   burn {rates}",
-            "",
         ]
+        exhausted_in = s.budget_exhausted_in
+        if exhausted_in is not None:
+            lines.append(f"   budget exhausted in {about(exhausted_in)} at the current burn")
+        lines.append("")
     bad = [s for s in statuses if s.state in NEEDS_ATTENTION]
     if not statuses:
         lines.append("No SLOs configured.")

@@ -132,6 +132,10 @@ class SloStatusOut(BaseModel):
     sli_pct: float | None = Field(description="percent of good events over the window; null: no events")
     budget_remaining_pct: float | None = Field(description="error budget left; negative when overspent")
     burn: dict[str, float | None] = Field(description="burn rate per window (bad share / error budget)")
+    budget_exhausted_in_seconds: float | None = Field(
+        description="seconds until the error budget is spent at the current burn (the 6h burn rate, the 1h one "
+        "when 6h has no events); null when not burning faster than the budget allows, or already exhausted"
+    )
     state: Literal["ok", "no_data", "breached", "ticket", "page"]
 
 

@@ -420,6 +420,7 @@ def _slo(report: SloOverview) -> Slo:
                 sli_pct=_round(s.sli),
                 budget_remaining_pct=_round(s.budget_remaining),
                 burn={k: _round(v) for k, v in s.burn.items()},
+                budget_exhausted_in_seconds=_round(s.budget_exhausted_in),
                 state=s.state,
             )
             for s in report.slos

@@ -24,3 +24,27 @@ def burn_verdict(burn: dict[str, float | None]) -> str:
 def rule_holds(burn: dict[str, float | None], long: str, short: str, factor: float) -> bool:
     a, b = burn.get(long), burn.get(short)
     return a is not None and b is not None and a > factor and b > factor
+
+
+EXHAUSTION_BURN = ("6h", "1h")  # the burn rate "now" for the exhaustion estimate: the first with events
+
+
+def current_burn(burn: dict[str, float | None]) -> float | None:
+    """The burn rate now: over the last 6 h (long enough that one bad minute does not swing it, short enough
+    to be now), or the last hour when the 6 h window has no events; None when neither has any."""
+    for label in EXHAUSTION_BURN:
+        rate = burn.get(label)
+        if rate is not None:
+            return rate
+    return None
+
+
+def budget_exhausted_in(remaining_pct: float | None, window: float, burn: dict[str, float | None]) -> float | None:
+    """Seconds until the window's error budget is spent if the current burn goes on: the unspent share of
+    the budget × the window ÷ the burn rate (at burn 1 the whole budget lasts exactly one window; traffic
+    taken as steady). None when there is nothing to estimate: no events, no budget left (already exhausted),
+    or not burning faster than the budget allows (burn ≤ 1 never spends a rolling window's budget)."""
+    rate = current_burn(burn)
+    if remaining_pct is None or remaining_pct <= 0 or rate is None or rate <= 1:
+        return None
+    return remaining_pct / 100 * window / rate

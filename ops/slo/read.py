@@ -19,7 +19,7 @@ from ops.config.current import CurrentConfig
 from ops.config.models import OpsConfig, SloConfig
 from ops.detectors import TargetPool
 from ops.settings import Settings
-from ops.slo.burn import BURN_WINDOWS, burn_verdict
+from ops.slo.burn import BURN_WINDOWS, budget_exhausted_in, burn_verdict
 from ops.storage import rollup
 from ops.storage.tables import alerts_history, check_hourly, slo_daily
 from ops.timeutil import Clock, utcnow
@@ -59,6 +59,12 @@ class SloStatus:
             return None
         spent = (1 - self.good / self.total) / self.config.budget
         return 100.0 * (1 - spent)
+
+    @property
+    def budget_exhausted_in(self) -> float | None:
+        """Seconds until the error budget is spent at the current burn (`ops.slo.burn.budget_exhausted_in`);
+        None when not burning faster than the budget allows, without events, or already exhausted."""
+        return budget_exhausted_in(self.budget_remaining, self.window, self.burn)
 
     @property
     def state(self) -> str:

@@ -41,7 +41,7 @@ def test_demo_plays_the_story_and_exits_0(tmp_path: Path) -> None:
     assert re.search(r"\[\d+ ✅ Ack\] \[\d+ 🔁 Check now\] \[\d+ 🛠 Remediate\] \[\d+ 📖 Runbook\]", out), out
     assert "Only admins can do that." in out
     assert "👀 Acknowledged by @alice" in out
-    for answer in ("🩺 Health · 10 detectors", "📋 Alerts · 1–3 of 3", "🎯 SLOs · window 3d"):
+    for answer in ("🩺 Health · 12 detectors", "📋 Alerts · 1–5 of 5", "🎯 SLOs · window 3d"):
         assert answer in out
     assert "✅ RESOLVED · sales_freshness · was ERROR" in out and "sales_freshness resolved after" in out
     assert "Telegram refused" not in out
@@ -132,7 +132,7 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
     try:
         read_until("[1 ✅ Ack]")
         type_line("/detectors")
-        read_until("🔎 Detectors · 10")
+        read_until("🔎 Detectors · 12")
         type_line("1")  # press ✅ Ack on the first card
         read_until("Acknowledged by @alice")
         type_line("quit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +14,7 @@ from harness import ALERT_CHATS, Harness, start_harness
 from sqlalchemy import insert
 
 from bot.emulator import BotApiEmulator
-from helpers import make_sqlite
+from helpers import FakeClock, make_sqlite
 from ops.storage import rollup
 from ops.storage.tables import check_results
 
@@ -73,6 +73,84 @@ slo_report: "mon 09:00"
         await rollup.rebuild(conn)  # history written by hand: roll it up as the engine would
     yield h
     await h.app.stop()
+
+
+def check_rows(detector: str, ts: datetime, good: int, bad: int) -> list[dict[str, object]]:
+    return [
+        {
+            "ts": ts,
+            "detector": detector,
+            "ok": ok,
+            "status": "ok" if ok else "fail",
+            "key": "",
+            "severity": "warning",
+            "message": "",
+            "duration_ms": 1.0,
+        }
+        for ok in [True] * good + [False] * bad
+    ]
+
+
+async def add_checks(h: Harness, rows: list[dict[str, object]]) -> None:
+    async with h.app.core.db.begin() as conn:
+        await conn.execute(insert(check_results), rows)
+        await rollup.rebuild(conn)  # history written by hand: roll it up as the engine would
+
+
+async def test_slo_says_when_the_budget_runs_out_at_the_current_burn(tmp_path: Path, emulator: BotApiEmulator) -> None:
+    """30d window, 99 %: 20 quiet days spend half the budget; then the last 6 h burn it 2× (~6 days left),
+    5× (~13 hours left), and the estimate goes away once the last 6 h are clean again."""
+    clock = FakeClock()
+    db = tmp_path / "shop.db"
+    shop = make_sqlite(db, "CREATE TABLE t (v INT); INSERT INTO t VALUES (1);")
+    config = f"""
+targets: {{shop: "{shop}"}}
+detectors:
+  - {{name: ingest_success_rate, kind: sql, target: shop, query: "SELECT v FROM t", alert_if: "< 0"}}
+slos:
+  - {{name: ingest, objective: 99, window: 30d, sli: {{detector: ingest_success_rate}}}}
+"""
+    h = await start_harness(tmp_path, emulator, config, db, clock=clock, api_token=API_TOKEN)
+    try:
+
+        async def slo_answer() -> tuple[str, dict[str, object]]:
+            text = (await h.command(ALERT_CHATS[0], "/slo")).text
+            url = f"http://127.0.0.1:{h.app.http_port}/api/v1/ops/slo/summary"
+            headers = {"Authorization": f"Bearer {API_TOKEN}"}
+            async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+                [ingest] = (await resp.json())["slos"]
+            return text, ingest
+
+        rows = []
+        for day in range(1, 21):  # 1 bad in 200 a day, none in the last 6 h: half the budget, not burning now
+            rows += check_rows("ingest_success_rate", clock.now - timedelta(days=day), 199, 1)
+        await add_checks(h, rows)
+        text, api = await slo_answer()
+        assert "budget ▓▓▓▓▓░░░░░ 50% left" in text and "burn 5m — · 30m — · 1h — · 6h —" in text
+        assert "exhausted" not in text and api["budget_exhausted_in_seconds"] is None
+
+        # 2 % bad half an hour ago: burn 2 over 6 h; 24 bad of 4,200 spent 57 % → 42.9 % × 30 d ÷ 2 = 6.4 d
+        await add_checks(h, check_rows("ingest_success_rate", clock.now - timedelta(minutes=30), 196, 4))
+        text, api = await slo_answer()
+        assert "   budget exhausted in ~6 days at the current burn" in text
+        assert api["budget_exhausted_in_seconds"] == pytest.approx((1 - 24 / 4200 / 0.01) * 30 * 86400 / 2, rel=1e-3)
+
+        # an hour later, 8 % bad in 200 more: 20 bad of 400 in 6 h (burn 5); 40 of 4,400 spent 90.9 %
+        clock.advance(3600)
+        await add_checks(h, check_rows("ingest_success_rate", clock.now - timedelta(minutes=10), 184, 16))
+        text, api = await slo_answer()
+        assert "budget ▓░░░░░░░░░ 9% left" in text
+        assert "   budget exhausted in ~13 hours at the current burn" in text  # 0.0909 × 30 d ÷ 5 = 13.1 h
+        assert api["budget_exhausted_in_seconds"] == pytest.approx((1 - 40 / 4400 / 0.01) * 30 * 86400 / 5, rel=1e-3)
+
+        # seven hours on, only good checks in the last 6 h: not burning, no estimate (budget still 9 %)
+        clock.advance(7 * 3600)
+        await add_checks(h, check_rows("ingest_success_rate", clock.now - timedelta(minutes=10), 200, 0))
+        text, api = await slo_answer()
+        assert "burn 5m — · 30m 0.0 · 1h 0.0 · 6h 0.0" in text
+        assert "budget exhausted in" not in text and api["budget_exhausted_in_seconds"] is None
+    finally:
+        await h.app.stop()
 
 
 async def test_slo_shows_objective_actual_budget_burn_and_status(sh: Harness) -> None:

@@ -160,7 +160,7 @@ def test_a_copied_marketplace_sweeps_green_on_healthy_data_with_the_shipped_metr
         run = subprocess.run(["sh", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stdout + run.stderr
         out = run.stdout.splitlines()
-        assert "opsbot.yaml: ok — 10 detector(s), 1 target(s)" in out[0]
+        assert "opsbot.yaml: ok — 12 detector(s), 1 target(s)" in out[0]
         table = out[next(i for i, line in enumerate(out) if line.startswith("DETECTOR")) + 1 :]
         names = {d["name"] for d in yaml.safe_load((folder / "opsbot.yaml").read_text())["detectors"]}
         assert {row.split()[0] for row in table} == names  # every detector ran, and passed (exit 0)

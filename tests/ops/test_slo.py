@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from helpers import FakeClock, make_settings, make_sqlite
 from ops.config import ConfigError, parse_config
 from ops.runtime import OpsCore
-from ops.slo.burn import burn_verdict
+from ops.slo.burn import budget_exhausted_in, burn_verdict
 from ops.storage import rollup
 from ops.storage.tables import alerts_history, check_results, outbox
 
@@ -106,6 +106,37 @@ def test_burn_rules_at_their_boundaries() -> None:
     assert burn_verdict({**base, "3d": 1.01, "6h": 1.01}) == "ticket"
     assert burn_verdict({**base, "3d": 1.0, "6h": 5}) == "ok"
     assert burn_verdict({**base, "5m": None, "1h": 50}) == "ok"  # no events in a window: no verdict
+
+
+def test_budget_exhausted_in_is_what_is_left_over_the_current_burn() -> None:
+    day = 86400.0
+    month = 30 * day
+    # half the budget left, burning 3× over 6 h: half a window at 3× lasts 5 days
+    assert budget_exhausted_in(50.0, month, {"1h": 10.0, "6h": 3.0}) == pytest.approx(5 * day)
+    # the 6 h window has no events: the last hour's burn stands in for it
+    assert budget_exhausted_in(50.0, month, {"1h": 10.0, "6h": None}) == pytest.approx(1.5 * day)
+    assert budget_exhausted_in(100.0, 7 * day, {"6h": 14.0}) == pytest.approx(12 * 3600)
+    # nothing to estimate: not burning faster than the budget allows, no events, nothing left, no SLI
+    assert budget_exhausted_in(50.0, month, {"1h": 40.0, "6h": 1.0}) is None
+    assert budget_exhausted_in(50.0, month, {"1h": None, "6h": None}) is None
+    assert budget_exhausted_in(0.0, month, {"6h": 5.0}) is None
+    assert budget_exhausted_in(-20.0, month, {"6h": 5.0}) is None
+    assert budget_exhausted_in(None, month, {"6h": 5.0}) is None
+
+
+async def test_status_estimates_the_exhaustion_from_its_own_numbers(core: OpsCore) -> None:
+    slo = core.config.slo("ingest")
+    await checks(core, 10 * 86400, good=9000, bad=0)
+    await checks(core, 2 * 3600, good=950, bad=50)
+    status = await core.slo_reader.status(slo)
+    assert status.burn["6h"] == pytest.approx(5.0)
+    left = 1 - (50 / 10000) / 0.01  # half the budget: 3 days at 5×
+    assert status.budget_exhausted_in == pytest.approx(left * 30 * 86400 / 5.0)
+    assert (await core.slo_reader.status(slo, window=86400.0)).budget_exhausted_in is None  # a day: overspent
+    await checks(core, 60, good=0, bad=60)  # the budget of the 30 days is now spent
+    status = await core.slo_reader.status(slo)
+    assert status.budget_remaining is not None and status.budget_remaining < 0
+    assert status.budget_exhausted_in is None
 
 
 async def test_page_fires_through_the_engine_and_resolves(core: OpsCore) -> None:
