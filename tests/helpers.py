@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,15 @@ def in_thread(coro: Any) -> Any:
 
 
 def query(url: str, statement: str) -> list[tuple[Any, ...]]:
-    """Rows of one SQL statement on opsbot's database (either backend), from sync test code."""
+    """Rows of one SQL statement on opsbot's database (either backend), from sync test code.
+
+    SQLite is read with a plain read-only connection: opsbot's engine begins every transaction with
+    BEGIN IMMEDIATE, which would wait for a write the app (in this very event loop, blocked here) cannot
+    finish — until the busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1]
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+            return [tuple(r) for r in conn.execute(statement)]
 
     async def run() -> list[tuple[Any, ...]]:
         engine = create_engine(url)
