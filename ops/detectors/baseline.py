@@ -36,6 +36,7 @@ SHRINK = 12.0  # an hour of day's spread counts as much as this many points of t
 EPISODES_PER_4W = 2.0  # separate excursions of the history a threshold may leave above it
 CALIBRATION_MARGIN = 1.1
 SEASON_GAIN = 0.9  # a season is kept when its held-out error is below 90 % of the simpler model's
+RELATIVE_FLOOR = 0.005  # the spread is at least this fraction of the series' typical magnitude
 WIDEN_FROM = 1.25  # the last day's spread, relative to the history's, from which the band widens
 
 # (point, run) thresholds in spreads
@@ -152,9 +153,11 @@ def episode_threshold(score: np.ndarray, allowed: int, floor: float) -> float:
     """The least threshold (≥ `floor`) that `score` exceeds in at most `allowed` separate episodes (runs of
     consecutive points)."""
 
-    def episodes(threshold: float) -> int:
+    def episodes(threshold: float) -> int:  # an excursion still going on at the end is not a past one
         above = score > threshold
-        return int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1])) if above.size else 0
+        if not above.size:
+            return 0
+        return int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1])) - int(above[-1])
 
     if episodes(floor) <= allowed:
         return floor
@@ -206,6 +209,16 @@ def _spread_of(residuals: np.ndarray, fallback_scale: float) -> float:
     if s <= 0 and residuals.size:
         s = 1.2533 * float(np.mean(np.abs(residuals)))  # mostly-constant series: the mean deviation
     return s if s > 0 else fallback_scale
+
+
+def resolution_floor(values: np.ndarray) -> float:
+    """The least spread a series' own resolution allows: one step between its distinct values (counts move
+    by 1, a CPU percentage by its rounding), and RELATIVE_FLOOR of its typical magnitude (a flow that holds
+    at 102.3 ± 0.2 does not page for 101.5)."""
+    distinct = np.unique(values)
+    steps = np.diff(distinct)
+    quantum = float(np.min(steps)) if steps.size else 0.0
+    return max(quantum, RELATIVE_FLOOR * float(np.median(np.abs(values))))
 
 
 def choose_season(ts: np.ndarray, r: np.ndarray, span: float) -> str:
@@ -274,7 +287,7 @@ def fit(ts: np.ndarray, values: np.ndarray, end: float, season: str, adapt: floa
         if s_h <= 0:
             s_h = 1.2533 * float(np.mean(mine)) or overall
         spread[h] = np.sqrt((mine.size * s_h**2 + SHRINK * overall**2) / (mine.size + SHRINK))
-    spread = np.maximum(spread, 0.25 * overall)
+    spread = np.maximum(spread, max(0.25 * overall, resolution_floor(values)))
     z = adjusted / spread[hod]
 
     recent = z[min(int(np.searchsorted(ts, end - DAY, side="right")), max(0, z.size - 48)) :]
