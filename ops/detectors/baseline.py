@@ -7,7 +7,7 @@
 2. **Season** (`auto`, `none`, `1d`, `1w`): the median of the detrended values per hour of day (`1d`) or
    hour of week (`1w`, Monday 00:00 UTC first). `auto` fits each candidate on all but the last week (the
    last day when there is less than two weeks) and keeps the one that predicts that held-out stretch best,
-   a season only when it cuts the typical error by more than 10 %.
+   a season only when it cuts the typical error by more than 10 % (20 % for the week).
 3. **Level**: the median of the last `adapt` hours' residuals. A shift that lasts longer than about half of
    `adapt` becomes the new normal: the alert it raised resolves instead of firing for ever.
 4. **Spread**: 1.4826 × the median absolute residual (a standard deviation for normal noise, blind to
@@ -35,7 +35,9 @@ RUN = 3  # points in a sustained run
 SHRINK = 12.0  # an hour of day's spread counts as much as this many points of the overall spread
 EPISODES_PER_4W = 2.0  # separate excursions of the history a threshold may leave above it
 CALIBRATION_MARGIN = 1.1
-SEASON_GAIN = 0.9  # a season is kept when its held-out error is below 90 % of the simpler model's
+# a season is kept when its held-out error is below this fraction of the simpler model's: a week has four
+# samples per slot in four weeks of history, so it must earn its place more clearly than a day
+SEASON_GAIN = {"1d": 0.9, "1w": 0.8}
 RELATIVE_FLOOR = 0.005  # the spread is at least this fraction of the series' typical magnitude
 WIDEN_FROM = 1.25  # the last day's spread, relative to the history's, from which the band widens
 
@@ -243,7 +245,7 @@ def choose_season(ts: np.ndarray, r: np.ndarray, span: float) -> str:
         errors[season] = float(np.median(np.abs(test_r - predicted)))
     best = "none"
     for season in candidates[1:]:
-        if errors[season] < SEASON_GAIN * errors[best]:
+        if errors[season] < SEASON_GAIN[season] * errors[best]:
             best = season
     return best
 
@@ -334,14 +336,17 @@ def judge(fit: Fit, ts: np.ndarray, values: np.ndarray, direction: str) -> Judge
     expected = fit.expected(ts)
     scale = fit.scale(ts)
     z = (values - expected) / scale
+    # A point back at the history's own level (the recent level set aside) is a recovery, not an anomaly:
+    # each side scores the lesser excursion of the two.
+    z_long = (values - (expected - fit.intercept)) / scale
+    up_z, down_z = np.minimum(z, z_long), np.minimum(-z, -z_long)
     last_exp, last_scale = float(expected[-1]), float(scale[-1])
     for test in (0, 1):  # 0: the newest point alone; 1: the last RUN points together
         if test == 1 and z.size < RUN:
             break
-        for side, sign, thresholds in (("up", 1.0, fit.up), ("down", -1.0, fit.down)):
+        for side, s, thresholds in (("up", up_z, fit.up), ("down", down_z, fit.down)):
             if direction not in ("both", side):
                 continue
-            s = sign * z
             score = float(s[-1]) if test == 0 else float(np.min(s[-RUN:]))
             if score > thresholds[test]:
                 low = last_exp - fit.down[test] * last_scale
