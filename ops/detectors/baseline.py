@@ -336,17 +336,14 @@ def judge(fit: Fit, ts: np.ndarray, values: np.ndarray, direction: str) -> Judge
     expected = fit.expected(ts)
     scale = fit.scale(ts)
     z = (values - expected) / scale
-    # A point back at the history's own level (the recent level set aside) is a recovery, not an anomaly:
-    # each side scores the lesser excursion of the two.
-    z_long = (values - (expected - fit.intercept)) / scale
-    up_z, down_z = np.minimum(z, z_long), np.minimum(-z, -z_long)
     last_exp, last_scale = float(expected[-1]), float(scale[-1])
     for test in (0, 1):  # 0: the newest point alone; 1: the last RUN points together
         if test == 1 and z.size < RUN:
             break
-        for side, s, thresholds in (("up", up_z, fit.up), ("down", down_z, fit.down)):
+        for side, sign, thresholds in (("up", 1.0, fit.up), ("down", -1.0, fit.down)):
             if direction not in ("both", side):
                 continue
+            s = sign * z
             score = float(s[-1]) if test == 0 else float(np.min(s[-RUN:]))
             if score > thresholds[test]:
                 low = last_exp - fit.down[test] * last_scale
