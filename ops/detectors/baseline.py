@@ -7,7 +7,7 @@
 2. **Season** (`auto`, `none`, `1d`, `1w`): the median of the detrended values per hour of day (`1d`) or
    hour of week (`1w`, Monday 00:00 UTC first). `auto` fits each candidate on all but the last week (the
    last day when there is less than two weeks) and keeps the one that predicts that held-out stretch best,
-   a season only when it cuts the typical error by more than 10 %.
+   a season only when it cuts the typical error by more than 10 % (20 % for the week).
 3. **Level**: the median of the last `adapt` hours' residuals. A shift that lasts longer than about half of
    `adapt` becomes the new normal: the alert it raised resolves instead of firing for ever.
 4. **Spread**: 1.4826 × the median absolute residual (a standard deviation for normal noise, blind to
@@ -35,7 +35,10 @@ RUN = 3  # points in a sustained run
 SHRINK = 12.0  # an hour of day's spread counts as much as this many points of the overall spread
 EPISODES_PER_4W = 2.0  # separate excursions of the history a threshold may leave above it
 CALIBRATION_MARGIN = 1.1
-SEASON_GAIN = 0.9  # a season is kept when its held-out error is below 90 % of the simpler model's
+# a season is kept when its held-out error is below this fraction of the simpler model's: a week has four
+# samples per slot in four weeks of history, so it must earn its place more clearly than a day
+SEASON_GAIN = {"1d": 0.9, "1w": 0.8}
+RELATIVE_FLOOR = 0.005  # the spread is at least this fraction of the series' typical magnitude
 WIDEN_FROM = 1.25  # the last day's spread, relative to the history's, from which the band widens
 
 # (point, run) thresholds in spreads
@@ -152,9 +155,11 @@ def episode_threshold(score: np.ndarray, allowed: int, floor: float) -> float:
     """The least threshold (≥ `floor`) that `score` exceeds in at most `allowed` separate episodes (runs of
     consecutive points)."""
 
-    def episodes(threshold: float) -> int:
+    def episodes(threshold: float) -> int:  # an excursion still going on at the end is not a past one
         above = score > threshold
-        return int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1])) if above.size else 0
+        if not above.size:
+            return 0
+        return int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1])) - int(above[-1])
 
     if episodes(floor) <= allowed:
         return floor
@@ -208,6 +213,16 @@ def _spread_of(residuals: np.ndarray, fallback_scale: float) -> float:
     return s if s > 0 else fallback_scale
 
 
+def resolution_floor(values: np.ndarray) -> float:
+    """The least spread a series' own resolution allows: one step between its distinct values (counts move
+    by 1, a CPU percentage by its rounding), and RELATIVE_FLOOR of its typical magnitude (a flow that holds
+    at 102.3 ± 0.2 does not page for 101.5)."""
+    distinct = np.unique(values)
+    steps = np.diff(distinct)
+    quantum = float(np.min(steps)) if steps.size else 0.0
+    return max(quantum, RELATIVE_FLOOR * float(np.median(np.abs(values))))
+
+
 def choose_season(ts: np.ndarray, r: np.ndarray, span: float) -> str:
     """The season that best predicts the held-out end of the history (see the module's doc)."""
     candidates = ["none"]
@@ -230,7 +245,7 @@ def choose_season(ts: np.ndarray, r: np.ndarray, span: float) -> str:
         errors[season] = float(np.median(np.abs(test_r - predicted)))
     best = "none"
     for season in candidates[1:]:
-        if errors[season] < SEASON_GAIN * errors[best]:
+        if errors[season] < SEASON_GAIN[season] * errors[best]:
             best = season
     return best
 
@@ -274,7 +289,7 @@ def fit(ts: np.ndarray, values: np.ndarray, end: float, season: str, adapt: floa
         if s_h <= 0:
             s_h = 1.2533 * float(np.mean(mine)) or overall
         spread[h] = np.sqrt((mine.size * s_h**2 + SHRINK * overall**2) / (mine.size + SHRINK))
-    spread = np.maximum(spread, 0.25 * overall)
+    spread = np.maximum(spread, max(0.25 * overall, resolution_floor(values)))
     z = adjusted / spread[hod]
 
     recent = z[min(int(np.searchsorted(ts, end - DAY, side="right")), max(0, z.size - 48)) :]
