@@ -116,7 +116,12 @@ async def test_a_member_of_one_chat_sees_and_acts_on_nothing_of_another_chats(ro
         for action, alert in (("clean_disk", disk.alerts[0].id), ("clear_cache", cache.alerts[0].id)):
             await conn.execute(
                 insert(remediation_runs).values(
-                    started_at=now, action=action, incident_id=alert, trigger="auto", status="failed", attempts=1,
+                    started_at=now,
+                    action=action,
+                    incident_id=alert,
+                    trigger="auto",
+                    status="failed",
+                    attempts=1,
                     last_error=f"{action} went wrong",
                 )
             )
@@ -155,7 +160,9 @@ async def test_a_member_of_one_chat_sees_and_acts_on_nothing_of_another_chats(ro
         status, body, _ = await call(http, "GET", f"{url}/runs", ADMIN_AUTH)
         assert sorted(r["action"] for r in body) == ["clean_disk", "clear_cache"]
     async with h.app.core.db.connect() as conn:
-        cache_status = await conn.scalar(select(alerts_history.c.status).where(alerts_history.c.id == cache.alerts[0].id))
+        cache_status = await conn.scalar(
+            select(alerts_history.c.status).where(alerts_history.c.id == cache.alerts[0].id)
+        )
         refused = (await conn.execute(select(alert_events.c.actor_id).where(alert_events.c.event == "refused"))).all()
     assert cache_status == "firing"
     assert refused and all(r.actor_id == MEMBER for r in refused)
