@@ -233,3 +233,13 @@ async def test_a_cookie_post_from_another_sites_page_is_refused(routed: Harness)
         assert status == 200 and body["acknowledged"] == [cache.alerts[0].id]
         local = {"Origin": f"http://127.0.0.1:{h.app.http_port}"}
         assert (await call(http, "POST", f"{url}/logout", {**cookie, **local}))[0] == 200
+
+
+async def test_the_console_button_stays_under_alerts_when_paging(routed: Harness) -> None:
+    h = routed
+    answer = await h.command(ADMIN, "/alerts 1", user_id=ADMIN, username="root")  # two alerts: two pages
+    assert "web_app" in answer.button("Console")
+    first = answer.text
+    await h.press(answer, "▶", user_id=ADMIN, username="root")
+    assert answer.text != first  # the next page, in the same message
+    assert "web_app" in answer.button("Console")
