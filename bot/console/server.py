@@ -195,7 +195,10 @@ class Console:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """A one-time link from /console: used up now, it opens a session (a cookie) and shows the console."""
+        """A one-time link from /console: used up now, it opens a session (a cookie) and shows the console.
+        A HEAD (a link checker's or previewer's) learns nothing and uses nothing up."""
+        if request.method == "HEAD":
+            return web.Response(status=200, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
         token = request.query.get("token", "")
         owner = await self.tokens.redeem_login(token, self.core.clock()) if 0 < len(token) <= 200 else None
         if owner is None:
@@ -213,6 +216,7 @@ class Console:
             secure=self.secure_cookie,
         )
         response.headers["Referrer-Policy"] = "no-referrer"  # the token never leaves in a Referer
+        response.headers["Cache-Control"] = "no-store"  # a session's cookie is nobody's to cache
         return response
 
     async def login_link(self, owner: TokenOwner) -> str:

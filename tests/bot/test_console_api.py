@@ -243,3 +243,18 @@ async def test_the_console_button_stays_under_alerts_when_paging(routed: Harness
     await h.press(answer, "▶", user_id=ADMIN, username="root")
     assert answer.text != first  # the next page, in the same message
     assert "web_app" in answer.button("Console")
+
+
+async def test_a_head_request_does_not_use_up_a_login_link(routed: Harness) -> None:
+    """Link checkers and previewers ask with HEAD: the link still works once for the person."""
+    h = routed
+    assert h.app.console is not None
+    path = await h.app.console.login_link(TokenOwner(MEMBER, "@alice"))
+    link = f"http://127.0.0.1:{h.app.http_port}{path}"
+    async with aiohttp.ClientSession() as http:
+        async with http.head(link, allow_redirects=False) as resp:
+            assert resp.status == 200 and "opsbot_console" not in resp.cookies
+        async with http.get(link, allow_redirects=False) as resp:
+            assert resp.status == 303 and "opsbot_console" in resp.cookies
+        async with http.get(link, allow_redirects=False) as resp:
+            assert resp.status == 401
