@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from bot.console.initdata import verify
 from bot.console.viewers import Viewer, Viewers
 from ops.engine.silences import Previewed, parse_matcher
 from ops.engine.stages import Silence
+from ops.health import LastCheck
 from ops.incidents.read import IncidentGroup
 from ops.model import Incident, IncidentStatus
 from ops.runtime import OpsCore
@@ -40,6 +42,8 @@ LOGIN_LIFETIME = timedelta(minutes=10)
 SESSION_LIFETIME = timedelta(hours=12)
 HISTORY_HOURS = 48  # a detector's sparkline
 MAX_SLO_DAYS = 90
+MAX_BODY = 64 * 1024  # bytes of a POST's JSON: a silence form is a few hundred
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 UNAUTHORIZED = "open the console from Telegram (🖥 Console), or log in with a link from /console"
 # The page runs only its own script and style; it may be framed (Telegram Web shows Mini Apps in a frame).
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
@@ -60,6 +64,20 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status)
+
+
+class Refused(Exception):
+    """A request the console answers with one JSON error line (bad input found deep in a handler)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _number(raw: str) -> int | None:
+    """An id in a path: ASCII digits, at most 9 of them (None: not one)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
 @dataclass
@@ -90,6 +108,7 @@ class Console:
         self.tokens = ConsoleTokens(core.db)
         self.access = ConsoleAccess(token, self.tokens, core.clock)
         self.secure_cookie = public_url.startswith("https://")
+        self.public_host = urlsplit(public_url).netloc.lower()
 
     # -- routes -----------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -117,14 +136,18 @@ class Console:
 
     def _guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            owner = await self.access.owner(request)
-            if owner is None:
-                return _error(401, UNAUTHORIZED)
-            viewer = await self.viewers.viewer(owner.user_id, owner.name)
-            if viewer is None:
-                return _error(403, "you are in no alert chat of this bot, so the console has nothing for you")
             try:
+                owner = await self.access.owner(request)
+                if owner is None:
+                    return _error(401, UNAUTHORIZED)
+                if self._cross_site(request):
+                    return _error(403, "refused: this request came from another site's page")
+                viewer = await self.viewers.viewer(owner.user_id, owner.name)
+                if viewer is None:
+                    return _error(403, "you are in no alert chat of this bot, so the console has nothing for you")
                 response = await handler(request, viewer)
+            except Refused as refused:
+                response = _error(refused.status, refused.message)
             except web.HTTPException:
                 raise
             except Exception:  # logged here, never shown
@@ -134,6 +157,22 @@ class Console:
             return response
 
         return guarded
+
+    def _cross_site(self, request: web.Request) -> bool:
+        """A POST riding on the session cookie from a page that is not the console's own (another site, or a
+        sibling host of the same site, to which SameSite=Strict still sends the cookie). initData travels in
+        a header no other page can set, so only cookie requests are checked; a client that sends neither
+        Origin nor Sec-Fetch-Site (not a browser) is not a forged page."""
+        if request.method in SAFE_METHODS or request.headers.get("Authorization"):
+            return False
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None and site != "same-origin":
+            return True
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return False
+        host = urlsplit(origin).netloc.lower() if origin != "null" else ""
+        return not host or host not in (request.host.lower(), self.public_host)
 
     # -- the page -----------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.StreamResponse:
@@ -156,7 +195,10 @@ class Console:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """A one-time link from /console: used up now, it opens a session (a cookie) and shows the console."""
+        """A one-time link from /console: used up now, it opens a session (a cookie) and shows the console.
+        A HEAD (a link checker's or previewer's) learns nothing and uses nothing up."""
+        if request.method == "HEAD":
+            return web.Response(status=200, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
         token = request.query.get("token", "")
         owner = await self.tokens.redeem_login(token, self.core.clock()) if 0 < len(token) <= 200 else None
         if owner is None:
@@ -174,6 +216,7 @@ class Console:
             secure=self.secure_cookie,
         )
         response.headers["Referrer-Policy"] = "no-referrer"  # the token never leaves in a Referer
+        response.headers["Cache-Control"] = "no-store"  # a session's cookie is nobody's to cache
         return response
 
     async def login_link(self, owner: TokenOwner) -> str:
@@ -206,9 +249,10 @@ class Console:
         return seen
 
     async def _group(self, viewer: Viewer, raw_id: str) -> IncidentGroup | None:
-        if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 9:
+        number = _number(raw_id)
+        if number is None:
             return None
-        record = await self.core.incident_log.get(int(raw_id))
+        record = await self.core.incident_log.get(number)
         if record is None or not await self._visible(viewer, [a.id for a in record.incident.alerts]):
             return None
         return record.incident
@@ -270,8 +314,7 @@ class Console:
         return result.outcome.value
 
     async def ack_alert(self, request: web.Request, viewer: Viewer) -> web.Response:
-        raw = request.match_info["id"]
-        alert_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
+        alert_id = _number(request.match_info["id"]) or 0
         alert = await self.core.incidents.get(alert_id) if await self._visible(viewer, [alert_id]) else None
         if alert is None:
             await self.core.incidents.record("refused", viewer.actor, detail="console ack: unknown alert")
@@ -344,12 +387,24 @@ class Console:
         return _json([self._silence(s) for s in found])
 
     async def _form(self, request: web.Request) -> dict[str, str]:
+        """The POST's JSON object, its values as short strings; Refused (400, 413) for anything else."""
+        too_big = Refused(413, f"the body is over {MAX_BODY // 1024} KiB; a form is a few hundred bytes")
+        if (request.content_length or 0) > MAX_BODY:
+            raise too_big
+        raw = bytearray()
+        while len(raw) <= MAX_BODY:  # a chunked body has no length: read no more than the limit and a byte
+            chunk = await request.content.read(MAX_BODY + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+        if len(raw) > MAX_BODY:
+            raise too_big
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
             body = None
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text='{"error": "expected a JSON object"}', content_type="application/json")
+            raise Refused(400, "expected a JSON object")
         return {str(k): str(v)[:300] for k, v in body.items() if v is not None}
 
     def _previewed(self, found: list[Previewed]) -> list[dict[str, Any]]:
@@ -405,11 +460,11 @@ class Console:
     async def expire_silence(self, request: web.Request, viewer: Viewer) -> web.Response:
         if (refusal := await self._refused(viewer, "end silences")) is not None:
             return refusal
-        raw = request.match_info["id"]
-        back = await self.core.chat_silences.expire(int(raw), viewer.actor) if raw.isdigit() and len(raw) <= 9 else None
+        silence_id = _number(request.match_info["id"])
+        back = await self.core.chat_silences.expire(silence_id, viewer.actor) if silence_id is not None else None
         if back is None:
             return _error(404, "no such active silence")
-        return _json({"id": int(raw), "back": back})
+        return _json({"id": silence_id, "back": back})
 
     # -- detectors, SLOs, runs -----------------------------------------------------------------------
     async def detectors(self, _request: web.Request, viewer: Viewer) -> web.Response:
@@ -418,7 +473,21 @@ class Console:
         history = await self.core.health.hourly(since)
         open_ids = [a.id for d in report.detectors for a in d.open_incidents]
         seen = await self._visible(viewer, open_ids)
+        # A check's key and message are shown to whoever sees everything, else only where an open alert of
+        # it was sent to one of their chats (/health in a chat shows other chats' checks as counts only).
+        shown = {(d.name, a.key) for d in report.detectors for a in d.open_incidents if a.id in seen}
         every = self.core.settings.sweep_interval_sec
+
+        def check(name: str, c: LastCheck) -> dict[str, Any]:
+            mine = viewer.sees_all or (name, c.key) in shown
+            return {
+                "key": c.key if mine else None,
+                "status": c.status,
+                "ok": c.ok,
+                "message": c.message[:300] if mine else "",
+                "at": _iso(c.ts),
+            }
+
         return _json(
             [
                 {
@@ -426,10 +495,7 @@ class Console:
                     "kind": d.config.kind,
                     "severity": d.config.severity.value,
                     "every_s": d.config.interval(every),
-                    "last": [
-                        {"key": c.key, "status": c.status, "ok": c.ok, "message": c.message[:300], "at": _iso(c.ts)}
-                        for c in d.last[:20]
-                    ],
+                    "last": [check(d.name, c) for c in d.last[:20]],
                     "firing": sum(1 for a in d.open_incidents if a.id in seen),
                     "history": [{"hour": _iso(h), "good": g, "total": t} for h, g, t in history.get(d.name, [])],
                 }

@@ -78,12 +78,18 @@ async def alerts(message: Message, history: AlertHistory, clock: Clock, access: 
 
 
 async def alerts_page(
-    query: CallbackQuery, callback_data: AlertsPageCb, history: AlertHistory, clock: Clock, access: Access
+    query: CallbackQuery,
+    callback_data: AlertsPageCb,
+    history: AlertHistory,
+    clock: Clock,
+    access: Access,
+    settings: Settings,
 ) -> None:
     severity = callback_data.severity if callback_data.severity in Severity.__members__ else ""
     size = min(max(callback_data.size, 1), 50)
     offset = max(callback_data.offset, 0)
     text, markup = await _alerts_page(history, clock, access, severity, offset, size)
+    markup = with_button(markup, await console_button(query.bot, settings, access))  # as under /alerts
     if isinstance(query.message, Message):
         if u16(text) <= TELEGRAM_LIMIT:
             await query.message.edit_text(text, reply_markup=markup)

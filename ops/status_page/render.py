@@ -16,7 +16,7 @@ SUMMARY = {
     "degraded": "Some systems are degraded",
     "outage": "Some systems are down",
 }
-_AGE = "\x00age\x00"
+_AGE = "<!--age-->"  # where the age goes: never in escaped text (its "<" would be "&lt;")
 
 CSS = """
 :root{--bg:#f6f7f9;--card:#fff;--text:#1d2330;--muted:#5d6677;--line:#e3e6eb;

@@ -126,7 +126,9 @@ class StatusPage:
             return
         try:
             snapshot = await read_snapshot(self.db, page, self.clock())
-        except Exception as exc:  # the database is down or slow: keep serving what we have
+            body = json.dumps(snapshot.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+            rendered = render(snapshot)
+        except Exception as exc:  # the database is down or slow (or a bug): keep serving what we have
             if self.failed_at is None:
                 first = (str(exc).splitlines() or [""])[0][:200]
                 log.warning("status page: refresh failed, serving the last snapshot: %s: %s", type(exc).__name__, first)
@@ -135,8 +137,7 @@ class StatusPage:
         if self.failed_at is not None:
             log.info("status page: refreshed again after a failure")
         self.failed_at = None
-        body = json.dumps(snapshot.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
-        self.cached = Cached(snapshot, render(snapshot), body, generation)
+        self.cached = Cached(snapshot, rendered, body, generation)
         self.refreshes += 1
 
     def age(self, cached: Cached) -> float:

@@ -217,6 +217,21 @@ async def test_off_unless_configured(tmp_path: Path) -> None:
         await run.app.stop()
 
 
+async def test_any_title_renders(tmp_path: Path) -> None:
+    """Whatever the config's title and names hold (a NUL, an HTML comment), the page is served: its text is
+    escaped, and nothing in it is mistaken for where the page's age goes."""
+    odd = 'status_page:\n  title: "Odd \\0age\\0 <!--age--> status"\n  components:\n    - {name: "A \\0age\\0", detectors: [site_up]}\n'
+    run = await start(tmp_path, page=odd)
+    try:
+        status, page, _ = await run.get("/status")
+        assert status == 200 and page.count("Updated ") == 1
+        assert "Odd \x00age\x00 &lt;!--age--&gt; status" in page and "<!--age-->" not in page
+        status, body, _ = await run.get("/status.json")
+        assert status == 200 and "Odd" in body
+    finally:
+        await run.app.stop()
+
+
 async def test_a_reload_turns_it_on_and_hides_a_removed_detector_at_once(tmp_path: Path) -> None:
     run = await start(tmp_path, page="")
     try:

@@ -199,7 +199,7 @@ async function pageDetectors(view) {
     const last = d.last.length
       ? h("div", { class: "meta" }, failing.length ? h("span", { class: "fail" }, `✖ ${failing.length} of ${d.last.length} failing`) : h("span", { class: "ok" }, `✔ ${d.last.length} ok`),
         ` · ${when(d.last[0].at)}`,
-        failing.length ? h("div", {}, failing.slice(0, 3).map((c) => h("div", {}, `${c.key || d.name}: ${c.message}`))) : null)
+        failing.some((c) => c.message) ? h("div", {}, failing.filter((c) => c.message).slice(0, 3).map((c) => h("div", {}, `${c.key || d.name}: ${c.message}`))) : null)
       : h("div", { class: "meta" }, "not run yet");
     view.append(h("div", { class: "card detector", "data-name": d.name },
       h("div", { class: "row" }, h("span", { class: "title grow" }, d.name), h("span", { class: "meta" }, d.kind),
