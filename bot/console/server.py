@@ -41,6 +41,7 @@ COOKIE = "opsbot_console"
 LOGIN_LIFETIME = timedelta(minutes=10)
 SESSION_LIFETIME = timedelta(hours=12)
 HISTORY_HOURS = 48  # a detector's sparkline
+LIST_ALERTS = 20  # alerts per incident in the list of open incidents; the incident's page has all
 MAX_SLO_DAYS = 90
 MAX_BODY = 64 * 1024  # bytes of a POST's JSON: a silence form is a few hundred
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -272,7 +273,9 @@ class Console:
             "muted": {"kind": alert.muted.kind.value, "by": alert.muted.by} if alert.muted else None,
         }
 
-    def _summary(self, group: IncidentGroup) -> dict[str, Any]:
+    def _summary(self, group: IncidentGroup, alerts: int | None = None) -> dict[str, Any]:
+        """`alerts`: at most that many of its alerts (the list of open incidents in a storm stays small;
+        `alerts_total` says how many there are)."""
         now = self.core.clock()
         return {
             "id": group.id,
@@ -284,14 +287,16 @@ class Console:
             "acknowledged_by": group.acknowledged_by,
             "resolved_at": _iso(group.resolved_at),
             "detectors": group.detectors,
-            "alerts": [self._alert(a) for a in group.alerts],
+            "alerts": [self._alert(a) for a in group.alerts[:alerts]],
+            "alerts_total": len(group.alerts),
         }
 
     async def incidents(self, _request: web.Request, viewer: Viewer) -> web.Response:
         groups = await self.core.incident_log.open()
         seen = await self._visible(viewer, [a.id for g in groups for a in g.alerts])
         mine = [g for g in groups if any(a.id in seen for a in g.alerts)]
-        return _json([self._summary(g) for g in sorted(mine, key=lambda g: (-g.severity.rank, g.id))])
+        ordered = sorted(mine, key=lambda g: (-g.severity.rank, g.id))
+        return _json([self._summary(g, alerts=LIST_ALERTS) for g in ordered])
 
     async def incident(self, request: web.Request, viewer: Viewer) -> web.Response:
         group = await self._group(viewer, request.match_info["id"])

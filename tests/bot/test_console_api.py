@@ -258,3 +258,31 @@ async def test_a_head_request_does_not_use_up_a_login_link(routed: Harness) -> N
             assert resp.status == 303 and "opsbot_console" in resp.cookies
         async with http.get(link, allow_redirects=False) as resp:
             assert resp.status == 401
+
+
+async def test_a_storm_incident_lists_twenty_of_its_alerts_and_says_how_many(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    """One incident of 30 alerts (grouped by team): the list stays small; the incident's page has them all."""
+    db = tmp_path / "shop.db"
+    rows = ", ".join(f"('q{i:02d}', 1)" for i in range(30))
+    shop = make_sqlite(db, f"CREATE TABLE lag (k TEXT, v INT); INSERT INTO lag VALUES {rows};")
+    config = f"""
+targets: {{shop: "{shop}"}}
+routes:
+  - {{match: {{}}, chats: [{DISK_CHAT}], group_by: [team]}}
+detectors:
+  - {{name: lag, kind: sql, target: shop, query: "SELECT k, v FROM lag", alert_if: "> 0", labels: {{team: infra}}}}
+"""
+    h = await start_harness(tmp_path, emulator, config, db, public_url=PUBLIC)
+    try:
+        await h.sweep()
+        async with aiohttp.ClientSession() as http:
+            status, body, _ = await call(http, "GET", f"{base(h)}/incidents", ADMIN_AUTH)
+            assert status == 200
+            [incident] = body
+            assert incident["alerts_total"] == 30 and len(incident["alerts"]) == 20
+            status, page, _ = await call(http, "GET", f"{base(h)}/incidents/{incident['id']}", ADMIN_AUTH)
+            assert status == 200 and len(page["alerts"]) == 30
+    finally:
+        await h.app.stop()

@@ -141,7 +141,7 @@ async function pageIncidents(view) {
         h("a", { class: "title grow", href: `#/incident/${inc.id}` }, `#${inc.id} ${inc.title}`)),
       h("div", { class: "meta" },
         h("span", { class: "state " + inc.state }, inc.state), ` · ${age(inc.age_s)} · `,
-        `${inc.alerts.length} alert(s)`,
+        `${inc.alerts_total ?? inc.alerts.length} alert(s)`,
         inc.acknowledged_by ? ` · acked by ${inc.acknowledged_by}` : ""),
       actions));
   }
