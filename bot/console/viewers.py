@@ -45,6 +45,9 @@ class Viewer:
         return None if self.sees_all or not self.chats else self.chats[0]
 
 
+MEMBERSHIP_CACHE = 10_000  # (chat, person) answers kept before the stale ones are dropped
+
+
 class Viewers:
     def __init__(self, scoping: Scoping, member: MemberCheck, ttl: float = MEMBERSHIP_TTL) -> None:
         self.scoping = scoping
@@ -67,6 +70,8 @@ class Viewers:
         except Exception as exc:  # Telegram unreachable, the bot no longer in the chat: not a member now
             log.info("console: getChatMember(%s, %s) failed: %s", chat_id, user_id, type(exc).__name__)
             return False
+        if len(self._cache) >= MEMBERSHIP_CACHE:  # forget the answers that are out of date anyway
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl}
         self._cache[(chat_id, user_id)] = (now, found)
         return found
 
