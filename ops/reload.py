@@ -47,10 +47,12 @@ class Reread:
         names = ", ".join(n.upper() for n in self.changed) or "no chat list changed"
         text = f"settings re-read: {names}"
         if self.need_restart:
-            text += f"; {', '.join(n.upper() for n in self.need_restart)} changed too (a restart applies it)"
+            them = "it" if len(self.need_restart) == 1 else "them"
+            text += f"; {', '.join(n.upper() for n in self.need_restart)} changed too (a restart applies {them})"
         if self.from_environment:
             fixed = ", ".join(n.upper() for n in self.from_environment)
-            text += f"; {fixed} set in the process environment: a reload cannot change it, a restart can"
+            them = "it" if len(self.from_environment) == 1 else "them"
+            text += f"; {fixed} set in the process environment: a reload cannot change {them}, a restart can"
         return text
 
 

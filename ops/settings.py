@@ -122,9 +122,11 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*)?", value):
+        loopback = re.fullmatch(r"http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s?#]*)?", value)
+        if value and not loopback and not re.fullmatch(r"https://[^/\s?#]+(/[^\s?#]*)?", value):
             raise ValueError(
-                "expected an https URL (Telegram opens Mini Apps only over https), e.g. https://ops.example.com"
+                "expected an https URL (Telegram opens Mini Apps only over https), e.g. https://ops.example.com, "
+                "or http://127.0.0.1:PORT to try the console's login links on this machine"
             )
         return value.rstrip("/")
 

@@ -34,8 +34,8 @@ def direct_link(settings: Settings, bot_username: str) -> str:
 
 async def console_button(bot: Bot | None, settings: Settings, access: Access) -> InlineKeyboardButton | None:
     """The `🖥 Console` button for an answer in this chat (None: none here)."""
-    if not settings.public_url or bot is None:
-        return None
+    if not settings.public_url.startswith("https://") or bot is None:
+        return None  # none, or a loopback URL to try /console's links: Telegram opens Mini Apps over https only
     if access.private:
         if not access.admin:
             return None

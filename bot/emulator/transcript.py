@@ -87,6 +87,10 @@ class Transcript:
     def _number(self, msg: ChatMessage) -> str:
         shown = []
         for button in msg.buttons:
+            if "callback_data" not in button:  # a link (url, web_app): opened, not pressed
+                link = button.get("url") or (button.get("web_app") or {}).get("url", "")
+                shown.append(f"[{button['text']} ↗ {link}]")
+                continue
             n = self._next
             self._next += 1
             self.buttons[n] = NumberedButton(msg.chat_id, msg.message_id, button["text"], button["callback_data"])

@@ -7,17 +7,28 @@ thread while the event loop goes on: the bot calls it through `asyncio.to_thread
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ops.backtest import Backtest
 
 SeriesBySlo = dict[str, tuple[float, list[tuple[date, float, float]]]]  # name → (objective, [(day, good, total)])
 
 
+BUDGET_FLOOR = -100.0  # % of the error budget left, the lowest the chart draws
+
+
 def slo_chart_png(series: SeriesBySlo, window_days: int) -> bytes:
-    from matplotlib.dates import DateFormatter
+    out = io.BytesIO()
+    slo_figure(series, window_days).savefig(out, format="png")
+    return out.getvalue()
+
+
+def slo_figure(series: SeriesBySlo, window_days: int) -> Figure:
+    from matplotlib.dates import DateFormatter, DayLocator
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 7), dpi=110)
@@ -30,7 +41,8 @@ def slo_chart_png(series: SeriesBySlo, window_days: int) -> bytes:
             if total:
                 x.append(day)
                 sli.append(100 * good / total)
-                budget.append(100 * (1 - (1 - good / total) / (1 - objective / 100)))
+                # Shown down to −100 % (spent twice over): an overspent budget of −100,000 % would flatten the rest.
+                budget.append(max(BUDGET_FLOOR, 100 * (1 - (1 - good / total) / (1 - objective / 100))))
         (line,) = sli_ax.plot(x, sli, marker="o", markersize=3, linewidth=2, label=f"{name} (objective {objective:g}%)")
         sli_ax.axhline(objective, color=line.get_color(), linestyle="--", linewidth=1)
         budget_ax.plot(x, budget, marker="o", markersize=3, linewidth=2, color=line.get_color(), label=name)
@@ -41,12 +53,15 @@ def slo_chart_png(series: SeriesBySlo, window_days: int) -> bytes:
     budget_ax.axhline(0, color="black", linewidth=1)
     budget_ax.set_ylabel("error budget left, %")
     budget_ax.grid(alpha=0.3)
+    budget_ax.xaxis.set_major_locator(DayLocator(interval=max(1, window_days // 10)))
     budget_ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    days_shown = [day for _, days in series.values() for day, _, _ in days]
+    if days_shown:  # the window, not matplotlib's guess (a single day autoscales to four years)
+        end = datetime.combine(max(days_shown), time()) + timedelta(hours=12)
+        budget_ax.set_xlim(end - timedelta(days=window_days), end)
     fig.autofmt_xdate()
     fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    return fig
 
 
 def backtest_chart_png(report: Backtest, keys: int = 4) -> bytes:

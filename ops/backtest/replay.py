@@ -55,6 +55,7 @@ from ops.oncall.service import OnCall
 from ops.settings import Settings
 from ops.storage.db import create_engine, migrate
 from ops.storage.tables import alert_state, alerts_history
+from ops.timeutil import utcnow
 
 MAX_STEPS = 500_000  # a replay longer than this is a mistake (a 1s detector over a year), not a wish
 EVALUATE_CHUNK = 512  # steps evaluated per trip to the worker thread
@@ -164,10 +165,15 @@ def find_detector(config: OpsConfig, name: str) -> DetectorBase:
     raise BacktestError(f"no detector {name!r} (detectors: {listed or 'none configured'})")
 
 
+FUTURE_SLACK = timedelta(minutes=1)  # a chat's "the last 30 days" ends at a now read a moment earlier
+
+
 def check_range(detector: DetectorBase, settings: Settings, start: datetime, end: datetime) -> float:
     """The detector's interval, once the range is one a replay can run; BacktestError otherwise."""
     if start >= end:
         raise BacktestError(f"--from ({_shown(start)}) must be before --to ({_shown(end)})")
+    if end > utcnow().replace(tzinfo=None) + FUTURE_SLACK:  # the data's end would read as a resolve
+        raise BacktestError(f"--to ({_shown(end)}) is in the future: a replay goes up to now at most")
     every = float(detector.interval(settings.sweep_interval_sec))
     steps = int((end - start).total_seconds() // every) + 1
     if steps > MAX_STEPS:
@@ -182,6 +188,11 @@ def replay_kind(check: object) -> str:
     """How the built check is replayed — "series" or "sql" — or BacktestError saying why it cannot be."""
     config: DetectorBase = check.config  # type: ignore[attr-defined]
     if isinstance(check, SeriesDetector):
+        if getattr(config, "detector", None):
+            raise BacktestError(
+                f"{config.name}: it reads detector {config.detector!r}'s stored results, which live "
+                "in opsbot's database, and a backtest never opens it; give it target + query to replay it"
+            )
         return "series"
     if isinstance(check, SqlCheck):
         if uses_until(config.query):

@@ -200,6 +200,8 @@ async def test_flapping_episodes_are_muted_and_only_the_others_count_as_pages(
         (["--detector", "demand", "--to", "2026-13-01"], "backtest: --to: expected a date like"),
         (["--to", ""], "backtest: --detector, --to missing"),
         (["--detector", "broken"], "backtest: broken: OperationalError: no such table: missing_table"),
+        (["--detector", "demand", "--to", "2099-01-01"], "backtest: --to (2099-01-01 00:00) is in the future"),
+        (["--detector", "fill"], "backtest: fill: it reads detector 'kept'"),
     ],
     ids=lambda v: v if isinstance(v, str) and v.startswith("backtest") else None,
 )
@@ -219,6 +221,8 @@ detectors:
   - {{name: fresh, kind: freshness, target: shop, query: "SELECT 1", max_age: 1h}}
   - {{name: now_only, kind: sql, target: shop, query: "SELECT 1", alert_if: "< 0"}}
   - {{name: broken, kind: sql, target: shop, query: "SELECT v FROM missing_table WHERE ts <= :until", alert_if: "< 0"}}
+  - {{name: kept, kind: db_size, target: shop, alert_if: "> 5GB", keep_history: true}}
+  - {{name: fill, kind: forecast, detector: kept, alert_if: "> 50GB", within: 3d}}
 """,
         encoding="utf-8",
     )

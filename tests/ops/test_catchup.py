@@ -99,12 +99,12 @@ def test_a_reread_applies_the_chat_lists_and_names_what_needs_a_restart() -> Non
     assert current.bot_token.startswith("111:") and current.http_port == 8080
     summary = reread.summary()
     assert summary == (
-        "settings re-read: ALERT_CHAT_IDS, ADMIN_USER_IDS; BOT_TOKEN, HTTP_PORT changed too (a restart applies it)"
+        "settings re-read: ALERT_CHAT_IDS, ADMIN_USER_IDS; BOT_TOKEN, HTTP_PORT changed too (a restart applies them)"
     )
     assert "new-token" not in summary
     # systemd's EnvironmentFile or compose's env_file: the value is the process's, a reload cannot change it
     again = apply_chat_lists(current, fresh, environ={"alert_chat_ids": "-5"})
     assert again.summary() == (
-        "settings re-read: no chat list changed; BOT_TOKEN, HTTP_PORT changed too (a restart applies it); "
+        "settings re-read: no chat list changed; BOT_TOKEN, HTTP_PORT changed too (a restart applies them); "
         "ALERT_CHAT_IDS set in the process environment: a reload cannot change it, a restart can"
     )

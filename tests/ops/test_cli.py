@@ -94,6 +94,31 @@ def test_bad_setting_exits_2_naming_it(
 
 
 @pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://ops.example.com", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/", True),
+        ("http://ops.example.com", False),
+        ("ops.example.com", False),
+    ],
+)
+@pytest.mark.no_ops_db
+def test_public_url_is_https_or_this_machine(url: str, accepted: bool) -> None:
+    """A Mini App opens only over https; a loopback address is for trying /console's login links here."""
+    from pydantic import ValidationError
+
+    from ops.settings import Settings
+
+    try:
+        Settings(_env_file=None, public_url=url)
+    except ValidationError as exc:
+        assert not accepted and "http://127.0.0.1:PORT" in str(exc)
+    else:
+        assert accepted
+
+
+@pytest.mark.parametrize(
     ("env", "says"),
     [
         ({"WEBHOOK_URL": "https://ops.example.com/tg"}, "bad setting WEBHOOK_SECRET: webhook mode needs both"),
