@@ -14,7 +14,6 @@ when its function returns (Telegram's webhook registration, for one).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -36,6 +35,9 @@ def describe(exc: BaseException) -> str:
     """`Type: message` on one line, short enough for a log line and /healthz."""
     text = " ".join(str(exc).split()) or "no message"
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+STOP_WAIT = 10.0  # seconds `stop` waits for its duties to end before it goes on without them
 
 
 class DutyDied(Exception):
@@ -115,12 +117,19 @@ class Duties:
     async def stop(self, *names: str) -> None:
         """Stop these duties (all of them without names) and wait until they have."""
         duties = [self._duties[n] for n in names if n in self._duties] if names else list(self._duties.values())
-        tasks = [d.task for d in duties if d.task is not None and not d.task.done()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        pending = {d.task for d in duties if d.task is not None and not d.task.done()}
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT
+        while pending:
+            # Cancelled again each round: a duty whose code swallowed one cancellation (a `wait_for` racing
+            # its own timeout does) gets another rather than holding the stop forever.
+            for task in pending:
+                task.cancel()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                names = sorted(d.name for d in duties if d.task in pending)
+                log.error("duties %s did not stop within %gs; going on without them", ", ".join(names), STOP_WAIT)
+                break
+            _, pending = await asyncio.wait(pending, timeout=min(left, 1.0))
         for duty in duties:
             self._cancel_settle(duty)
             duty._enter(STOPPED)
@@ -148,6 +157,9 @@ class Duties:
                 error.__cause__ = exc
             except Exception as exc:
                 error = exc
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # `stop` asked, and the duty's code swallowed it: end here all the same
             self._cancel_settle(duty)
             if duty.failures == 0:
                 backoff = self.backoff_min

@@ -4,6 +4,7 @@ a growing backoff; a streak is logged once; `stop` ends a duty for good; a one-s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -108,3 +109,45 @@ async def test_a_run_that_lasts_ends_the_streak_so_the_next_death_is_logged_agai
     await duties.stop()
     died = [r for r in caplog.records if r.getMessage().startswith("duty d died")]
     assert len(died) == 2
+
+
+async def test_stop_ends_a_duty_whose_code_swallows_the_cancellation() -> None:
+    """A duty that catches stop's cancellation and returns (or carries on) is not restarted: stop ends it."""
+    duties = Duties(backoff_min=0.01, backoff_max=0.01)
+    started = asyncio.Event()
+    runs = 0
+
+    async def swallows() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return  # as a `wait_for` racing its own timeout can
+
+    duties.start("swallows", swallows)
+    await started.wait()
+    await asyncio.wait_for(duties.stop(), 5)
+    assert duties.as_dict()["swallows"]["state"] == STOPPED and runs == 1
+
+
+async def test_stop_goes_on_without_a_duty_that_never_ends(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("ops.duties.STOP_WAIT", 0.3)
+    duties = Duties()
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.05)
+
+    duties.start("stubborn", stubborn)
+    await started.wait()
+    await asyncio.wait_for(duties.stop(), 5)
+    assert "duties stubborn did not stop within 0.3s" in caplog.text
+    release.set()
