@@ -208,7 +208,7 @@ async def test_one_chat_refusing_its_board_leaves_the_others_boards_current(
     await h.sweep()
     await h.delivered()
     for chat in (FORUM, other):
-        await emulator.wait_for(lambda c=chat: emulator.pinned(c))
+        await emulator.wait_for(lambda c=chat: emulator.pinned(c), timeout=30)
     emulator.fail("editMessageText", fault, times=10**6, chat_id=other)
     fail(h.shop, ["k001"])
     await h.sweep()
