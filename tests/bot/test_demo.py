@@ -143,7 +143,9 @@ def test_interactive_demo_takes_commands_and_button_numbers(tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             # Seen once under CI load: the summary printed, the process still there 30 s later. Say where.
             spy = shutil.which("py-spy")
-            dump = subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True) if spy else None
+            dump = (
+                subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True) if spy else None
+            )
             raise AssertionError(f"the demo did not exit after its summary:\n{dump.stdout if dump else ''}") from None
         assert code == 0
     finally:
