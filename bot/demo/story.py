@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 DEMO_TOKEN = "100000:DEMO-local-emulator-token-never-sent-out"  # only ever sent to the local emulator
 ALERTS, ADMINS = -1001, -1002
 ALICE, BOB = 42, 77
+LEAVE_WAIT = 5.0  # seconds the demo's leftover tasks get to end after the bot stopped
 STEP_TIMEOUT = 25.0
 DEFAULT_DIR, DEFAULT_EXAMPLE = "./opsbot-demo", "marketplace"
 EXIT_INTERRUPTED = 130
@@ -105,7 +106,24 @@ async def _demo(directory: Path, interactive: bool, example: str, postgres: str 
             print("\nopsbot demo: stopped.", file=run.out, flush=True)
             code = 0 if interactive else EXIT_INTERRUPTED
         _summary(run, given_dir)
+    await _leave(code)
     return code
+
+
+async def _leave(code: int) -> None:
+    """The bot has stopped and the summary is out: give what is left a moment to end, then leave even if
+    something still runs (`asyncio.run` would wait for every task, and one that swallows its cancellation
+    held the demo's exit for more than 30 s on a busy machine)."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        _, pending = await asyncio.wait(others, timeout=LEAVE_WAIT)
+        if pending:
+            log.debug("leaving with %d task(s) still running: %s", len(pending), [t.get_name() for t in pending])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
 
 
 async def _play(run: _Run, postgres: str | None) -> int:
