@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.fields import Duration
 from ops.config.kinds import DetectorBase
+from ops.detectors.sql import to_number
 from ops.detectors.targets import TargetPool
 from ops.model import CheckResult, CheckStatus
 from ops.storage.tables import check_results
@@ -116,19 +117,6 @@ def to_seconds(raw: Any) -> float | None:
     return None
 
 
-def to_float(raw: Any) -> float | None:
-    if isinstance(raw, bool):
-        return float(raw)
-    if isinstance(raw, int | float | Decimal):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw)
-        except ValueError:
-            return None
-    return None
-
-
 def rows_to_series(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, Series]:
     """`(ts, value)` or `(key, ts, value)` rows as series by key, each sorted by time. Raises SeriesError."""
     if len(columns) not in (2, 3):
@@ -142,7 +130,7 @@ def rows_to_series(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dic
         ts = to_seconds(raw_ts)
         if ts is None:
             raise SeriesError(f"row {number}: timestamp {raw_ts!r} is not a time")
-        value = to_float(raw_value)
+        value = to_number(raw_value)
         if value is None or not np.isfinite(value):
             raise SeriesError(f"row {number}: value {raw_value!r} is not a number")
         ts_list, value_list = points.setdefault(key, ([], []))
