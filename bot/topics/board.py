@@ -111,6 +111,8 @@ class Boards:
     async def update(self, chat_id: int, open_groups: list[IncidentGroup]) -> None:
         """Edit (or first send) this chat's board if it changed and its last edit is `EDIT_EVERY` ago."""
         board = await self.store.get(chat_id)
+        if board is not None and board.message_id is not None and not board.pinned:
+            await self._pin(chat_id, board.message_id)  # sent by a leader that stopped before it pinned it
         now = self.core.clock()
         if chat_id not in self._edited and board is not None and board.edited_at is not None:
             ago = (now - board.edited_at).total_seconds()  # a new leader: the last edit still counts
@@ -143,12 +145,16 @@ class Boards:
                 await self._saved(chat_id, board.message_id, text)
                 return
         msg = await self.bot.send_message(chat_id, text, disable_web_page_preview=True, disable_notification=True)
-        await self._saved(chat_id, msg.message_id, text)
-        try:
-            await self.bot.pin_chat_message(chat_id, msg.message_id, disable_notification=True)
-        except TelegramBadRequest as exc:  # no right to pin: the board is still there
-            log.warning("chat %s: could not pin the board: %s", chat_id, describe(exc))
+        await self._saved(chat_id, msg.message_id, text, pinned=False)
+        await self._pin(chat_id, msg.message_id)
 
-    async def _saved(self, chat_id: int, message_id: int, text: str) -> None:
+    async def _pin(self, chat_id: int, message_id: int) -> None:
+        try:
+            await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+        except TelegramBadRequest as exc:  # no right to pin (or the board is gone): the board is still there
+            log.warning("chat %s: could not pin the board: %s", chat_id, describe(exc))
+        await self.store.pinned(chat_id, message_id)
+
+    async def _saved(self, chat_id: int, message_id: int, text: str, *, pinned: bool = True) -> None:
         self._edited[chat_id] = self.clock()
-        await self.store.save(chat_id, message_id, text, self.core.clock())
+        await self.store.save(chat_id, message_id, text, self.core.clock(), pinned=pinned)

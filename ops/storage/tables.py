@@ -341,6 +341,7 @@ incident_topics = Table(
 )
 
 # The pinned board of open incidents in a forum chat, and when it was last edited (at most every 10 s).
+# `pinned`: the pin was done (or refused for good); false between the board's send and its pin.
 boards = Table(
     "ops_boards",
     metadata,
@@ -348,6 +349,7 @@ boards = Table(
     Column("message_id", BigInteger, nullable=True),
     Column("text", Text, nullable=False, server_default=""),
     Column("edited_at", DateTime, nullable=True),
+    Column("pinned", Boolean, nullable=False, server_default=text("true")),
 )
 
 # People who started a private chat with the bot: they can be paged there (`/start` in private).

@@ -35,6 +35,7 @@ class BoardRow:
     message_id: int | None
     text: str
     edited_at: datetime | None
+    pinned: bool
 
 
 class TopicStore:
@@ -156,17 +157,18 @@ class BoardStore:
             row = (await conn.execute(select(boards).where(boards.c.chat_id == chat_id))).first()
         return BoardRow(**row._mapping) if row is not None else None
 
-    async def save(self, chat_id: int, message_id: int, text: str, edited_at: datetime) -> None:
+    async def save(self, chat_id: int, message_id: int, text: str, edited_at: datetime, *, pinned: bool) -> None:
+        values = {"message_id": message_id, "text": text, "edited_at": edited_at, "pinned": pinned}
         async with self.db.begin() as conn:
-            res = await conn.execute(
-                update(boards)
-                .where(boards.c.chat_id == chat_id)
-                .values(message_id=message_id, text=text, edited_at=edited_at)
-            )
+            res = await conn.execute(update(boards).where(boards.c.chat_id == chat_id).values(**values))
             if not res.rowcount:
-                await conn.execute(
-                    insert(boards).values(chat_id=chat_id, message_id=message_id, text=text, edited_at=edited_at)
-                )
+                await conn.execute(insert(boards).values(chat_id=chat_id, **values))
+
+    async def pinned(self, chat_id: int, message_id: int) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(boards).where(boards.c.chat_id == chat_id, boards.c.message_id == message_id).values(pinned=True)
+            )
 
 
 async def alerts_in_chat(conn: AsyncConnection, chat_id: int, alert_ids: list[int]) -> set[int]:

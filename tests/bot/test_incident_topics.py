@@ -192,6 +192,28 @@ async def test_a_deleted_topic_is_replaced(start: Callable[..., object], emulato
     assert "k002" in card.text
 
 
+async def test_a_board_sent_but_not_yet_pinned_when_the_leader_stops_is_pinned_by_the_next(
+    start: Callable[..., object], emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    """A leader stopping (or losing its database connection) between the board's send and its pin: the
+    next leader pins that board, not another (seen in CI: a board sent, never pinned, as its text was current)."""
+    emulator.make_forum(FORUM)
+    h: Harness = await start(3)  # type: ignore[misc]
+    pin = emulator.fail("pinChatMessage", "hang", hang_seconds=60, chat_id=FORUM)
+    fail(h.shop, ["k000"])
+    await h.sweep()
+    await emulator.wait_for(lambda: pin.hits, timeout=30)
+    await h.app.stop()
+    emulator.clear_faults()
+    restarted = await start_harness(tmp_path, emulator, config(f"sqlite+aiosqlite:///{h.shop}"), h.shop)
+    try:
+        [board] = await emulator.wait_for(lambda: emulator.pinned(FORUM), timeout=30)
+        sent = [m for m in emulator.topic_messages(FORUM, None) if m.text.startswith("📋 Open incidents")]
+        assert [m.message_id for m in sent] == [board.message_id]
+    finally:
+        await restarted.app.stop()
+
+
 @pytest.mark.parametrize("fault", ["forbidden", "server_error"])
 async def test_one_chat_refusing_its_board_leaves_the_others_boards_current(
     start: Callable[..., object], emulator: BotApiEmulator, fault: str

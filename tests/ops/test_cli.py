@@ -146,7 +146,7 @@ def test_half_a_webhook_setting_exits_2_naming_it(
 
 def test_migrate(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
-    assert "database at revision 0015_console" in capsys.readouterr().out
+    assert "database at revision 0016_board_pinned" in capsys.readouterr().out
 
 
 def _free_port() -> int:

@@ -35,7 +35,7 @@ async def _names(engine: AsyncEngine) -> tuple[set[str], set[str]]:
 
 async def _roundtrip(engine: AsyncEngine) -> None:
     await migrate(engine)
-    assert await current_revision(engine) == "0015_console"
+    assert await current_revision(engine) == "0016_board_pinned"
     tables, views = await _names(engine)
     assert TABLES <= tables and {"vw_slo_daily", "vw_ops_health"} <= views
     async with engine.begin() as conn:
@@ -61,7 +61,7 @@ async def _roundtrip(engine: AsyncEngine) -> None:
     tables, views = await _names(engine)
     assert not (TABLES & tables) and not views & {"vw_slo_daily", "vw_ops_health"}
     await migrate(engine)
-    assert await current_revision(engine) == "0015_console"
+    assert await current_revision(engine) == "0016_board_pinned"
 
 
 async def test_sqlite_up_down_up(tmp_path: Path) -> None:

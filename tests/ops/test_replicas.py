@@ -73,7 +73,8 @@ async def test_a_lost_lock_connection_deposes_the_leader(db: AsyncEngine) -> Non
             await conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND classid = 1869640546 AND objid = 0"
+                    " WHERE locktype = 'advisory' AND classid = 1869640546 AND objid = 0"  # this test's
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
         for _ in range(50):
