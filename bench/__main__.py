@@ -121,10 +121,11 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"memory  opsbot run, {r['detectors']} detectors, {r['seconds']:.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
         )
-    for mode, r in ((m, results.get("status", {}).get(m)) for m in ("paced", "flood")):
+    loads = (("paced", "paced"), ("flood_shared", "flood on HTTP_PORT"), ("flood", "flood on STATUS_LISTEN"))
+    for mode, r in ((label, results.get("status", {}).get(m)) for m, label in loads):
         if r:
             lines.append(
-                f"status  /status, {r['clients']} clients {mode:5s}: {r['requests_per_s']:,.0f} req/s, "
+                f"status  /status, {r['clients']} clients {mode}: {r['requests_per_s']:,.0f} req/s, "
                 f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}; "
                 f"alerts meanwhile: {r['alerts_delivered']} delivered, p99 {r['delivery_p99_ms']:.0f} ms"
             )

@@ -3,8 +3,10 @@ process of its own, on loopback) read `/status` from a running opsbot with 90 da
 keeps delivering alerts through the emulator (with Telegram's limits); p50/p99 of the page, requests per
 second, and the alerts' delivery delay (failing check stored → Telegram accepted the message).
 
-Two loads: `paced`, each client asking once a second (200 readers refreshing their page), and `flood`,
-each client asking again as soon as it is answered (what wrk does: the server's ceiling).
+Three loads: `paced`, each client asking once a second (200 readers refreshing their page), on the bot's
+HTTP server; and twice a flood, each client asking again as soon as it is answered (what wrk does: the
+server's ceiling) — `flood_shared` on the bot's HTTP server (its event loop), `flood` on STATUS_LISTEN's
+listener (a thread and event loop of its own).
 
 `python -m bench.status --screenshot docs/status-page.png` makes the README's picture of the same page
 (history written by hand, as below; chromium through playwright)."""
@@ -21,6 +23,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,9 @@ COMPONENTS = {
 PAST = [(71, 3, "site_up", "critical"), (38, 1, "checkout_errors", "warning"), (12, 5, "cash_balance", "error"),
         (3, 1, "api_latency_p95", "warning")]  # fmt: skip
 STAMP = "%Y-%m-%d %H:%M:%S.%f"
+# (name, each client paced at once a second or back to back, which listener): `shared` is HTTP_PORT's
+# server on the bot's event loop, `own` the STATUS_LISTEN one on a thread of its own.
+LOADS = [("paced", True, "shared"), ("flood_shared", False, "shared"), ("flood", False, "own")]
 
 
 def config(target: str, alerting: int) -> str:
@@ -147,12 +153,12 @@ async def wrk(url: str, clients: int, seconds: float) -> dict[str, Any]:
 
 
 async def deliver(
-    app: OpsBotApp, emulator: BotApiEmulator, work: Path, names: list[str], stop: asyncio.Event
+    app: OpsBotApp, emulator: BotApiEmulator, work: Path, names: Iterator[str], stop: asyncio.Event
 ) -> list[float]:
     """One alert every 0.3 s until `stop`: seconds from the failing check's stored time to Telegram's accept."""
     delays: list[float] = []
     by_name = {d.name: d for d in app.core.config.detectors}
-    for i, name in enumerate(names):
+    for name in names:
         if stop.is_set():
             break
         conn = sqlite3.connect(work / "t.db")
@@ -162,7 +168,7 @@ async def deliver(
         await app.core.sweeper.run_one(by_name[name])
         async with app.core.db.connect() as db:
             stored = await db.scalar(select(func.max(check_results.c.ts)).where(check_results.c.detector == name))
-        chat = str(-1001 - i % CHATS)
+        chat = str(-1001 - int(name[1:]) % CHATS)  # its route: labels chat c{i % CHATS}
 
         def accepted(name: str = name, chat: str = chat) -> list[Any]:
             return [
@@ -181,7 +187,7 @@ async def status_page_load(seconds: float, clients: int = CLIENTS) -> dict[str, 
     work = workdir("status")
     now = datetime.now(UTC).replace(tzinfo=None)
     await history(work, now)
-    alerting = int(seconds * 2 / 0.3) + 20
+    alerting = int(seconds * len(LOADS) / 0.3) + 20
     target = make_table(
         work / "t.db",
         [(d, 1.0) for ds in COMPONENTS.values() for d in ds] + [(f"a{i:03d}", 1.0) for i in range(alerting)],
@@ -190,20 +196,22 @@ async def status_page_load(seconds: float, clients: int = CLIENTS) -> dict[str, 
     await emulator.start()
     for c in range(CHATS):
         emulator.add_chat(-1001 - c, "supergroup")
-    app = await start_opsbot(work, emulator, config(target, alerting), sweep_interval_sec=3600)
+    app = await start_opsbot(
+        work, emulator, config(target, alerting), sweep_interval_sec=3600, status_listen="127.0.0.1:0"
+    )
     out: dict[str, Any] = {"clients": clients, "seconds": seconds}
     try:
-        url = f"http://127.0.0.1:{app.http_port}/status"
-        async with aiohttp.ClientSession() as http, http.get(url) as resp:  # the first snapshot
+        assert app.status_listener is not None
+        shared = f"http://127.0.0.1:{app.http_port}/status"  # the bot's own HTTP server (and event loop)
+        own = f"http://127.0.0.1:{app.status_listener.port}/status"  # STATUS_LISTEN: a thread of its own
+        async with aiohttp.ClientSession() as http, http.get(shared) as resp:  # the first snapshot
             out["page_bytes"] = len(await resp.read())
-        names = [f"a{i:03d}" for i in range(alerting)]
-        for mode, paced in (("paced", True), ("flood", False)):
+        names = iter(f"a{i:03d}" for i in range(alerting))
+        for mode, paced, url in LOADS:
             stop = asyncio.Event()
-            sending = asyncio.create_task(
-                deliver(app, emulator, work, names[: alerting // 2] if paced else names[alerting // 2 :], stop)
-            )
+            sending = asyncio.create_task(deliver(app, emulator, work, names, stop))
             refreshes = app.status_page.refreshes
-            out[mode] = await generate(url, clients, seconds, paced)
+            out[mode] = await generate(own if url == "own" else shared, clients, seconds, paced)
             stop.set()
             delays = await sending
             out[mode]["snapshot_refreshes"] = app.status_page.refreshes - refreshes

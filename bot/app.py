@@ -51,8 +51,9 @@ from ops.probe import Probe
 from ops.reload import ReloadOutcome, apply_chat_lists
 from ops.runtime import OpsCore
 from ops.scheduler import SchedulerDuty, WatchedScheduler, build_scheduler, replan
-from ops.settings import Settings, SettingsError, load_settings
+from ops.settings import Settings, SettingsError, host_port, load_settings
 from ops.status_page import StatusPage
+from ops.status_page.listener import OwnListener
 from ops.storage.config_reloads import Generation
 from ops.storage.sends import SendLog
 from ops.timeutil import Clock, utcnow
@@ -166,6 +167,7 @@ class OpsBotApp:
         self.boards = Boards(self.bot, self.core, self.forums) if self.bot is not None and self.forums else None
         self.probe = Probe(self.core, self.duties, self.schedule, self.link.status if self.link else lambda: "headless")
         self.status_page = StatusPage(self.core.db, self.core.current, self.core.clock)  # /status, /status.json
+        self.status_listener: OwnListener | None = None  # STATUS_LISTEN
         self.fatal: str | None = None  # why the process stopped by itself (exit 2), e.g. a refused BOT_TOKEN
         self._stop: asyncio.Event | None = None
         self._http: web.AppRunner | None = None
@@ -231,6 +233,9 @@ class OpsBotApp:
             add_webhook_route(http_app, self.settings.webhook_path, self.settings.webhook_secret, self.dp, self.bot)
         self.status_page.routes(http_app)
         self._http = await self._listen(http_app)
+        if self.settings.status_listen:  # the public page on a listener (and a thread) of its own
+            listener = self.status_listener = await self._listen_status()
+            self.duties.start("status-page", listener.serve)
         await self.core.migrate()
         await self._catch_up()
         replica = await self.core.replicas.register()
@@ -411,6 +416,19 @@ class OpsBotApp:
             reason = exc.strerror or describe(exc)
             raise SettingsError(f"bad setting HTTP_HOST/HTTP_PORT: cannot listen on {host}:{port}: {reason}") from None
 
+    async def _listen_status(self) -> OwnListener:
+        host, port = host_port(self.settings.status_listen)
+        listener = OwnListener(self.status_page, host, port)
+        try:
+            await listener.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                why = f"port {port} on {host} is in use by another process — stop it or choose another port"
+            else:
+                why = f"cannot listen on {host}:{port}: {exc.strerror or describe(exc)}"
+            raise SettingsError(f"bad setting STATUS_LISTEN: {why}") from None
+        return listener
+
     # -- leadership ----------------------------------------------------------------------------
     async def _lead(self) -> None:
         """Elected: take the duties only one replica may have. Nothing here waits on Telegram."""
@@ -543,6 +561,8 @@ class OpsBotApp:
                 await task
         if self.bot is not None:
             await self.bot.session.close()
+        if self.status_listener is not None:  # its duty stopped it; after a start that failed half-way, here
+            await self.status_listener.stop()
         if self._http is not None:
             await self._http.cleanup()
         await self.core.close()

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # for the t.me links in groups (empty: the bot's main Mini App, t.me/<bot>?startapp).
     public_url: str = ""
     console_app: str = ""
+    # The public status page on a listener of its own (host:port, e.g. 0.0.0.0:8081), served by a thread
+    # of its own so a crowd reading it does not slow alerts; empty: only on HTTP_HOST:HTTP_PORT.
+    status_listen: str = ""
 
     alert_dedup_window_sec: int = Field(300, ge=0)
     alert_min_severity: Severity = Severity.warning
@@ -130,6 +133,14 @@ class Settings(BaseSettings):
             )
         return value.rstrip("/")
 
+    @field_validator("status_listen")
+    @classmethod
+    def _status_listen(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            host_port(value)
+        return value
+
     @field_validator("console_app")
     @classmethod
     def _console_app(cls, value: str) -> str:
@@ -183,6 +194,15 @@ class Settings(BaseSettings):
             return []
         tokens = {"ALERTMANAGER_WEBHOOK_TOKEN": self.alertmanager_webhook_token, "PING_TOKEN": self.ping_token}
         return [name for name, value in tokens.items() if not value]
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """`host:port` (`[::]:8081` for IPv6) → (host, port); a ValueError says what was expected."""
+    found = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^\s:\[\]]+):(\d{1,5})", value)
+    port = int(found.group(2) or found.group(4)) if found else -1
+    if found is None or port > 65535:
+        raise ValueError("expected host:port, e.g. 0.0.0.0:8081 (or [::]:8081)")
+    return found.group(1) or found.group(3), port
 
 
 class SettingsError(Exception):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,12 +90,12 @@ class StatusPage:
         generation = self.current.generation
         cached = self.cached
         if cached is not None and cached.generation == generation:
-            if self._due():
+            if self.due():
                 self._start()  # in the background: this request is answered from what we have
             return cached
         # None yet, or read under another config: wait for the shared refresh (one per 15 s while failing).
         for _ in range(2):  # the one in flight may have started under the old config
-            if self._refreshing is None and not self._due():
+            if self._refreshing is None and not self.due():
                 break
             await asyncio.shield(self._start())
             cached = self.cached
@@ -102,12 +103,17 @@ class StatusPage:
                 return cached
         return None
 
-    def _due(self) -> bool:
+    def due(self) -> bool:
         if self._refreshing is not None:
             return False
         if self._attempted is None or self._attempted[1] != self.current.generation:
             return True
         return (self.clock() - self._attempted[0]).total_seconds() >= self.refresh_every
+
+    def refresh_if_due(self) -> None:
+        """On this (the bot's) loop: start a refresh if one is due (the own listener's requests ask so)."""
+        if self.due():
+            self._start()
 
     def _start(self) -> asyncio.Task[None]:
         """The refresh in flight, started if there is none: every caller shares it."""
@@ -144,18 +150,25 @@ class StatusPage:
         return max(0.0, (self.clock() - cached.snapshot.generated_at).total_seconds())
 
     async def html(self, _request: web.Request) -> web.Response:
+        return await self.html_from(self.current_snapshot)
+
+    async def json(self, _request: web.Request) -> web.Response:
+        return await self.json_from(self.current_snapshot)
+
+    async def html_from(self, get: Callable[[], Awaitable[Cached | None]]) -> web.Response:
+        """The page, from the snapshot `get` gives (this loop's, or — on STATUS_PORT — the bot's loop's)."""
         if self.config is None:
             return web.Response(status=404, text=OFF, headers=HEADERS)
-        cached = await self.current_snapshot()
+        cached = await get()
         if cached is None:
             return web.Response(status=503, text=UNAVAILABLE, headers={**HEADERS, "Retry-After": "30"})
         body = cached.page.page(age_text(self.age(cached)))
         return web.Response(body=body, content_type="text/html", charset="utf-8", headers=HTML_HEADERS)
 
-    async def json(self, _request: web.Request) -> web.Response:
+    async def json_from(self, get: Callable[[], Awaitable[Cached | None]]) -> web.Response:
         if self.config is None:
             return web.json_response({"error": OFF.strip()}, status=404, headers=HEADERS)
-        cached = await self.current_snapshot()
+        cached = await get()
         if cached is None:
             return web.json_response(
                 {"error": UNAVAILABLE.strip()}, status=503, headers={**HEADERS, "Retry-After": "30"}

@@ -26,11 +26,12 @@ def test_quick_status_page_load_reports_latency_and_delivery(tmp_path: Path, cap
     out = tmp_path / "results.json"
     assert main(["--quick", "--only", "status", "--out", str(out)]) == 0
     status = json.loads(out.read_text())["status"]
-    for mode in ("paced", "flood"):
+    for mode in ("paced", "flood_shared", "flood"):
         r = status[mode]
         assert r["clients"] == 200 and r["errors"] == 0 and r["requests"] > 200 and r["p99_ms"] > 0
         assert r["alerts_delivered"] >= 1 and r["delivery_p99_ms"] > 0
-    assert "status  /status, 200 clients paced" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "status  /status, 200 clients paced" in printed and "clients flood on STATUS_LISTEN" in printed
 
 
 def test_quick_backtest_replays_a_series_through_the_engine(tmp_path: Path, capsys) -> None:

@@ -5,6 +5,7 @@ PostgreSQL, over HTTP from a running opsbot, with alerts made by the engine on a
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -99,9 +100,9 @@ async def settle(page: StatusPage) -> None:
         await task
 
 
-async def start(tmp_path: Path, page: str = PAGE) -> Running:
+async def start(tmp_path: Path, page: str = PAGE, **overrides: object) -> Running:
     clock = FakeClock()
-    settings = make_settings(tmp_path / "ops.db", http_port=0)
+    settings = make_settings(tmp_path / "ops.db", http_port=0, **overrides)
     app = OpsBotApp(settings, parse_config(make_config(tmp_path, page), env={}), clock=clock, schedule=False)
     await app.start()
     return Running(app, clock, f"http://127.0.0.1:{app.http_port}")
@@ -295,6 +296,61 @@ async def test_a_failing_refresh_keeps_the_last_snapshot_with_its_age(running: R
     finally:
         await page.db.dispose()
         page.db = running.app.core.db
+
+
+async def test_on_its_own_listener_the_page_is_the_same_and_refreshes(tmp_path: Path) -> None:
+    """STATUS_LISTEN: the page from a thread of its own — the same answers, the same 15 s snapshot (its
+    refresh done on the bot's loop), nothing else served there, and a duty in /healthz."""
+    run = await start(tmp_path, status_listen="127.0.0.1:0")
+    try:
+        listener = run.app.status_listener
+        assert listener is not None and listener.port not in (0, run.app.http_port)
+        own = Running(run.app, run.clock, f"http://127.0.0.1:{listener.port}")
+        status, body, headers = await own.get("/status")
+        assert status == 200 and "Marketplace &lt;status&gt; &amp; co" in body and HIDDEN not in body
+        assert (
+            headers["Cache-Control"] == "public, max-age=15"
+            and "default-src 'none'" in headers["Content-Security-Policy"]
+        )
+        assert (await own.get("/status.json"))[1] == (await run.get("/status.json"))[1]
+        assert run.app.status_page.refreshes == 1  # one snapshot for both listeners
+        for path in ("/healthz", "/metrics", "/app", "/api/v1/ops/alerts"):  # only the page is public here
+            assert (await own.get(path))[0] == 404
+        await run.check("site_up", False)
+        run.clock.advance(16)
+        _, body, _ = await own.get("/status.json")
+        assert '"Orders API","state":"operational"' in body  # answered at once from what it has …
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while run.app.status_page.refreshes < 2 and loop.time() < deadline:  # … and a refresh was asked for
+            await asyncio.sleep(0.02)
+        await settle(run.app.status_page)
+        _, body, _ = await own.get("/status.json")
+        assert '"Orders API","state":"outage"' in body and '"age_seconds":0.0' in body
+        _, health, _ = await run.get("/healthz")
+        assert json.loads(health)["duties"]["status-page"]["state"] == "running"
+    finally:
+        await run.app.stop()
+    assert not listener.alive
+
+
+async def test_its_own_listener_ending_is_started_again(tmp_path: Path) -> None:
+    run = await start(tmp_path, status_listen="127.0.0.1:0")
+    try:
+        listener = run.app.status_listener
+        assert listener is not None
+        own = Running(run.app, run.clock, f"http://127.0.0.1:{listener.port}")
+        assert (await own.get("/status"))[0] == 200
+        await listener.stop()  # its thread ends, not asked by its duty: as if it had died
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not listener.alive and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert listener.alive and (await own.get("/status"))[0] == 200  # the same port again
+        duty = run.app.duties.as_dict()["status-page"]
+        assert duty["state"] == "running" and duty["restarts"] == 1
+    finally:
+        await run.app.stop()
 
 
 async def test_no_snapshot_at_all_is_a_short_503(tmp_path: Path) -> None:
