@@ -38,7 +38,7 @@ from ops.storage.db import create_engine, migrate
 from ops.storage.tables import check_results
 
 CLIENTS = 200
-CHATS = 4
+CHATS = 12  # alerts spread so that no group gets near its 20 messages a minute (2-3 alerts a second in all)
 COMPONENTS = {
     "Orders API": ["api_latency_p95", "site_up"],
     "Checkout": ["checkout_errors"],
