@@ -103,7 +103,8 @@ class KindRegistry(Generic[M]):
         """Register `implementation` under the kind of the model it is declared for, `generic[Model]`.
         A subclass that names no model of its own (`class Faster(SqlCheck)`) registers nothing."""
         for base in implementation.__dict__.get("__orig_bases__", ()):
-            if get_origin(base) is generic:
+            origin = get_origin(base)  # Check[Model], or a generic subclass's: SeriesCheck[Model]
+            if isinstance(origin, type) and issubclass(origin, generic):
                 (model,) = get_args(base)
                 return self.register(model, implementation) if isinstance(model, type) else None
         return None

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
 from pydantic import model_validator
 
 from ops.config.fields import Duration
-from ops.detectors.base import Check, DetectorContext, result
+from ops.detectors.base import DetectorContext, result
 from ops.detectors.baseline import HOUR, MIN_HISTORY, Fit, fit, judge, slot_label
-from ops.detectors.series import Series, SeriesSource, as_utc, fetch_series
+from ops.detectors.series import Series, SeriesCheck, SeriesSource
 from ops.model import CheckResult, CheckStatus
 from ops.timeutil import format_duration
 
@@ -55,29 +54,12 @@ class AnomalyDetector(SeriesSource):
         return self
 
 
-class AnomalyCheck(Check[AnomalyDetector]):
+class AnomalyCheck(SeriesCheck[AnomalyDetector]):
     def __init__(self, config: AnomalyDetector, ctx: DetectorContext) -> None:
         super().__init__(config, ctx)
         self._fits: OrderedDict[tuple[str, float], tuple[tuple[Where, Where], Fit]] = OrderedDict()
 
-    def history(self) -> timedelta:
-        return timedelta(seconds=self.config.history)
-
-    async def fetch_range(self, since: datetime, until: datetime) -> dict[str, Series]:
-        return await fetch_series(self.config, self.ctx.targets, self.ctx.db, since, until)
-
-    async def check(self) -> list[CheckResult]:
-        until = as_utc(self.ctx.clock())
-        return self.evaluate(await self.fetch_range(until - self.history(), until), until)
-
-    def evaluate(self, series: dict[str, Series], until: datetime) -> list[CheckResult]:
-        cfg = self.config
-        now = as_utc(until).timestamp()
-        if not series:
-            return [result(cfg, "", CheckStatus.no_data, f"{cfg.name}: no points in the last {_d(cfg.history)}")]
-        return [self._one(series[key], now) for key in sorted(series)]
-
-    def _one(self, series: Series, now: float) -> CheckResult:
+    def evaluate_one(self, series: Series, now: float) -> CheckResult:
         cfg = self.config
         where = f"{cfg.name}[{series.key}]" if series.key else cfg.name
         ts, values = series.window(now - cfg.history, now)

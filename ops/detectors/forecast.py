@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
 from pydantic import field_validator
 
 from ops.config.fields import Duration, TrendAlertIf
-from ops.detectors.base import Check, DetectorContext, result
+from ops.detectors.base import DetectorContext, result
 from ops.detectors.baseline import DAY, HOUR, hourly_medians, theil_sen
-from ops.detectors.series import Series, SeriesSource, as_utc, fetch_series
+from ops.detectors.series import Series, SeriesCheck, SeriesSource
 from ops.model import CheckResult, CheckStatus
 from ops.timeutil import format_duration, format_size
 
@@ -57,29 +56,12 @@ class ForecastDetector(SeriesSource):
         return self.unit == "bytes" or re.search(r"[A-Za-z]", self.alert_if.text) is not None
 
 
-class ForecastCheck(Check[ForecastDetector]):
+class ForecastCheck(SeriesCheck[ForecastDetector]):
     def __init__(self, config: ForecastDetector, ctx: DetectorContext) -> None:
         super().__init__(config, ctx)
         self._slopes: OrderedDict[tuple[str, float], tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
 
-    def history(self) -> timedelta:
-        return timedelta(seconds=self.config.history)
-
-    async def fetch_range(self, since: datetime, until: datetime) -> dict[str, Series]:
-        return await fetch_series(self.config, self.ctx.targets, self.ctx.db, since, until)
-
-    async def check(self) -> list[CheckResult]:
-        until = as_utc(self.ctx.clock())
-        return self.evaluate(await self.fetch_range(until - self.history(), until), until)
-
-    def evaluate(self, series: dict[str, Series], until: datetime) -> list[CheckResult]:
-        cfg = self.config
-        now = as_utc(until).timestamp()
-        if not series:
-            return [result(cfg, "", CheckStatus.no_data, f"{cfg.name}: no points in the last {_d(cfg.history)}")]
-        return [self._one(series[key], now) for key in sorted(series)]
-
-    def _one(self, series: Series, now: float) -> CheckResult:
+    def evaluate_one(self, series: Series, now: float) -> CheckResult:
         cfg = self.config
         cond = cfg.alert_if
         where = f"{cfg.name}[{series.key}]" if series.key else cfg.name

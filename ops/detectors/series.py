@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from pydantic import model_validator
@@ -28,10 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ops.config.fields import Duration
 from ops.config.kinds import DetectorBase
+from ops.detectors.base import Check, result
 from ops.detectors.sql import to_number
 from ops.detectors.targets import TargetPool
 from ops.model import CheckResult, CheckStatus
 from ops.storage.tables import check_results
+from ops.timeutil import format_duration
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,35 @@ class SeriesSource(DetectorBase):
         if self.detector is None and (self.target is None or self.query is None):
             raise ValueError("give target with query, or detector (a keep_history detector)")
         return self
+
+
+S = TypeVar("S", bound=SeriesSource)
+
+
+class SeriesCheck(Check[S]):
+    """A series kind's check, as the module says: a kind (`class AnomalyCheck(SeriesCheck[AnomalyDetector])`)
+    writes `evaluate_one`, the result of one key's series as of `now` (Unix seconds)."""
+
+    def history(self) -> timedelta:
+        return timedelta(seconds=self.config.history)
+
+    async def fetch_range(self, since: datetime, until: datetime) -> dict[str, Series]:
+        return await fetch_series(self.config, self.ctx.targets, self.ctx.db, since, until)
+
+    async def check(self) -> list[CheckResult]:
+        until = as_utc(self.ctx.clock())
+        return self.evaluate(await self.fetch_range(until - self.history(), until), until)
+
+    def evaluate(self, series: dict[str, Series], until: datetime) -> list[CheckResult]:
+        cfg = self.config
+        now = as_utc(until).timestamp()
+        if not series:
+            in_the_last = format_duration(cfg.history)
+            return [result(cfg, "", CheckStatus.no_data, f"{cfg.name}: no points in the last {in_the_last}")]
+        return [self.evaluate_one(series[key], now) for key in sorted(series)]
+
+    def evaluate_one(self, series: Series, now: float) -> CheckResult:
+        raise NotImplementedError(f"{type(self).__name__}.evaluate_one")
 
 
 def as_utc(moment: datetime) -> datetime:
