@@ -235,7 +235,7 @@ class OpsBotApp:
         self._http = await self._listen(http_app)
         if self.settings.status_listen:  # the public page on a listener (and a thread) of its own
             listener = self.status_listener = await self._listen_status()
-            self.duties.start("status-page", listener.serve)
+            self.duties.start("status-page", listener.serve, quiet=(OSError,))  # a restart's bind: one line
         await self.core.migrate()
         await self._catch_up()
         replica = await self.core.replicas.register()

@@ -87,6 +87,7 @@ class Boards:
         self.store = BoardStore(core.db)
         self.topics = TopicStore(core.db)
         self._edited: dict[int, float] = {}  # chat → when (this clock) its board was last sent or edited
+        self._unpinned: set[int] = set()  # chats whose board's late pin failed (logged once until it works)
         self._failing: set[int] = set()  # chats whose last board update failed (logged once until it works)
 
     async def tick(self) -> None:
@@ -112,7 +113,16 @@ class Boards:
         """Edit (or first send) this chat's board if it changed and its last edit is `EDIT_EVERY` ago."""
         board = await self.store.get(chat_id)
         if board is not None and board.message_id is not None and not board.pinned:
-            await self._pin(chat_id, board.message_id)  # sent by a leader that stopped before it pinned it
+            # Sent by a leader that stopped before it pinned it. Failing here (Telegram down or slow) does
+            # not hold up the board's edits: the pin is tried again next tick.
+            try:
+                await self._pin(chat_id, board.message_id)
+            except (TelegramAPIError, TimeoutError) as exc:
+                if chat_id not in self._unpinned:
+                    log.warning("chat %s: the board is not pinned yet: %s", chat_id, describe(exc))
+                self._unpinned.add(chat_id)
+            else:
+                self._unpinned.discard(chat_id)
         now = self.core.clock()
         if chat_id not in self._edited and board is not None and board.edited_at is not None:
             ago = (now - board.edited_at).total_seconds()  # a new leader: the last edit still counts
@@ -155,6 +165,6 @@ class Boards:
             log.warning("chat %s: could not pin the board: %s", chat_id, describe(exc))
         await self.store.pinned(chat_id, message_id)
 
-    async def _saved(self, chat_id: int, message_id: int, text: str, *, pinned: bool = True) -> None:
+    async def _saved(self, chat_id: int, message_id: int, text: str, *, pinned: bool | None = None) -> None:
         self._edited[chat_id] = self.clock()
         await self.store.save(chat_id, message_id, text, self.core.clock(), pinned=pinned)

@@ -157,8 +157,13 @@ class BoardStore:
             row = (await conn.execute(select(boards).where(boards.c.chat_id == chat_id))).first()
         return BoardRow(**row._mapping) if row is not None else None
 
-    async def save(self, chat_id: int, message_id: int, text: str, edited_at: datetime, *, pinned: bool) -> None:
-        values = {"message_id": message_id, "text": text, "edited_at": edited_at, "pinned": pinned}
+    async def save(
+        self, chat_id: int, message_id: int, text: str, edited_at: datetime, *, pinned: bool | None = None
+    ) -> None:
+        """`pinned` None: as it is (an edit does not change whether the board is pinned)."""
+        values: dict[str, object] = {"message_id": message_id, "text": text, "edited_at": edited_at}
+        if pinned is not None:
+            values["pinned"] = pinned
         async with self.db.begin() as conn:
             res = await conn.execute(update(boards).where(boards.c.chat_id == chat_id).values(**values))
             if not res.rowcount:

@@ -23,6 +23,7 @@ from ops.config import ConfigError, parse_config
 from ops.config.current import CurrentConfig
 from ops.model import Actor, CheckResult, CheckStatus, Severity
 from ops.status_page import StatusPage
+from ops.status_page.listener import OwnListener
 from ops.storage.tables import alerts_history
 
 # Distinctive strings an alert carries that must never reach the public page.
@@ -376,6 +377,32 @@ async def test_no_snapshot_at_all_is_a_short_503(tmp_path: Path) -> None:
     finally:
         await runner.cleanup()
         await engine.dispose()
+
+
+async def test_its_own_listener_without_a_snapshot_is_a_short_503_for_a_crowd(tmp_path: Path) -> None:
+    """The database down from the start: a crowd on STATUS_LISTEN gets 503s; the one refresh the bot's
+    loop tried failed once and is not tried again per request."""
+    config = parse_config(make_config(tmp_path), env={})
+    engine = __import__("ops.storage.db", fromlist=["create_engine"]).create_engine(
+        "sqlite+aiosqlite:////nonexistent/dir/ops.db"
+    )
+    page = StatusPage(engine, CurrentConfig(config), FakeClock())
+    listener = OwnListener(page, "127.0.0.1", 0)
+    await listener.start()
+    try:
+        url = f"http://127.0.0.1:{listener.port}/status"
+        async with aiohttp.ClientSession() as http:
+
+            async def get() -> int:
+                async with http.get(url) as resp:
+                    return resp.status
+
+            assert set(await asyncio.gather(*(get() for _ in range(100)))) == {503}
+        assert page.failed_at is not None and page.refreshes == 0
+    finally:
+        await listener.stop()
+        await engine.dispose()
+    assert not listener.alive
 
 
 @pytest.mark.no_ops_db

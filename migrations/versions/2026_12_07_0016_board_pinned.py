@@ -3,7 +3,7 @@ pin to the next (which would otherwise see the board's text current and do nothi
 
 Revision ID: 0016_board_pinned
 Revises: 0015_console
-Create Date: 2026-12-01
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
