@@ -251,12 +251,14 @@ class OpsBotApp:
         gc.collect()
         gc.freeze()
         telegram = "headless (no BOT_TOKEN)" if self.headless else f"Telegram via {self.settings.telegram_api_url}"
+        own = self.status_listener
         log.info(
-            "opsbot running: replica %s, %d detector(s), HTTP on %s:%s, %s, %s",
+            "opsbot running: replica %s, %d detector(s), HTTP on %s:%s%s, %s, %s",
             replica,
             len(self.core.config.detectors),
             self.settings.http_host,
             self.http_port,
+            f", the status page also on {own.host}:{own.port}" if own is not None else "",
             telegram,
             "leader" if self.core.replicas.is_leader else "standing by",
         )

@@ -299,13 +299,15 @@ async def test_a_failing_refresh_keeps_the_last_snapshot_with_its_age(running: R
         page.db = running.app.core.db
 
 
-async def test_on_its_own_listener_the_page_is_the_same_and_refreshes(tmp_path: Path) -> None:
+async def test_on_its_own_listener_the_page_is_the_same_and_refreshes(tmp_path: Path, caplog) -> None:
     """STATUS_LISTEN: the page from a thread of its own — the same answers, the same 15 s snapshot (its
     refresh done on the bot's loop), nothing else served there, and a duty in /healthz."""
+    caplog.set_level("INFO", logger="bot.app")
     run = await start(tmp_path, status_listen="127.0.0.1:0")
     try:
         listener = run.app.status_listener
         assert listener is not None and listener.port not in (0, run.app.http_port)
+        assert f"the status page also on 127.0.0.1:{listener.port}" in caplog.text  # the start-up line says where
         own = Running(run.app, run.clock, f"http://127.0.0.1:{listener.port}")
         status, body, headers = await own.get("/status")
         assert status == 200 and "Marketplace &lt;status&gt; &amp; co" in body and HIDDEN not in body
