@@ -420,6 +420,11 @@ class OpsBotApp:
 
     async def _listen_status(self) -> OwnListener:
         host, port = host_port(self.settings.status_listen)
+        wildcard = {"", "0.0.0.0", "::"}
+        http_host = self.settings.http_host
+        if port == self.http_port and (host == http_host or host in wildcard or http_host in wildcard):
+            why = f"port {port} is HTTP_PORT's, opsbot's own HTTP server (which serves /status too): choose another"
+            raise SettingsError(f"bad setting STATUS_LISTEN: {why}")
         listener = OwnListener(self.status_page, host, port)
         try:
             await listener.start()

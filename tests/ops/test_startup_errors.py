@@ -119,16 +119,24 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert f"port {env['HTTP_PORT']} on 127.0.0.1 is in use" in line
 
 
-@pytest.mark.parametrize("taken", [True, False])
-def test_a_bad_status_listen_is_one_line_and_exit_2(tmp_path: Path, taken: bool) -> None:
+@pytest.mark.parametrize("mistake", ["taken", "malformed", "http_port"])
+def test_a_bad_status_listen_is_one_line_and_exit_2(tmp_path: Path, mistake: str) -> None:
     port = free_port()
-    env = environment(tmp_path, STATUS_LISTEN=f"127.0.0.1:{port}" if taken else "8081")
+    env = environment(tmp_path)
+    env["STATUS_LISTEN"] = {"taken": f"127.0.0.1:{port}", "malformed": "8081"}.get(
+        mistake, f"127.0.0.1:{env['HTTP_PORT']}"
+    )
     with socket.socket() as other:
         other.bind(("127.0.0.1", port))
         other.listen()
         result = run_once(tmp_path, env)
     line = assert_one_line_exit_2(result, "bad setting STATUS_LISTEN: ")
-    assert (f"port {port} on 127.0.0.1 is in use" if taken else "expected host:port, e.g. 0.0.0.0:8081") in line
+    says = {
+        "taken": f"port {port} on 127.0.0.1 is in use",
+        "malformed": "expected host:port, e.g. 0.0.0.0:8081",
+        "http_port": f"port {env['HTTP_PORT']} is HTTP_PORT's, opsbot's own HTTP server",
+    }
+    assert says[mistake] in line
 
 
 async def test_a_token_telegram_refuses_is_one_line_and_exit_2(tmp_path: Path) -> None:
